@@ -1,0 +1,54 @@
+# Helix: the two commands are `make dev` (run it locally) and `make test` (run every check).
+# Everything else here is a step of those two.
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+FUNCTIONS := auth-verify turns personas agents budget budget-reconcile
+LAMBDA_PACKAGES := $(addprefix -p ,$(FUNCTIONS))
+# The embedded database's URL, unless DATABASE_URL points at another server.
+DB_URL = $$(scripts/db url)
+
+.PHONY: help dev test fmt-check clippy unit-tests lambda-build db-start db-stop migrate seed
+
+help:
+	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, API on :3001"
+	@echo "make test  every check: fmt, clippy -D warnings, all tests on a real Postgres, the cargo-lambda build"
+
+## Run the whole API locally (Ctrl-C stops it; the database keeps running: make db-stop).
+dev: db-start
+	cargo build --package local-gateway --bins
+	DATABASE_URL="$(DB_URL)" target/debug/helix-admin migrate
+	DATABASE_URL="$(DB_URL)" target/debug/helix-admin seed
+	DATABASE_URL="$(DB_URL)" HELIX_LOG_FORMAT="$${HELIX_LOG_FORMAT:-pretty}" target/debug/local-gateway
+
+## Every check CI runs, in order of how fast they fail.
+test: fmt-check clippy unit-tests lambda-build
+	@echo "make test: all checks passed"
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+unit-tests: db-start
+	DATABASE_URL="$(DB_URL)" cargo test --workspace --locked
+
+## Each function as Lambda builds it (provided.al2023), with the release profile.
+lambda-build:
+	PATH="$$(scripts/tools):$$PATH" cargo lambda build --release --locked $(LAMBDA_PACKAGES)
+	@for f in $(FUNCTIONS); do ls -l "target/lambda/$$f/bootstrap" | awk -v f="$$f" '{printf "  %-18s %6.1f MB\n", f, $$5/1048576}'; done
+
+db-start:
+	scripts/db start
+
+db-stop:
+	scripts/db stop
+
+migrate: db-start
+	DATABASE_URL="$(DB_URL)" cargo run --quiet --package local-gateway --bin helix-admin -- migrate
+
+seed: migrate
+	DATABASE_URL="$(DB_URL)" cargo run --quiet --package local-gateway --bin helix-admin -- seed

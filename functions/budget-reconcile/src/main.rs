@@ -1,0 +1,10 @@
+//! Lambda entry point: the scheduled (EventBridge) budget reconciliation.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let state = helix_shared::startup::init().await?;
+    let handler = |event: LambdaEvent<_>| budget_reconcile::handle(&state, event);
+    lambda_runtime::run(service_fn(handler)).await
+}

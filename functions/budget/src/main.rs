@@ -1,0 +1,7 @@
+//! Lambda entry point: /v1/budget.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let state = helix_shared::startup::init().await?;
+    lambda_http::run(budget::app(state)).await
+}

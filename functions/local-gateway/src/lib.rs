@@ -1,0 +1,79 @@
+//! The local gateway: every function's router mounted at its API Gateway path in one server, as
+//! API Gateway routes them in AWS. No handler lives here; only `/healthz` is the gateway's own.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use helix_shared::{ApiError, AppState, db, http};
+use serde_json::{Value, json};
+
+/// The whole Helix API in one router.
+pub fn app(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(state.clone())
+        .merge(auth_verify::router(state.clone()))
+        .merge(turns::router(state.clone()))
+        .merge(personas::router(state.clone()))
+        .merge(agents::router(state.clone()))
+        .merge(budget::router(state.clone()));
+    http::finish(routes, &state.config.http)
+}
+
+/// 200 when the database answers, 503 otherwise.
+async fn healthz(
+    State(state): State<AppState>,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    db::ping(&state.db).await?;
+    Ok((
+        StatusCode::OK,
+        axum::Json(json!({ "status": "ok", "database": "ok" })),
+    ))
+}
+
+/// Serves until Ctrl-C / SIGTERM. TCP_NODELAY matters: without it small JSON replies can wait
+/// ~40 ms for the client's delayed ACK.
+pub async fn serve(state: AppState) -> std::io::Result<()> {
+    let address = SocketAddr::new(state.config.http.host, state.config.http.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await?
+        .tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::warn!(%error, "could not set TCP_NODELAY");
+            }
+        });
+    tracing::info!(%address, "local gateway listening");
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM; stop with Ctrl-C");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,124 @@
+//! Demo data for a fresh database: one user per configured passcode (with an opening budget),
+//! a persona, and an agent per provider. Idempotent: running it again changes nothing.
+
+use sqlx::PgPool;
+
+use crate::config::{Config, PasscodeEntry};
+use crate::ids::new_id;
+
+/// The agents every demo user starts with. `local` works with no API key (issue: embedded models).
+const DEMO_AGENTS: [(&str, &str); 4] = [
+    ("local", "smollm2-135m-instruct"),
+    ("openai", "gpt-4o-mini"),
+    ("anthropic", "claude-haiku-4-5"),
+    ("bedrock", "anthropic.claude-3-5-haiku-20241022-v1:0"),
+];
+
+const DEMO_PERSONA_NAME: &str = "Plain-spoken reviewer";
+const DEMO_PERSONA_PROMPT: &str = "You review what the user shares (code, prose or a plan). \
+Lead with the single most important problem, then list the rest in order of impact. \
+Be specific, quote the exact line you mean, and suggest a concrete fix. Say so when it is good.";
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    pub users_created: u64,
+    pub personas_created: u64,
+    pub agents_created: u64,
+}
+
+pub async fn seed_demo_data(pool: &PgPool, config: &Config) -> Result<SeedReport, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut report = SeedReport::default();
+    for entry in &config.auth.passcodes {
+        let (user_id, created) =
+            upsert_user(&mut tx, entry, config.seed.opening_budget_cents).await?;
+        report.users_created += u64::from(created);
+        report.personas_created += insert_demo_persona(&mut tx, &user_id).await?;
+        for (provider, model) in DEMO_AGENTS {
+            report.agents_created += insert_agent(&mut tx, &user_id, provider, model).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Returns the user's id and whether this call created it. An existing user keeps its budget.
+async fn upsert_user(
+    tx: &mut sqlx::PgConnection,
+    entry: &PasscodeEntry,
+    opening_budget_cents: i64,
+) -> Result<(String, bool), sqlx::Error> {
+    let name = display_name(&entry.email);
+    sqlx::query_as(
+        "INSERT INTO users (id, email, name, budget_cents, role)
+         VALUES ($1, $2, $3, $4, $5::user_role)
+         ON CONFLICT ON CONSTRAINT users_email_key DO UPDATE SET role = EXCLUDED.role
+         RETURNING id, (xmax = 0) AS created",
+    )
+    .bind(new_id())
+    .bind(&entry.email)
+    .bind(name)
+    .bind(opening_budget_cents)
+    .bind(entry.role.as_str())
+    .fetch_one(tx)
+    .await
+}
+
+async fn insert_demo_persona(
+    tx: &mut sqlx::PgConnection,
+    user_id: &str,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "INSERT INTO personas (id, user_id, name, prompt)
+         SELECT $1, $2, $3, $4
+         WHERE NOT EXISTS (SELECT 1 FROM personas WHERE user_id = $2 AND name = $3)",
+    )
+    .bind(new_id())
+    .bind(user_id)
+    .bind(DEMO_PERSONA_NAME)
+    .bind(DEMO_PERSONA_PROMPT)
+    .execute(tx)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+async fn insert_agent(
+    tx: &mut sqlx::PgConnection,
+    user_id: &str,
+    provider: &str,
+    model: &str,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "INSERT INTO agents (id, user_id, provider, model)
+         VALUES ($1, $2, $3::engine_provider, $4)
+         ON CONFLICT ON CONSTRAINT agents_user_provider_model_key DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(user_id)
+    .bind(provider)
+    .bind(model)
+    .execute(tx)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// "master@helix.local" → "Master".
+fn display_name(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or(email);
+    let mut chars = local.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => email.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_come_from_the_email() {
+        assert_eq!(display_name("master@helix.local"), "Master");
+        assert_eq!(display_name("fnbo@helix.local"), "Fnbo");
+    }
+}

@@ -1,0 +1,384 @@
+//! One error type for every HTTP answer Helix gives: a status, a stable snake_case `code` the web
+//! app can switch on, a message safe to show, and the request's `trace_id`. 5xx hide internals.
+
+use std::error::Error as StdError;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::telemetry::current_trace_id;
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Bad input: the message names the field and says what is wrong.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    #[error("the bearer token is missing, invalid or expired")]
+    InvalidToken,
+    #[error("the budget is exhausted")]
+    BudgetExhausted {
+        balance_cents: i64,
+        required_cents: i64,
+    },
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    #[error("{resource} not found")]
+    NotFound { resource: &'static str },
+    #[error("this method is not allowed on this route")]
+    MethodNotAllowed,
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("the request body is larger than the limit")]
+    PayloadTooLarge,
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("{message}")]
+    TooManyRequests {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
+    #[error("this route is not implemented yet")]
+    NotImplemented,
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
+    /// Anything unexpected. The source is logged with its cause chain, never shown.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code: "invalid_request",
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(source: impl Into<BoxError>) -> Self {
+        ApiError::Internal(source.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
+            ApiError::BudgetExhausted { .. } => StatusCode::PAYMENT_REQUIRED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. }
+            | ApiError::Unauthorized { code, .. }
+            | ApiError::Forbidden { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::TooManyRequests { code, .. }
+            | ApiError::Unavailable { code, .. } => code,
+            ApiError::InvalidToken => "invalid_token",
+            ApiError::BudgetExhausted { .. } => "budget_exhausted",
+            ApiError::NotFound { .. } => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::NotImplemented => "not_implemented",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// Fields beyond code/message/trace_id that a client needs to act on the error.
+    fn details(&self) -> Map<String, Value> {
+        let mut details = Map::new();
+        match self {
+            ApiError::BudgetExhausted {
+                balance_cents,
+                required_cents,
+            } => {
+                details.insert("balance_cents".into(), json!(balance_cents));
+                details.insert("required_cents".into(), json!(required_cents));
+            }
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                details.insert("retry_after_secs".into(), json!(retry_after_secs));
+            }
+            _ => {}
+        }
+        details
+    }
+
+    fn log(&self) {
+        if matches!(self, ApiError::Internal(_) | ApiError::Unavailable { .. }) {
+            tracing::error!(code = self.code(), error.chain = %cause_chain(self), "request failed");
+        } else {
+            tracing::info!(
+                code = self.code(),
+                status = self.status().as_u16(),
+                "request refused"
+            );
+        }
+    }
+}
+
+/// "outer: middle: root", so one log line carries the whole story of a 5xx.
+pub fn cause_chain(error: &dyn StdError) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log();
+        let trace_id = current_trace_id().map(|id| id.to_string());
+        let mut error = Map::new();
+        error.insert("code".into(), json!(self.code()));
+        error.insert("message".into(), json!(self.to_string()));
+        error.insert("trace_id".into(), json!(trace_id));
+        error.extend(self.details());
+
+        let mut response = (self.status(), Json(json!({ "error": error }))).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::InvalidToken => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+                );
+            }
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+            // axum's text names the offending field ("passcode: invalid type: …").
+            _ => ApiError::BadRequest {
+                code: "invalid_json",
+                message: rejection.body_text(),
+            },
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::bad_request(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::bad_request(rejection.body_text())
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                tracing::error!(error.chain = %cause_chain(&error), "database unreachable");
+                ApiError::Unavailable {
+                    code: "database_unavailable",
+                    message: "the database is unavailable, try again shortly".into(),
+                }
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::{TraceId, with_trace_id};
+    use http_body_util::BodyExt;
+
+    async fn render(error: ApiError) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let response = error.into_response();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn every_variant_maps_to_its_status_and_code() {
+        let cases = [
+            (
+                ApiError::bad_request("name: too long"),
+                400,
+                "invalid_request",
+            ),
+            (ApiError::InvalidToken, 401, "invalid_token"),
+            (
+                ApiError::BudgetExhausted {
+                    balance_cents: 0,
+                    required_cents: 3,
+                },
+                402,
+                "budget_exhausted",
+            ),
+            (
+                ApiError::Forbidden {
+                    code: "agent_disabled",
+                    message: "x".into(),
+                },
+                403,
+                "agent_disabled",
+            ),
+            (
+                ApiError::NotFound {
+                    resource: "persona",
+                },
+                404,
+                "not_found",
+            ),
+            (ApiError::MethodNotAllowed, 405, "method_not_allowed"),
+            (
+                ApiError::Conflict {
+                    code: "duplicate",
+                    message: "x".into(),
+                },
+                409,
+                "duplicate",
+            ),
+            (ApiError::PayloadTooLarge, 413, "payload_too_large"),
+            (
+                ApiError::UnsupportedMediaType,
+                415,
+                "unsupported_media_type",
+            ),
+            (
+                ApiError::TooManyRequests {
+                    code: "too_many_attempts",
+                    message: "x".into(),
+                    retry_after_secs: 9,
+                },
+                429,
+                "too_many_attempts",
+            ),
+            (ApiError::NotImplemented, 501, "not_implemented"),
+            (
+                ApiError::Unavailable {
+                    code: "database_unavailable",
+                    message: "x".into(),
+                },
+                503,
+                "database_unavailable",
+            ),
+            (ApiError::internal("boom"), 500, "internal_error"),
+        ];
+        for (error, status, code) in cases {
+            let (got_status, _, body) = render(error).await;
+            assert_eq!(got_status.as_u16(), status, "{code}");
+            assert_eq!(body["error"]["code"], code);
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty())
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_body_carries_the_current_trace_id() {
+        let id = TraceId::parse("trace-abc").unwrap();
+        let (_, _, body) = with_trace_id(
+            id,
+            render(ApiError::NotFound {
+                resource: "persona",
+            }),
+        )
+        .await;
+        assert_eq!(
+            body,
+            json!({"error": {"code": "not_found", "message": "persona not found", "trace_id": "trace-abc"}})
+        );
+    }
+
+    #[tokio::test]
+    async fn internal_errors_hide_their_cause() {
+        let (_, _, body) = render(ApiError::internal("password=hunter2 at db.rs:12")).await;
+        let text = body.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(body["error"]["message"], "internal error");
+    }
+
+    #[tokio::test]
+    async fn invalid_token_says_so_in_www_authenticate() {
+        let (_, headers, _) = render(ApiError::InvalidToken).await;
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            r#"Bearer error="invalid_token""#
+        );
+    }
+
+    #[tokio::test]
+    async fn too_many_requests_sets_retry_after() {
+        let error = ApiError::TooManyRequests {
+            code: "too_many_attempts",
+            message: "slow down".into(),
+            retry_after_secs: 42,
+        };
+        let (_, headers, body) = render(error).await;
+        assert_eq!(headers[header::RETRY_AFTER], "42");
+        assert_eq!(body["error"]["retry_after_secs"], 42);
+    }
+
+    #[tokio::test]
+    async fn budget_exhausted_reports_balance_and_requirement() {
+        let (_, _, body) = render(ApiError::BudgetExhausted {
+            balance_cents: 0,
+            required_cents: 12,
+        })
+        .await;
+        assert_eq!(body["error"]["balance_cents"], 0);
+        assert_eq!(body["error"]["required_cents"], 12);
+    }
+
+    #[test]
+    fn the_cause_chain_joins_every_source() {
+        let io = std::io::Error::other("connection refused");
+        let error = ApiError::from(sqlx::Error::Io(io));
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let wrapped = ApiError::internal(sqlx::Error::Protocol("bad frame".into()));
+        assert!(
+            cause_chain(&wrapped).contains("bad frame"),
+            "{}",
+            cause_chain(&wrapped)
+        );
+    }
+}

@@ -1,0 +1,266 @@
+//! What every Helix router gets, whether it runs in Lambda or in the local gateway: a trace id
+//! per request, JSON errors for unknown routes and oversized bodies, and a JSON body extractor.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use lambda_http::request::RequestContext;
+use tracing::Instrument;
+
+use crate::ApiError;
+use crate::config::HttpConfig;
+use crate::telemetry::{TraceId, with_trace_id};
+
+/// The response header that hands the trace id back to the caller (quote it in support requests).
+pub const TRACE_ID_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
+
+/// A JSON request body whose rejections become Helix's JSON errors (400/413/415).
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// Wraps a complete router: JSON 404/405 fallbacks, the body limit, and request tracing.
+/// Called once per process, on the function's router in Lambda or on the merged gateway router.
+pub fn finish(router: Router, config: &HttpConfig) -> Router {
+    router
+        .fallback(|| async { ApiError::NotFound { resource: "route" } })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::from_fn(trace_request))
+}
+
+/// For routes a later release implements: an honest 501 instead of a fake answer.
+pub async fn not_implemented() -> ApiError {
+    ApiError::NotImplemented
+}
+
+async fn trace_request(request: Request, next: Next) -> Response {
+    let trace_id = request_trace_id(&request);
+    let span = tracing::info_span!(
+        "request",
+        trace_id = %trace_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    let started = Instant::now();
+    let mut response =
+        with_trace_id(trace_id.clone(), next.run(request).instrument(span.clone())).await;
+    if let Ok(value) = HeaderValue::from_str(trace_id.as_str()) {
+        response.headers_mut().insert(TRACE_ID_HEADER, value);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request served"
+        );
+    });
+    response
+}
+
+/// X-Ray's header first (API Gateway and the X-Ray SDKs set it), then API Gateway's request id,
+/// then a fresh id.
+fn request_trace_id(request: &Request) -> TraceId {
+    trace_id_from_headers(request.headers())
+        .or_else(|| {
+            request
+                .extensions()
+                .get::<RequestContext>()
+                .and_then(api_gateway_request_id)
+        })
+        .unwrap_or_else(TraceId::generate)
+}
+
+fn trace_id_from_headers(headers: &HeaderMap) -> Option<TraceId> {
+    headers
+        .get("x-amzn-trace-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(TraceId::from_amzn_header)
+}
+
+fn api_gateway_request_id(context: &RequestContext) -> Option<TraceId> {
+    match context {
+        RequestContext::ApiGatewayV2(context) => {
+            context.request_id.as_deref().and_then(TraceId::parse)
+        }
+        _ => None,
+    }
+}
+
+impl<T> IntoResponse for ApiJson<T>
+where
+    axum::Json<T>: IntoResponse,
+{
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Method, StatusCode};
+    use axum::routing::post;
+    use http_body_util::BodyExt;
+    use serde::Deserialize;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    #[derive(Deserialize)]
+    struct Echo {
+        name: String,
+    }
+
+    fn app() -> Router {
+        let router = Router::new().route(
+            "/echo",
+            post(|ApiJson(body): ApiJson<Echo>| async move { body.name }),
+        );
+        finish(
+            router,
+            &HttpConfig {
+                host: [127, 0, 0, 1].into(),
+                port: 0,
+                max_body_bytes: 64,
+            },
+        )
+    }
+
+    async fn call(request: axum::http::Request<Body>) -> (StatusCode, HeaderMap, Value) {
+        let response = app().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    fn post_json(body: &str) -> axum::http::Request<Body> {
+        axum::http::Request::post("/echo")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn unknown_routes_are_json_404s_with_the_trace_id_in_body_and_header() {
+        let (status, headers, body) = call(
+            axum::http::Request::get("/nope")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["code"], "not_found");
+        assert_eq!(
+            body["error"]["trace_id"],
+            headers[TRACE_ID_HEADER].to_str().unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_amzn_trace_header_is_reused() {
+        let request = axum::http::Request::get("/nope")
+            .header(
+                "x-amzn-trace-id",
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+            )
+            .body(Body::empty())
+            .unwrap();
+        let (_, headers, body) = call(request).await;
+        assert_eq!(
+            headers[TRACE_ID_HEADER],
+            "1-5759e988-bd862e3fe1be46a994272793"
+        );
+        assert_eq!(
+            body["error"]["trace_id"],
+            "1-5759e988-bd862e3fe1be46a994272793"
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_methods_are_json_405s() {
+        let request = axum::http::Request::builder()
+            .method(Method::DELETE)
+            .uri("/echo")
+            .body(Body::empty())
+            .unwrap();
+        let (status, _, body) = call(request).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+    }
+
+    #[tokio::test]
+    async fn a_bad_field_is_named_in_a_400() {
+        let (status, _, body) = call(post_json(r#"{"name": 5}"#)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "invalid_json");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("name"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_a_413() {
+        let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(100));
+        let (status, _, body) = call(post_json(&big)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["error"]["code"], "payload_too_large");
+    }
+
+    #[tokio::test]
+    async fn a_body_without_json_content_type_is_a_415() {
+        let request = axum::http::Request::post("/echo")
+            .body(Body::from(r#"{"name":"a"}"#))
+            .unwrap();
+        let (status, _, _) = call(request).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+}
+
+#[cfg(test)]
+mod lambda_tests {
+    use super::*;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    /// An API Gateway HTTP API (payload v2) event, as Lambda delivers it.
+    const EVENT: &str = r#"{
+        "version": "2.0", "routeKey": "$default", "rawPath": "/v1/where", "rawQueryString": "",
+        "headers": {"accept": "application/json"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
+            "domainPrefix": "api", "requestId": "JKJaXmPLvHcESHA=", "routeKey": "$default",
+            "stage": "$default", "time": "23/Nov/2026:23:05:14 +0000", "timeEpoch": 1795475114000,
+            "http": {"method": "GET", "path": "/v1/where", "protocol": "HTTP/1.1",
+                     "sourceIp": "203.0.113.9", "userAgent": "test"}
+        },
+        "isBase64Encoded": false
+    }"#;
+
+    #[tokio::test]
+    async fn without_an_amzn_header_the_api_gateway_request_id_is_the_trace_id() {
+        let request = lambda_http::request::from_str(EVENT).unwrap();
+        let (parts, body) = request.into_parts();
+        let request = Request::from_parts(parts, axum::body::Body::from(body.to_vec()));
+        let app = finish(
+            Router::new().route("/v1/where", get(|| async { "here" })),
+            &HttpConfig {
+                host: [127, 0, 0, 1].into(),
+                port: 0,
+                max_body_bytes: 1024,
+            },
+        );
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.headers()[TRACE_ID_HEADER], "JKJaXmPLvHcESHA=");
+    }
+}

@@ -1,0 +1,14 @@
+//! helix-shared: the library every Helix Lambda (and the local gateway) is built from.
+//! Functions stay thin wiring; configuration, errors, telemetry and storage live here.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use error::ApiError;
+pub use state::AppState;

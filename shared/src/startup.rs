@@ -1,0 +1,37 @@
+//! Cold start, in order: configuration → telemetry → application state. Every binary starts here.
+
+use crate::config::{Config, ConfigError};
+use crate::error::cause_chain;
+use crate::state::AppState;
+use crate::telemetry::{self, TelemetryError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("telemetry: {0}")]
+    Telemetry(#[from] TelemetryError),
+    #[error("database pool: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Loads configuration, installs logging, and builds the state. A failure is logged (as JSON when
+/// logging is up) and returned; its message names what is wrong, never a secret value.
+pub async fn init() -> Result<AppState, StartupError> {
+    let config = Config::load().inspect_err(|e| {
+        eprintln!(
+            "{{\"level\":\"ERROR\",\"message\":\"startup failed\",\"error\":{:?}}}",
+            e.to_string()
+        )
+    })?;
+    telemetry::init(&config.log)?;
+    if config.uses_development_secrets() {
+        tracing::warn!(
+            environment = ?config.environment,
+            "using the published DEVELOPMENT-ONLY JWT secret and passcodes; production refuses them"
+        );
+    }
+    AppState::from_config(config)
+        .inspect_err(|e| tracing::error!(error.chain = %cause_chain(e), "startup failed"))
+        .map_err(StartupError::from)
+}

@@ -1,0 +1,158 @@
+//! Structured JSON logs and the per-request trace id. Every field of the enclosing spans is
+//! flattened into each log line, so a request's `trace_id` appears on everything it logs.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use json_subscriber::JsonLayer;
+use tracing::Subscriber;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::time::SystemTime as Rfc3339Time;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry};
+
+use crate::config::{LogConfig, LogFormat};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("HELIX_LOG is not a valid log filter: {0}")]
+    Filter(#[from] tracing_subscriber::filter::ParseError),
+    #[error("a global logger was already installed")]
+    AlreadyInstalled(#[from] tracing_subscriber::util::TryInitError),
+}
+
+/// Installs the process-wide subscriber: JSON lines on stdout (CloudWatch), or human-readable.
+pub fn init(config: &LogConfig) -> Result<(), TelemetryError> {
+    let filter = EnvFilter::try_new(&config.filter)?;
+    match config.format {
+        LogFormat::Json => Registry::default()
+            .with(json_layer(std::io::stdout))
+            .with(filter)
+            .try_init()?,
+        LogFormat::Pretty => Registry::default()
+            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .with(filter)
+            .try_init()?,
+    }
+    Ok(())
+}
+
+/// The JSON log format: timestamp, level, target, the event's fields and every span field.
+pub fn json_layer<S, W>(writer: W) -> JsonLayer<S, W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    let mut layer = JsonLayer::new(writer);
+    layer
+        .with_timer("timestamp", Rfc3339Time)
+        .with_level("level")
+        .with_target("target")
+        .with_flattened_event()
+        .with_top_level_flattened_span_list();
+    layer
+}
+
+/// The id that ties a request's logs, its response and (later) its X-Ray segments together.
+/// Always X-Ray's format (`1-<8 hex epoch>-<24 hex random>`) when Helix makes one up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceId(String);
+
+impl TraceId {
+    const MAX_LEN: usize = 64;
+
+    pub fn generate() -> Self {
+        let epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        TraceId(format!("1-{:08x}-{}", epoch & 0xffff_ffff, &random[..24]))
+    }
+
+    /// The `Root=` part of an `X-Amzn-Trace-Id` header (`Root=1-…;Parent=…;Sampled=1`).
+    pub fn from_amzn_header(header: &str) -> Option<Self> {
+        header
+            .split(';')
+            .find_map(|part| part.trim().strip_prefix("Root="))
+            .and_then(Self::parse)
+    }
+
+    /// Accepts an id from outside only if it is short and plain (X-Ray ids, API Gateway's
+    /// base64 request ids), so it can't forge log lines or headers.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let plain = !raw.is_empty()
+            && raw.len() <= Self::MAX_LEN
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_=+/.".contains(c));
+        plain.then(|| TraceId(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+tokio::task_local! {
+    static CURRENT_TRACE_ID: TraceId;
+}
+
+/// Runs `future` with `trace_id` as the current request's trace id (see [`current_trace_id`]).
+pub async fn with_trace_id<F: Future>(trace_id: TraceId, future: F) -> F::Output {
+    CURRENT_TRACE_ID.scope(trace_id, future).await
+}
+
+/// The trace id of the request being served, if any: error bodies quote it to the client.
+pub fn current_trace_id() -> Option<TraceId> {
+    CURRENT_TRACE_ID.try_with(TraceId::clone).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_have_the_xray_shape() {
+        let id = TraceId::generate();
+        let parts: Vec<&str> = id.as_str().split('-').collect();
+        assert_eq!(parts.len(), 3, "{id}");
+        assert_eq!(parts[0], "1");
+        assert_eq!(parts[1].len(), 8);
+        assert_eq!(parts[2].len(), 24);
+        assert_ne!(id, TraceId::generate());
+    }
+
+    #[test]
+    fn the_root_is_taken_from_an_amzn_trace_header() {
+        let id = TraceId::from_amzn_header(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        );
+        assert_eq!(id.unwrap().as_str(), "1-5759e988-bd862e3fe1be46a994272793");
+        assert_eq!(TraceId::from_amzn_header("Parent=1;Sampled=0"), None);
+    }
+
+    #[test]
+    fn ids_that_could_forge_log_lines_are_refused() {
+        assert_eq!(TraceId::parse("abc\"}\n{\"level\":\"ERROR"), None);
+        assert_eq!(TraceId::parse(&"a".repeat(65)), None);
+        assert_eq!(TraceId::parse(""), None);
+        assert!(TraceId::parse("req-123_ABC").is_some());
+    }
+
+    #[tokio::test]
+    async fn the_current_trace_id_is_scoped_to_its_future() {
+        assert_eq!(current_trace_id(), None);
+        let id = TraceId::generate();
+        let seen = with_trace_id(id.clone(), async { current_trace_id() }).await;
+        assert_eq!(seen, Some(id));
+    }
+}
