@@ -10,7 +10,7 @@ LAMBDA_PACKAGES := $(addprefix -p ,$(FUNCTIONS))
 # The embedded database's URL, unless DATABASE_URL points at another server.
 DB_URL = $$(scripts/db url)
 
-.PHONY: help dev test fmt-check clippy unit-tests lambda-build db-start db-stop migrate seed
+.PHONY: help dev test fmt-check clippy unit-tests lambda-build tools db-start db-stop migrate seed hash-passcode
 
 help:
 	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, API on :3001"
@@ -33,13 +33,17 @@ fmt-check:
 clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-unit-tests: db-start
+# Database tests each get a fresh migrated database; AWS tests start their own moto server.
+unit-tests: db-start tools
 	DATABASE_URL="$(DB_URL)" cargo test --workspace --locked
 
 ## Each function as Lambda builds it (provided.al2023), with the release profile.
 lambda-build:
 	PATH="$$(scripts/tools):$$PATH" cargo lambda build --release --locked $(LAMBDA_PACKAGES)
 	@for f in $(FUNCTIONS); do ls -l "target/lambda/$$f/bootstrap" | awk -v f="$$f" '{printf "  %-18s %6.1f MB\n", f, $$5/1048576}'; done
+
+tools:
+	scripts/tools >/dev/null
 
 db-start:
 	scripts/db start
@@ -52,3 +56,7 @@ migrate: db-start
 
 seed: migrate
 	DATABASE_URL="$(DB_URL)" cargo run --quiet --package local-gateway --bin helix-admin -- seed
+
+## Prints a bcrypt hash for a new passcode, read from stdin (never from the command line).
+hash-passcode:
+	@cargo run --quiet --package local-gateway --bin helix-admin -- hash-passcode

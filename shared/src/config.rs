@@ -9,6 +9,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::secrets;
+
 /// Development-only JWT secret: documented in the README, refused in production.
 pub const DEV_JWT_SECRET: &str = "helix-development-only-jwt-secret-never-use-in-production";
 /// Development-only passcodes (README) and their bcrypt hashes (cost 10), refused in production.
@@ -29,6 +31,8 @@ pub enum ConfigError {
     Insecure { key: &'static str, reason: String },
     #[error("could not read {path}: {reason}")]
     DotEnv { path: String, reason: String },
+    #[error("secret {secret_id}: {reason}")]
+    Secret { secret_id: String, reason: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +110,12 @@ pub struct LogConfig {
 pub struct AuthConfig {
     pub jwt_secret: SecretString,
     pub token_ttl: Duration,
+    pub issuer: String,
+    pub audience: String,
     pub passcodes: Vec<PasscodeEntry>,
+    /// Failed passcode attempts one source IP may make within `failure_window`.
+    pub max_failures: u32,
+    pub failure_window: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -121,11 +130,16 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// The process environment over the `.env` file in the working directory (if any).
-    pub fn from_process() -> Result<Self, ConfigError> {
-        Ok(Self::default()
-            .with_layer(std::env::vars().collect())
-            .with_layer(read_dotenv(Path::new(".env"))?))
+    /// The process environment, then the AWS secret named by `HELIX_SECRET_ID` (if set), then
+    /// the `.env` file in the working directory (if any).
+    pub async fn from_process() -> Result<Self, ConfigError> {
+        let mut sources = Self::default().with_layer(std::env::vars().collect());
+        if let Some(secret_id) = sources.get("HELIX_SECRET_ID").map(str::to_owned) {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let client = aws_sdk_secretsmanager::Client::new(&sdk);
+            sources = sources.with_layer(secrets::fetch_layer(&client, &secret_id).await?);
+        }
+        Ok(sources.with_layer(read_dotenv(Path::new(".env"))?))
     }
 
     /// Adds a layer below the existing ones (lower precedence).
@@ -158,9 +172,9 @@ fn read_dotenv(path: &Path) -> Result<HashMap<String, String>, ConfigError> {
 }
 
 impl Config {
-    /// Loads from the process environment and `.env`.
-    pub fn load() -> Result<Self, ConfigError> {
-        Self::from_sources(&Sources::from_process()?)
+    /// Loads from the process environment, the AWS secret (in AWS) and `.env`.
+    pub async fn load() -> Result<Self, ConfigError> {
+        Self::from_sources(&Sources::from_process().await?)
     }
 
     pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
@@ -222,6 +236,17 @@ impl Config {
             .contains(&self.auth.token_ttl)
         {
             return Err(invalid("TOKEN_TTL", "must be between 1m and 30days"));
+        }
+        if self.auth.max_failures == 0 {
+            return Err(invalid("HELIX_AUTH_MAX_FAILURES", "must be at least 1"));
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(24 * 3600))
+            .contains(&self.auth.failure_window)
+        {
+            return Err(invalid(
+                "HELIX_AUTH_FAILURE_WINDOW",
+                "must be between 1s and 24h",
+            ));
         }
         if self.seed.opening_budget_cents < 0 {
             return Err(invalid("HELIX_SEED_BUDGET_CENTS", "must not be negative"));
@@ -299,7 +324,21 @@ fn auth(sources: &Sources, environment: Environment) -> Result<AuthConfig, Confi
     Ok(AuthConfig {
         jwt_secret,
         token_ttl: duration_or(sources, "TOKEN_TTL", Duration::from_secs(6 * 3600))?,
+        issuer: sources
+            .get("HELIX_JWT_ISSUER")
+            .unwrap_or("helix")
+            .to_owned(),
+        audience: sources
+            .get("HELIX_JWT_AUDIENCE")
+            .unwrap_or("helix-api")
+            .to_owned(),
         passcodes,
+        max_failures: parse_or(sources, "HELIX_AUTH_MAX_FAILURES", 5)?,
+        failure_window: duration_or(
+            sources,
+            "HELIX_AUTH_FAILURE_WINDOW",
+            Duration::from_secs(15 * 60),
+        )?,
     })
 }
 

@@ -1,19 +1,20 @@
 //! What every Helix router gets, whether it runs in Lambda or in the local gateway: a trace id
 //! per request, JSON errors for unknown routes and oversized bodies, and a JSON body extractor.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use lambda_http::request::RequestContext;
 use tracing::Instrument;
 
-use crate::ApiError;
-use crate::config::HttpConfig;
 use crate::telemetry::{TraceId, with_trace_id};
+use crate::{ApiError, AppState, auth};
 
 /// The response header that hands the trace id back to the caller (quote it in support requests).
 pub const TRACE_ID_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
@@ -23,14 +24,49 @@ pub const TRACE_ID_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
-/// Wraps a complete router: JSON 404/405 fallbacks, the body limit, and request tracing.
-/// Called once per process, on the function's router in Lambda or on the merged gateway router.
-pub fn finish(router: Router, config: &HttpConfig) -> Router {
+/// Wraps a complete router: the `/v1/` token guard, JSON 404/405 fallbacks, the body limit, and
+/// request tracing (outermost, so even a refused request is traced). Called once per process, on
+/// the function's router in Lambda or on the merged gateway router.
+pub fn finish(router: Router, state: &AppState) -> Router {
     router
         .fallback(|| async { ApiError::NotFound { resource: "route" } })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard_protected_routes,
+        ))
+        .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes))
         .layer(middleware::from_fn(trace_request))
+}
+
+/// The caller's IP: API Gateway's `requestContext.http.sourceIp` in Lambda, the socket's peer
+/// address locally, else `unknown` (all such callers then share one throttling bucket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let from_api_gateway = parts
+            .extensions
+            .get::<RequestContext>()
+            .and_then(|context| match context {
+                RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
+                _ => None,
+            });
+        let from_socket = || {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(address)| address.ip().to_string())
+        };
+        Ok(SourceIp(
+            from_api_gateway
+                .or_else(from_socket)
+                .unwrap_or_else(|| "unknown".to_owned()),
+        ))
+    }
 }
 
 /// For routes a later release implements: an honest 501 instead of a fake answer.
@@ -45,6 +81,7 @@ async fn trace_request(request: Request, next: Next) -> Response {
         trace_id = %trace_id,
         method = %request.method(),
         path = %request.uri().path(),
+        user_id = tracing::field::Empty,
     );
     let started = Instant::now();
     let mut response =
@@ -111,6 +148,25 @@ mod tests {
     use serde_json::Value;
     use tower::ServiceExt;
 
+    /// A state whose database is never reached by these tests.
+    pub(super) fn test_state(max_body_bytes: usize) -> AppState {
+        let layer = [
+            (
+                "DATABASE_URL".to_owned(),
+                "postgres://unused@127.0.0.1:1/unused".to_owned(),
+            ),
+            (
+                "HELIX_MAX_BODY_BYTES".to_owned(),
+                max_body_bytes.to_string(),
+            ),
+        ];
+        let config = crate::config::Config::from_sources(
+            &crate::config::Sources::default().with_layer(layer.into()),
+        )
+        .unwrap();
+        AppState::from_config(config).unwrap()
+    }
+
     #[derive(Deserialize)]
     struct Echo {
         name: String,
@@ -121,14 +177,7 @@ mod tests {
             "/echo",
             post(|ApiJson(body): ApiJson<Echo>| async move { body.name }),
         );
-        finish(
-            router,
-            &HttpConfig {
-                host: [127, 0, 0, 1].into(),
-                port: 0,
-                max_body_bytes: 64,
-            },
-        )
+        finish(router, &test_state(64))
     }
 
     async fn call(request: axum::http::Request<Body>) -> (StatusCode, HeaderMap, Value) {
@@ -235,13 +284,13 @@ mod lambda_tests {
 
     /// An API Gateway HTTP API (payload v2) event, as Lambda delivers it.
     const EVENT: &str = r#"{
-        "version": "2.0", "routeKey": "$default", "rawPath": "/v1/where", "rawQueryString": "",
+        "version": "2.0", "routeKey": "$default", "rawPath": "/where", "rawQueryString": "",
         "headers": {"accept": "application/json"},
         "requestContext": {
             "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
             "domainPrefix": "api", "requestId": "JKJaXmPLvHcESHA=", "routeKey": "$default",
             "stage": "$default", "time": "23/Nov/2026:23:05:14 +0000", "timeEpoch": 1795475114000,
-            "http": {"method": "GET", "path": "/v1/where", "protocol": "HTTP/1.1",
+            "http": {"method": "GET", "path": "/where", "protocol": "HTTP/1.1",
                      "sourceIp": "203.0.113.9", "userAgent": "test"}
         },
         "isBase64Encoded": false
@@ -253,12 +302,8 @@ mod lambda_tests {
         let (parts, body) = request.into_parts();
         let request = Request::from_parts(parts, axum::body::Body::from(body.to_vec()));
         let app = finish(
-            Router::new().route("/v1/where", get(|| async { "here" })),
-            &HttpConfig {
-                host: [127, 0, 0, 1].into(),
-                port: 0,
-                max_body_bytes: 1024,
-            },
+            Router::new().route("/where", get(|| async { "here" })),
+            &super::tests::test_state(1024),
         );
         let response = app.oneshot(request).await.unwrap();
         assert_eq!(response.headers()[TRACE_ID_HEADER], "JKJaXmPLvHcESHA=");

@@ -1,11 +1,13 @@
 //! helix-shared: the library every Helix Lambda (and the local gateway) is built from.
 //! Functions stay thin wiring; configuration, errors, telemetry and storage live here.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod secrets;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -18,7 +18,7 @@ pub enum StartupError {
 /// Loads configuration, installs logging, and builds the state. A failure is logged (as JSON when
 /// logging is up) and returned; its message names what is wrong, never a secret value.
 pub async fn init() -> Result<AppState, StartupError> {
-    let config = Config::load().inspect_err(|e| {
+    let config = Config::load().await.inspect_err(|e| {
         eprintln!(
             "{{\"level\":\"ERROR\",\"message\":\"startup failed\",\"error\":{:?}}}",
             e.to_string()

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::auth::jwt::TokenKeys;
 use crate::config::Config;
 use crate::db;
 
@@ -11,11 +12,13 @@ use crate::db;
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: PgPool,
+    pub tokens: Arc<TokenKeys>,
 }
 
 impl AppState {
     pub fn new(config: Config, db: PgPool) -> Self {
         AppState {
+            tokens: Arc::new(TokenKeys::new(&config.auth)),
             config: Arc::new(config),
             db,
         }

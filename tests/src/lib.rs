@@ -14,6 +14,50 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tower::ServiceExt;
 
+/// Every route registered under `/v1/`, as API Gateway routes it.
+pub const V1_ROUTES: [(&str, &str); 14] = [
+    ("POST", "/v1/turns"),
+    ("GET", "/v1/personalities"),
+    ("GET", "/v1/personas"),
+    ("POST", "/v1/personas"),
+    ("GET", "/v1/personas/abc"),
+    ("PATCH", "/v1/personas/abc"),
+    ("DELETE", "/v1/personas/abc"),
+    ("POST", "/v1/personas/abc/avatar"),
+    ("GET", "/v1/agents"),
+    ("POST", "/v1/agents"),
+    ("PATCH", "/v1/agents/abc"),
+    ("DELETE", "/v1/agents/abc"),
+    ("GET", "/v1/budget"),
+    ("POST", "/v1/budget/grants"),
+];
+
+/// A signed-in user for handler tests: created in `state`'s database, with a valid token.
+pub async fn signed_in_user(
+    state: &AppState,
+    email: &str,
+) -> (helix_shared::db::users::User, String) {
+    let mut db = state.db.acquire().await.unwrap();
+    let (user, _) =
+        helix_shared::db::users::ensure_user(&mut db, email, helix_shared::config::Role::User, 0)
+            .await
+            .unwrap();
+    let token = state
+        .tokens
+        .issue(&user.id, chrono::Utc::now().timestamp())
+        .unwrap()
+        .token;
+    (user, token)
+}
+
+/// `request` with `Authorization: Bearer <token>`.
+pub fn authorised(mut request: Request<Body>, token: &str) -> Request<Body> {
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
 /// Development configuration with `pairs` on top; the database URL is only a placeholder
 /// because tests hand in their own pool.
 pub fn config_with(pairs: &[(&str, &str)]) -> Config {
@@ -29,6 +73,10 @@ pub fn config_with(pairs: &[(&str, &str)]) -> Config {
 
 pub fn state(pool: PgPool) -> AppState {
     AppState::new(config_with(&[]), pool)
+}
+
+pub fn state_with(pool: PgPool, pairs: &[(&str, &str)]) -> AppState {
+    AppState::new(config_with(pairs), pool)
 }
 
 /// A state whose database can never be reached (port 1), failing fast.
@@ -59,6 +107,23 @@ pub async fn send(app: &Router, request: Request<Body>) -> Reply {
         headers,
         body,
     }
+}
+
+/// A JSON POST from `source_ip`, as the local gateway's socket would report it.
+pub fn post_json_from(path: &str, body: &Value, source_ip: [u8; 4]) -> Request<Body> {
+    let mut request = Request::post(path)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let address = std::net::SocketAddr::from((source_ip, 40000));
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(address));
+    request
+}
+
+pub fn get_with_token(path: &str, token: &str) -> Request<Body> {
+    authorised(get(path), token)
 }
 
 pub fn get(path: &str) -> Request<Body> {
@@ -111,4 +176,66 @@ pub fn capture_logs() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
     let subscriber = tracing_subscriber::Registry::default()
         .with(helix_shared::telemetry::json_layer(move || writer.clone()));
     (logs, tracing::subscriber::set_default(subscriber))
+}
+
+/// A moto server (a local AWS API) on a free loopback port, stopped when dropped. It comes from
+/// the project's tool venv (`scripts/tools`, which `make test` runs).
+pub struct MotoServer {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl MotoServer {
+    pub async fn start() -> Self {
+        let binary =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
+        assert!(
+            binary.exists(),
+            "{} is missing: run scripts/tools (make test does)",
+            binary.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(&binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = MotoServer {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..300 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("moto_server did not listen on port {port} within 15 s");
+    }
+
+    /// SDK configuration pointing every client at this server with dummy credentials.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        use aws_sdk_secretsmanager::config::{Credentials, Region};
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "helix-tests"))
+            .load()
+            .await
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,27 +1,11 @@
-//! The local gateway serves the whole API: health, routing to every function, tracing, errors.
+//! The local gateway serves the whole API: health, routing to every function, errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use axum::http::StatusCode;
-use helix_tests::{get, request, send, state, state_without_database};
+use helix_tests::{
+    V1_ROUTES, authorised, get, request, send, signed_in_user, state, state_without_database,
+};
 use sqlx::PgPool;
-
-/// Every route each function registers, as API Gateway routes it.
-const ROUTES: [(&str, &str); 14] = [
-    ("POST", "/auth/verify"),
-    ("POST", "/v1/turns"),
-    ("GET", "/v1/personalities"),
-    ("GET", "/v1/personas"),
-    ("POST", "/v1/personas"),
-    ("GET", "/v1/personas/abc"),
-    ("PATCH", "/v1/personas/abc"),
-    ("DELETE", "/v1/personas/abc"),
-    ("POST", "/v1/personas/abc/avatar"),
-    ("GET", "/v1/agents"),
-    ("POST", "/v1/agents"),
-    ("PATCH", "/v1/agents/abc"),
-    ("DELETE", "/v1/agents/abc"),
-    ("GET", "/v1/budget"),
-];
 
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn healthz_is_ok_when_the_database_answers(pool: PgPool) {
@@ -45,31 +29,37 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
     );
 }
 
-#[tokio::test]
-async fn every_function_route_is_reachable_through_the_gateway() {
-    let app = local_gateway::app(state_without_database());
-    for (method, path) in ROUTES.into_iter().chain([("POST", "/v1/budget/grants")]) {
-        let reply = send(&app, request(method, path)).await;
-        assert_ne!(
-            reply.status,
-            StatusCode::NOT_FOUND,
-            "{method} {path} is not routed"
-        );
-        assert_ne!(
-            reply.status,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "{method} {path}"
-        );
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn every_function_route_is_reachable_through_the_gateway(pool: PgPool) {
+    let state = state(pool);
+    let (_, token) = signed_in_user(&state, "router@example.com").await;
+    let app = local_gateway::app(state);
+    for (method, path) in V1_ROUTES {
+        let reply = send(&app, authorised(request(method, path), &token)).await;
         assert!(
-            reply.body["error"]["trace_id"].is_string() || reply.status.is_success(),
-            "{method} {path}"
+            ![
+                StatusCode::NOT_FOUND,
+                StatusCode::METHOD_NOT_ALLOWED,
+                StatusCode::UNAUTHORIZED
+            ]
+            .contains(&reply.status),
+            "{method} {path} answered {}",
+            reply.status
         );
     }
+    let sign_in = send(&app, request("POST", "/auth/verify")).await;
+    assert_eq!(
+        sign_in.status,
+        StatusCode::BAD_REQUEST,
+        "routed to auth-verify: {}",
+        sign_in.body
+    );
 }
 
-#[tokio::test]
-async fn each_function_app_builds_and_serves_its_own_routes() {
-    let state = state_without_database();
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn each_function_app_builds_and_serves_only_its_own_routes(pool: PgPool) {
+    let state = state(pool);
+    let (_, token) = signed_in_user(&state, "apps@example.com").await;
     let apps = [
         ("POST", "/auth/verify", auth_verify::app(state.clone())),
         ("POST", "/v1/turns", turns::app(state.clone())),
@@ -78,11 +68,14 @@ async fn each_function_app_builds_and_serves_its_own_routes() {
         ("GET", "/v1/budget", budget::app(state.clone())),
     ];
     for (method, path, app) in apps {
-        let reply = send(&app, request(method, path)).await;
+        let reply = send(&app, authorised(request(method, path), &token)).await;
         assert_ne!(reply.status, StatusCode::NOT_FOUND, "{method} {path}");
-        // A function serves only its own routes: anything else is a JSON 404.
-        let foreign = send(&app, get("/v1/elsewhere")).await;
-        assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+        let foreign = send(&app, authorised(get("/v1/elsewhere"), &token)).await;
+        assert_eq!(
+            foreign.status,
+            StatusCode::NOT_FOUND,
+            "{path}'s app must not serve /v1/elsewhere"
+        );
         assert_eq!(foreign.body["error"]["code"], "not_found");
     }
 }

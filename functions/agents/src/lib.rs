@@ -17,7 +17,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The deployable application: the router plus Helix's auth guard, tracing, limits and errors.
 pub fn app(state: AppState) -> Router {
-    let config = state.config.clone();
-    http::finish(router(state), &config.http)
+    http::finish(router(state.clone()), &state)
 }

@@ -21,7 +21,7 @@ pub fn app(state: AppState) -> Router {
         .merge(personas::router(state.clone()))
         .merge(agents::router(state.clone()))
         .merge(budget::router(state.clone()));
-    http::finish(routes, &state.config.http)
+    http::finish(routes, &state)
 }
 
 /// 200 when the database answers, 503 otherwise.
@@ -35,24 +35,30 @@ async fn healthz(
     ))
 }
 
-/// Serves until Ctrl-C / SIGTERM. TCP_NODELAY matters: without it small JSON replies can wait
-/// ~40 ms for the client's delayed ACK.
+/// Serves on `HELIX_HOST:HELIX_PORT` until Ctrl-C / SIGTERM.
 pub async fn serve(state: AppState) -> std::io::Result<()> {
     let address = SocketAddr::new(state.config.http.host, state.config.http.port);
-    let listener = tokio::net::TcpListener::bind(address)
-        .await?
-        .tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::warn!(%error, "could not set TCP_NODELAY");
-            }
-        });
+    let listener = tokio::net::TcpListener::bind(address).await?;
     tracing::info!(%address, "local gateway listening");
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
+    serve_on(listener, state, shutdown_signal()).await
+}
+
+/// Serves on a bound listener until `shutdown` completes (tests bind port 0). TCP_NODELAY
+/// matters: without it small JSON replies can wait ~40 ms for the client's delayed ACK.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(%error, "could not set TCP_NODELAY");
+        }
+    });
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn shutdown_signal() {

@@ -2,6 +2,7 @@
 //! Queries are checked at run time (no database is needed to compile Helix).
 
 pub mod seed;
+pub mod users;
 
 use secrecy::ExposeSecret;
 use sqlx::PgPool;

@@ -3,7 +3,8 @@
 
 use sqlx::PgPool;
 
-use crate::config::{Config, PasscodeEntry};
+use crate::config::Config;
+use crate::db::users;
 use crate::ids::new_id;
 
 /// The agents every demo user starts with. `local` works with no API key (issue: embedded models).
@@ -30,38 +31,21 @@ pub async fn seed_demo_data(pool: &PgPool, config: &Config) -> Result<SeedReport
     let mut tx = pool.begin().await?;
     let mut report = SeedReport::default();
     for entry in &config.auth.passcodes {
-        let (user_id, created) =
-            upsert_user(&mut tx, entry, config.seed.opening_budget_cents).await?;
+        let (user, created) = users::ensure_user(
+            &mut tx,
+            &entry.email,
+            entry.role,
+            config.seed.opening_budget_cents,
+        )
+        .await?;
         report.users_created += u64::from(created);
-        report.personas_created += insert_demo_persona(&mut tx, &user_id).await?;
+        report.personas_created += insert_demo_persona(&mut tx, &user.id).await?;
         for (provider, model) in DEMO_AGENTS {
-            report.agents_created += insert_agent(&mut tx, &user_id, provider, model).await?;
+            report.agents_created += insert_agent(&mut tx, &user.id, provider, model).await?;
         }
     }
     tx.commit().await?;
     Ok(report)
-}
-
-/// Returns the user's id and whether this call created it. An existing user keeps its budget.
-async fn upsert_user(
-    tx: &mut sqlx::PgConnection,
-    entry: &PasscodeEntry,
-    opening_budget_cents: i64,
-) -> Result<(String, bool), sqlx::Error> {
-    let name = display_name(&entry.email);
-    sqlx::query_as(
-        "INSERT INTO users (id, email, name, budget_cents, role)
-         VALUES ($1, $2, $3, $4, $5::user_role)
-         ON CONFLICT ON CONSTRAINT users_email_key DO UPDATE SET role = EXCLUDED.role
-         RETURNING id, (xmax = 0) AS created",
-    )
-    .bind(new_id())
-    .bind(&entry.email)
-    .bind(name)
-    .bind(opening_budget_cents)
-    .bind(entry.role.as_str())
-    .fetch_one(tx)
-    .await
 }
 
 async fn insert_demo_persona(
@@ -100,25 +84,4 @@ async fn insert_agent(
     .execute(tx)
     .await?;
     Ok(result.rows_affected())
-}
-
-/// "master@helix.local" → "Master".
-fn display_name(email: &str) -> String {
-    let local = email.split('@').next().unwrap_or(email);
-    let mut chars = local.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => email.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn display_names_come_from_the_email() {
-        assert_eq!(display_name("master@helix.local"), "Master");
-        assert_eq!(display_name("fnbo@helix.local"), "Fnbo");
-    }
 }

@@ -1,47 +1,86 @@
-//! Operator commands: `helix-admin migrate` applies the migrations, `helix-admin seed` adds the
-//! demo users, persona and agents. Both are idempotent.
+//! Operator commands:
+//!   helix-admin migrate         apply the database migrations (idempotent)
+//!   helix-admin seed            add the demo users, persona and agents (idempotent)
+//!   helix-admin hash-passcode   read a passcode from stdin, print its bcrypt hash
+//!                               (for MASTER_PASS_HASH, FNBO_PASS_HASH or HELIX_PASSCODES)
 
+use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
+use helix_shared::auth::passcode::{MAX_PASSCODE_CHARS, hash_passcode};
 use helix_shared::db::{MIGRATOR, seed};
 use helix_shared::error::cause_chain;
 use helix_shared::startup;
 
-const USAGE: &str = "usage: helix-admin <migrate|seed>";
+const USAGE: &str = "usage: helix-admin <migrate|seed|hash-passcode [--cost N]>";
+/// bcrypt cost for new passcode hashes: ~250 ms per check on a Lambda vCPU.
+const DEFAULT_BCRYPT_COST: u32 = 12;
+
+type BoxError = Box<dyn std::error::Error>;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_default();
-    if !matches!(command.as_str(), "migrate" | "seed") {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    }
-    match run(&command).await {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["migrate"] => migrate().await,
+        ["seed"] => seed().await,
+        ["hash-passcode"] => print_passcode_hash(DEFAULT_BCRYPT_COST),
+        ["hash-passcode", "--cost", cost] => match cost.parse() {
+            Ok(cost) => print_passcode_hash(cost),
+            Err(_) => Err("--cost must be a number from 4 to 31".into()),
+        },
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(command, error.chain = %cause_chain(error.as_ref()), "command failed");
-            eprintln!("helix-admin {command}: {}", cause_chain(error.as_ref()));
+            eprintln!("helix-admin: {}", cause_chain(error.as_ref()));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(command: &str) -> Result<(), Box<dyn std::error::Error>> {
+async fn migrate() -> Result<(), BoxError> {
     let state = startup::init().await?;
-    match command {
-        "migrate" => {
-            MIGRATOR.run(&state.db).await?;
-            tracing::info!(migrations = MIGRATOR.iter().count(), "database migrated");
-        }
-        _ => {
-            let report = seed::seed_demo_data(&state.db, &state.config).await?;
-            tracing::info!(
-                users_created = report.users_created,
-                personas_created = report.personas_created,
-                agents_created = report.agents_created,
-                "demo data seeded"
-            );
-        }
+    MIGRATOR.run(&state.db).await?;
+    tracing::info!(migrations = MIGRATOR.iter().count(), "database migrated");
+    Ok(())
+}
+
+async fn seed() -> Result<(), BoxError> {
+    let state = startup::init().await?;
+    let report = seed::seed_demo_data(&state.db, &state.config).await?;
+    tracing::info!(
+        users_created = report.users_created,
+        personas_created = report.personas_created,
+        agents_created = report.agents_created,
+        "demo data seeded"
+    );
+    Ok(())
+}
+
+/// The passcode comes from stdin (never argv, which other users can see in `ps`); at a terminal
+/// it is read without echo.
+fn print_passcode_hash(cost: u32) -> Result<(), BoxError> {
+    let passcode = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Passcode: ")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    let chars = passcode.chars().count();
+    if chars == 0 || chars > MAX_PASSCODE_CHARS {
+        return Err(format!("the passcode must be 1 to {MAX_PASSCODE_CHARS} characters").into());
     }
+    println!("{}", hash_passcode(&passcode, cost)?);
     Ok(())
 }

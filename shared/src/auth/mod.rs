@@ -1,0 +1,121 @@
+//! Who is calling: passcodes (bcrypt) exchanged for JWTs, brute-force throttling, and the
+//! `AuthUser` guard that every `/v1/*` request passes through.
+
+pub mod jwt;
+pub mod passcode;
+pub mod throttle;
+
+use axum::extract::{FromRef, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::config::Role;
+use crate::db::users;
+use crate::{ApiError, AppState};
+
+/// The signed-in caller, loaded from the database on each request (a deleted user is refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthUser {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+}
+
+/// Only paths under this prefix need a token; `finish` guards all of them, routed or not.
+pub const PROTECTED_PREFIX: &str = "/v1/";
+
+/// Verifies the bearer token and loads its user. Every failure is the same 401 `invalid_token`.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AuthUser, ApiError> {
+    let token = bearer_token(headers).ok_or(ApiError::InvalidToken)?;
+    let claims = state.tokens.verify(token, now_unix()).map_err(|error| {
+        tracing::info!(reason = %error, "token refused");
+        ApiError::InvalidToken
+    })?;
+    let user = users::find_by_id(&state.db, &claims.sub)
+        .await?
+        .ok_or_else(|| {
+            tracing::info!(user_id = %claims.sub, "token for a user that no longer exists");
+            ApiError::InvalidToken
+        })?;
+    Ok(AuthUser {
+        id: user.id,
+        email: user.email,
+        name: user.name,
+        role: user.role,
+    })
+}
+
+/// `Authorization: Bearer <token>` (the scheme is case-insensitive, as RFC 7235 says).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+pub fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Middleware: authenticates every request under `/v1/` before routing, and hands the user to
+/// handlers through the request extensions.
+pub async fn guard_protected_routes(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !request.uri().path().starts_with(PROTECTED_PREFIX) {
+        return next.run(request).await;
+    }
+    match authenticate(&state, request.headers()).await {
+        Ok(user) => {
+            tracing::Span::current().record("user_id", user.id.as_str());
+            request.extensions_mut().insert(user);
+            next.run(request).await
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(user) = parts.extensions.get::<AuthUser>() {
+            return Ok(user.clone());
+        }
+        authenticate(&AppState::from_ref(state), &parts.headers).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_authorization_header() {
+        assert_eq!(
+            bearer_token(&headers("Bearer abc.def.ghi")),
+            Some("abc.def.ghi")
+        );
+        assert_eq!(bearer_token(&headers("bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(&headers("Basic dXNlcjpwYXNz")), None);
+        assert_eq!(bearer_token(&headers("Bearer ")), None);
+        assert_eq!(bearer_token(&headers("Bearer")), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
+}

@@ -1,0 +1,348 @@
+//! Sign-in with a passcode, brute-force throttling, and the token guard on every /v1 route.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use helix_shared::config::{DEV_FNBO_PASSCODE, DEV_MASTER_PASSCODE};
+use helix_shared::db::seed::seed_demo_data;
+use helix_tests::{
+    Reply, config_with, get, get_with_token, post_json_from, request, send, state, state_with,
+    state_without_database,
+};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+const HOME: [u8; 4] = [192, 0, 2, 10];
+const ELSEWHERE: [u8; 4] = [198, 51, 100, 7];
+
+async fn sign_in(app: &axum::Router, passcode: &str, from: [u8; 4]) -> Reply {
+    send(
+        app,
+        post_json_from("/auth/verify", &json!({ "passcode": passcode }), from),
+    )
+    .await
+}
+
+async fn count(pool: &PgPool, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn the_right_passcode_returns_a_bearer_token_that_opens_v1_routes(pool: PgPool) {
+    let state = state(pool.clone());
+    seed_demo_data(&pool, &state.config).await.unwrap();
+    let app = local_gateway::app(state);
+
+    let reply = sign_in(&app, DEV_MASTER_PASSCODE, HOME).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["token_type"], "Bearer");
+    assert_eq!(reply.body["user"]["email"], "master@helix.local");
+    assert_eq!(reply.body["user"]["budget_cents"], 1000);
+    let expires_at =
+        chrono::DateTime::parse_from_rfc3339(reply.body["expires_at"].as_str().unwrap()).unwrap();
+    let lifetime = expires_at.signed_duration_since(chrono::Utc::now());
+    assert!(
+        (lifetime.num_minutes() - 360).abs() <= 1,
+        "6h lifetime, got {lifetime}"
+    );
+
+    let token = reply.body["token"].as_str().unwrap();
+    let authorised = send(&app, get_with_token("/v1/personas", token)).await;
+    assert_ne!(
+        authorised.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        authorised.body
+    );
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn each_passcode_signs_in_as_its_own_user_created_on_first_sign_in(pool: PgPool) {
+    let app = local_gateway::app(state(pool.clone()));
+    let fnbo = sign_in(&app, DEV_FNBO_PASSCODE, HOME).await;
+    assert_eq!(fnbo.status, StatusCode::OK);
+    assert_eq!(fnbo.body["user"]["email"], "fnbo@helix.local");
+    assert_eq!(
+        fnbo.body["user"]["budget_cents"], 0,
+        "no budget until one is granted"
+    );
+    let again = sign_in(&app, DEV_FNBO_PASSCODE, HOME).await;
+    assert_eq!(again.body["user"]["id"], fnbo.body["user"]["id"]);
+    assert_eq!(count(&pool, "users").await, 1);
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_wrong_passcode_is_401_invalid_passcode(pool: PgPool) {
+    let app = local_gateway::app(state(pool));
+    let reply = sign_in(&app, "not-the-passcode", HOME).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.body["error"]["code"], "invalid_passcode");
+    assert!(reply.body.get("token").is_none());
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn malformed_bodies_are_400s_naming_the_field_and_change_nothing(pool: PgPool) {
+    let app = local_gateway::app(state(pool.clone()));
+    let cases = [
+        (json!({}), "passcode"),
+        (json!({ "passcode": 5 }), "passcode"),
+        (json!({ "passcode": "" }), "passcode"),
+        (json!({ "passcode": "x".repeat(257) }), "passcode"),
+        (
+            json!({ "passcode": DEV_MASTER_PASSCODE, "remember": true }),
+            "remember",
+        ),
+        (json!("passcode"), "expected struct"),
+    ];
+    for (body, named) in cases {
+        let reply = send(&app, post_json_from("/auth/verify", &body, HOME)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}");
+        let message = reply.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(named), "{body}: {message}");
+    }
+    assert_eq!(
+        count(&pool, "auth_failures").await,
+        0,
+        "bad input is not an attempt"
+    );
+    assert_eq!(count(&pool, "users").await, 0);
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn repeated_failures_from_one_ip_are_throttled_until_the_window_passes(pool: PgPool) {
+    let limits = [
+        ("HELIX_AUTH_MAX_FAILURES", "3"),
+        ("HELIX_AUTH_FAILURE_WINDOW", "2s"),
+    ];
+    let app = local_gateway::app(state_with(pool, &limits));
+    for _ in 0..3 {
+        assert_eq!(
+            sign_in(&app, "guess", HOME).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    let throttled = sign_in(&app, DEV_MASTER_PASSCODE, HOME).await;
+    assert_eq!(
+        throttled.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right passcode"
+    );
+    assert_eq!(throttled.body["error"]["code"], "too_many_attempts");
+    let retry_after: u64 = throttled.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+
+    let other_source = sign_in(&app, DEV_MASTER_PASSCODE, ELSEWHERE).await;
+    assert_eq!(
+        other_source.status,
+        StatusCode::OK,
+        "another IP is not locked out"
+    );
+
+    tokio::time::sleep(Duration::from_secs(retry_after) + Duration::from_millis(200)).await;
+    let after_window = sign_in(&app, DEV_MASTER_PASSCODE, HOME).await;
+    assert_eq!(after_window.status, StatusCode::OK, "{}", after_window.body);
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn failures_older_than_the_window_are_pruned(pool: PgPool) {
+    let app = local_gateway::app(state_with(
+        pool.clone(),
+        &[("HELIX_AUTH_FAILURE_WINDOW", "1s")],
+    ));
+    sign_in(&app, "guess", HOME).await;
+    sign_in(&app, "guess", ELSEWHERE).await;
+    assert_eq!(count(&pool, "auth_failures").await, 2);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    sign_in(&app, "guess", HOME).await;
+    assert_eq!(
+        count(&pool, "auth_failures").await,
+        1,
+        "only the fresh failure is left"
+    );
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_right_passcode_does_not_count_as_a_failure(pool: PgPool) {
+    let app = local_gateway::app(state_with(
+        pool.clone(),
+        &[("HELIX_AUTH_MAX_FAILURES", "1")],
+    ));
+    for _ in 0..3 {
+        assert_eq!(
+            sign_in(&app, DEV_MASTER_PASSCODE, HOME).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(count(&pool, "auth_failures").await, 0);
+}
+
+fn claims(overrides: Value) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = json!({
+        "sub": "placeholder", "iat": now, "nbf": now, "exp": now + 600,
+        "iss": "helix", "aud": "helix-api", "jti": "test"
+    });
+    for (key, value) in overrides.as_object().unwrap() {
+        claims[key] = value.clone();
+    }
+    claims
+}
+
+fn sign(claims: &Value, algorithm: Algorithm, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &Header::new(algorithm),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn every_kind_of_bad_token_is_401_invalid_token(pool: PgPool) {
+    let state = state(pool);
+    let app = local_gateway::app(state.clone());
+    let user_id = sign_in(&app, DEV_MASTER_PASSCODE, HOME).await.body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret = helix_shared::config::DEV_JWT_SECRET;
+    let for_user = |overrides: Value| {
+        let mut claims = claims(overrides);
+        claims["sub"] = json!(user_id);
+        claims
+    };
+    let now = chrono::Utc::now().timestamp();
+    let alg_none = {
+        use base64::Engine;
+        let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        format!(
+            "{}.{}.",
+            b64(br#"{"alg":"none","typ":"JWT"}"#),
+            b64(for_user(json!({})).to_string().as_bytes())
+        )
+    };
+    let expired = state.tokens.issue(&user_id, now - 7 * 3600).unwrap().token;
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("no Authorization header", None),
+        (
+            "wrong scheme",
+            Some(format!(
+                "Basic {}",
+                sign(&for_user(json!({})), Algorithm::HS256, secret)
+            )),
+        ),
+        ("garbage", Some("Bearer not.a.jwt".into())),
+        (
+            "bad signature",
+            Some(format!(
+                "Bearer {}",
+                sign(
+                    &for_user(json!({})),
+                    Algorithm::HS256,
+                    "another-secret-that-is-long-enough"
+                )
+            )),
+        ),
+        ("alg none", Some(format!("Bearer {alg_none}"))),
+        (
+            "another algorithm",
+            Some(format!(
+                "Bearer {}",
+                sign(&for_user(json!({})), Algorithm::HS384, secret)
+            )),
+        ),
+        ("expired", Some(format!("Bearer {expired}"))),
+        (
+            "wrong issuer",
+            Some(format!(
+                "Bearer {}",
+                sign(&for_user(json!({"iss": "evil"})), Algorithm::HS256, secret)
+            )),
+        ),
+        (
+            "wrong audience",
+            Some(format!(
+                "Bearer {}",
+                sign(&for_user(json!({"aud": "other"})), Algorithm::HS256, secret)
+            )),
+        ),
+        (
+            "unknown user",
+            Some(format!(
+                "Bearer {}",
+                sign(&claims(json!({"sub": "nobody"})), Algorithm::HS256, secret)
+            )),
+        ),
+    ];
+    for (case, authorization) in cases {
+        let mut request = get("/v1/agents");
+        if let Some(value) = authorization {
+            request
+                .headers_mut()
+                .insert("authorization", value.parse().unwrap());
+        }
+        let reply = send(&app, request).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{case}");
+        assert_eq!(reply.body["error"]["code"], "invalid_token", "{case}");
+        assert_eq!(
+            reply.headers["www-authenticate"], r#"Bearer error="invalid_token""#,
+            "{case}"
+        );
+    }
+    let valid = state.tokens.issue(&user_id, now).unwrap().token;
+    assert_ne!(
+        send(&app, get_with_token("/v1/agents", &valid))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_token_stops_working_when_its_user_is_deleted(pool: PgPool) {
+    let app = local_gateway::app(state(pool.clone()));
+    let signed_in = sign_in(&app, DEV_MASTER_PASSCODE, HOME).await;
+    let token = signed_in.body["token"].as_str().unwrap();
+    sqlx::query("DELETE FROM users")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let reply = send(&app, get_with_token("/v1/budget", token)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn no_v1_route_can_be_reached_without_a_token() {
+    let app = local_gateway::app(state_without_database());
+    let unregistered = [("GET", "/v1/anything"), ("POST", "/v1/turns/extra")];
+    for (method, path) in helix_tests::V1_ROUTES.iter().copied().chain(unregistered) {
+        let reply = send(&app, request(method, path)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(
+            reply.body["error"]["code"], "invalid_token",
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sign_in_and_health_need_no_token() {
+    let config = config_with(&[]);
+    assert!(!config.auth.passcodes.is_empty());
+    let app = local_gateway::app(state_without_database());
+    assert_ne!(
+        send(&app, get("/healthz")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
