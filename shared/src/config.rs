@@ -3,12 +3,16 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::engine::anthropic::DEFAULT_ANTHROPIC_BASE_URL;
+use crate::engine::openai::{DEFAULT_LOCAL_BASE_URL, DEFAULT_OPENAI_BASE_URL};
+use crate::engine::retry::RetryPolicy;
+use crate::pricing::Price;
 use crate::secrets;
 
 /// Development-only JWT secret: documented in the README, refused in production.
@@ -83,6 +87,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub log: LogConfig,
     pub auth: AuthConfig,
+    pub engines: EngineConfig,
+    pub pricing: PricingConfig,
     pub seed: SeedConfig,
 }
 
@@ -116,6 +122,28 @@ pub struct AuthConfig {
     /// Failed passcode attempts one source IP may make within `failure_window`.
     pub max_failures: u32,
     pub failure_window: Duration,
+}
+
+/// Provider credentials, endpoints and call resilience.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub openai_api_key: Option<SecretString>,
+    pub anthropic_api_key: Option<SecretString>,
+    pub openai_base_url: String,
+    pub anthropic_base_url: String,
+    pub local_base_url: String,
+    /// Overrides Bedrock's endpoint; region and credentials come from the AWS configuration.
+    pub bedrock_endpoint: Option<String>,
+    /// Anthropic requires `max_tokens`; this is sent when a turn does not set one.
+    pub anthropic_default_max_tokens: u32,
+    pub retry: RetryPolicy,
+}
+
+/// Where prices come from: the table compiled in, or a replacement file; local models' price.
+#[derive(Debug, Clone)]
+pub struct PricingConfig {
+    pub override_file: Option<PathBuf>,
+    pub local_price: Price,
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +235,27 @@ impl Config {
                 format: log_format(sources)?,
             },
             auth: auth(sources, environment)?,
+            engines: engines(sources)?,
+            pricing: PricingConfig {
+                override_file: sources.get("HELIX_PRICING_FILE").map(PathBuf::from),
+                local_price: Price {
+                    input_per_mtok_micros: parse_or(
+                        sources,
+                        "HELIX_LOCAL_INPUT_PER_MTOK_MICROS",
+                        0,
+                    )?,
+                    cached_input_per_mtok_micros: parse_or(
+                        sources,
+                        "HELIX_LOCAL_CACHED_INPUT_PER_MTOK_MICROS",
+                        0,
+                    )?,
+                    output_per_mtok_micros: parse_or(
+                        sources,
+                        "HELIX_LOCAL_OUTPUT_PER_MTOK_MICROS",
+                        0,
+                    )?,
+                },
+            },
             seed: SeedConfig {
                 opening_budget_cents: parse_or(sources, "HELIX_SEED_BUDGET_CENTS", 1_000)?,
             },
@@ -308,6 +357,52 @@ fn duration_or(
         Some(raw) => humantime::parse_duration(raw.trim())
             .map_err(|e| invalid(key, format!("{e} (expected e.g. 30s, 15m, 6h)"))),
     }
+}
+
+fn engines(sources: &Sources) -> Result<EngineConfig, ConfigError> {
+    let secret = |key: &str| sources.get(key).map(SecretString::from);
+    let url = |key: &'static str, default: &str| -> Result<String, ConfigError> {
+        let value = sources
+            .get(key)
+            .unwrap_or(default)
+            .trim()
+            .trim_end_matches('/')
+            .to_owned();
+        if value.starts_with("http://") || value.starts_with("https://") {
+            Ok(value)
+        } else {
+            Err(invalid(key, "must be an http:// or https:// URL"))
+        }
+    };
+    let defaults = RetryPolicy::default();
+    let retry = RetryPolicy {
+        max_attempts: parse_or(sources, "HELIX_ENGINE_MAX_ATTEMPTS", defaults.max_attempts)?,
+        attempt_timeout: duration_or(sources, "HELIX_ENGINE_TIMEOUT", defaults.attempt_timeout)?,
+        deadline: duration_or(sources, "HELIX_ENGINE_DEADLINE", defaults.deadline)?,
+        ..defaults
+    };
+    if !(1..=10).contains(&retry.max_attempts) {
+        return Err(invalid("HELIX_ENGINE_MAX_ATTEMPTS", "must be 1 to 10"));
+    }
+    if retry.attempt_timeout.is_zero() || retry.deadline < retry.attempt_timeout {
+        return Err(invalid(
+            "HELIX_ENGINE_DEADLINE",
+            "must be at least HELIX_ENGINE_TIMEOUT, which must be positive",
+        ));
+    }
+    Ok(EngineConfig {
+        openai_api_key: secret("OPENAI_API_KEY"),
+        anthropic_api_key: secret("ANTHROPIC_API_KEY"),
+        openai_base_url: url("HELIX_OPENAI_BASE_URL", DEFAULT_OPENAI_BASE_URL)?,
+        anthropic_base_url: url("HELIX_ANTHROPIC_BASE_URL", DEFAULT_ANTHROPIC_BASE_URL)?,
+        local_base_url: url("HELIX_LOCAL_BASE_URL", DEFAULT_LOCAL_BASE_URL)?,
+        bedrock_endpoint: sources
+            .get("HELIX_BEDROCK_ENDPOINT")
+            .map(|_| url("HELIX_BEDROCK_ENDPOINT", ""))
+            .transpose()?,
+        anthropic_default_max_tokens: parse_or(sources, "HELIX_ANTHROPIC_MAX_TOKENS", 1024)?,
+        retry,
+    })
 }
 
 fn auth(sources: &Sources, environment: Environment) -> Result<AuthConfig, ConfigError> {
@@ -620,6 +715,33 @@ mod tests {
             let named = shown.contains(key)
                 || (key == "MASTER_PASS_HASH" && shown.contains("HELIX_PASSCODES"));
             assert!(named, "{key}={value}: {shown}");
+        }
+    }
+
+    #[test]
+    fn provider_keys_are_optional_and_never_printed() {
+        let config = Config::from_sources(&sources(&[DB])).unwrap();
+        assert!(config.engines.openai_api_key.is_none());
+        assert_eq!(config.engines.local_base_url, "http://localhost:11434/v1");
+        let config = Config::from_sources(&sources(&[
+            DB,
+            ("OPENAI_API_KEY", "sk-live-abcdef"),
+            ("HELIX_OPENAI_BASE_URL", "http://127.0.0.1:9999/v1/"),
+        ]))
+        .unwrap();
+        assert_eq!(config.engines.openai_base_url, "http://127.0.0.1:9999/v1");
+        assert!(!format!("{config:?}").contains("sk-live-abcdef"));
+    }
+
+    #[test]
+    fn engine_settings_are_validated() {
+        for (key, value) in [
+            ("HELIX_LOCAL_BASE_URL", "localhost:11434"),
+            ("HELIX_ENGINE_MAX_ATTEMPTS", "0"),
+            ("HELIX_ENGINE_DEADLINE", "1s"),
+        ] {
+            let err = Config::from_sources(&sources(&[DB, (key, value)])).unwrap_err();
+            assert!(err.to_string().contains(key), "{key}: {err}");
         }
     }
 

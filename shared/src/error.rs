@@ -49,6 +49,12 @@ pub enum ApiError {
     NotImplemented,
     #[error("{message}")]
     Unavailable { code: &'static str, message: String },
+    /// A model provider failed or answered nonsense.
+    #[error("{message}")]
+    BadGateway { code: &'static str, message: String },
+    /// A model provider did not answer in time.
+    #[error("{message}")]
+    GatewayTimeout { code: &'static str, message: String },
     /// Anything unexpected. The source is logged with its cause chain, never shown.
     #[error("internal error")]
     Internal(#[source] BoxError),
@@ -80,6 +86,8 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -91,7 +99,9 @@ impl ApiError {
             | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::TooManyRequests { code, .. }
-            | ApiError::Unavailable { code, .. } => code,
+            | ApiError::Unavailable { code, .. }
+            | ApiError::BadGateway { code, .. }
+            | ApiError::GatewayTimeout { code, .. } => code,
             ApiError::InvalidToken => "invalid_token",
             ApiError::BudgetExhausted { .. } => "budget_exhausted",
             ApiError::NotFound { .. } => "not_found",
@@ -125,7 +135,14 @@ impl ApiError {
     }
 
     fn log(&self) {
-        if matches!(self, ApiError::Internal(_) | ApiError::Unavailable { .. }) {
+        let is_failure = matches!(
+            self,
+            ApiError::Internal(_)
+                | ApiError::Unavailable { .. }
+                | ApiError::BadGateway { .. }
+                | ApiError::GatewayTimeout { .. }
+        );
+        if is_failure {
             tracing::error!(code = self.code(), error.chain = %cause_chain(self), "request failed");
         } else {
             tracing::info!(

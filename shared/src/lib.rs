@@ -4,9 +4,11 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod engine;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod pricing;
 pub mod secrets;
 pub mod startup;
 pub mod state;

@@ -11,8 +11,8 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error("telemetry: {0}")]
     Telemetry(#[from] TelemetryError),
-    #[error("database pool: {0}")]
-    Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    State(#[from] crate::state::StateError),
 }
 
 /// Loads configuration, installs logging, and builds the state. A failure is logged (as JSON when

@@ -7,26 +7,42 @@ use sqlx::PgPool;
 use crate::auth::jwt::TokenKeys;
 use crate::config::Config;
 use crate::db;
+use crate::engine::{EngineError, EngineRegistry};
+use crate::pricing::{PriceTable, PricingError};
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: PgPool,
     pub tokens: Arc<TokenKeys>,
+    pub engines: Arc<EngineRegistry>,
+    pub prices: Arc<PriceTable>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("database pool: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Pricing(#[from] PricingError),
+    #[error("engine registry: {0}")]
+    Engines(#[from] EngineError),
 }
 
 impl AppState {
-    pub fn new(config: Config, db: PgPool) -> Self {
-        AppState {
+    pub fn new(config: Config, db: PgPool) -> Result<Self, StateError> {
+        Ok(AppState {
             tokens: Arc::new(TokenKeys::new(&config.auth)),
+            engines: Arc::new(EngineRegistry::new(config.engines.clone())?),
+            prices: Arc::new(PriceTable::from_config(&config.pricing)?),
             config: Arc::new(config),
             db,
-        }
+        })
     }
 
     /// Builds the state from configuration; the pool connects lazily.
-    pub fn from_config(config: Config) -> Result<Self, sqlx::Error> {
+    pub fn from_config(config: Config) -> Result<Self, StateError> {
         let pool = db::connect_lazy(&config.database)?;
-        Ok(AppState::new(config, pool))
+        AppState::new(config, pool)
     }
 }

@@ -72,11 +72,11 @@ pub fn config_with(pairs: &[(&str, &str)]) -> Config {
 }
 
 pub fn state(pool: PgPool) -> AppState {
-    AppState::new(config_with(&[]), pool)
+    AppState::new(config_with(&[]), pool).unwrap()
 }
 
 pub fn state_with(pool: PgPool, pairs: &[(&str, &str)]) -> AppState {
-    AppState::new(config_with(pairs), pool)
+    AppState::new(config_with(pairs), pool).unwrap()
 }
 
 /// A state whose database can never be reached (port 1), failing fast.

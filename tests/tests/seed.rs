@@ -32,6 +32,18 @@ async fn seeding_creates_a_user_per_passcode_with_budget_persona_and_agents(pool
     .await
     .unwrap();
     assert_eq!(providers, ["anthropic", "bedrock", "local", "openai"]);
+
+    let state = helix_tests::state(pool.clone());
+    let agents: Vec<(String, String)> = sqlx::query_as("SELECT provider::text, model FROM agents")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    for (provider, model) in agents {
+        assert!(
+            state.prices.price(&provider, &model).is_ok(),
+            "seeded agent {provider}/{model} has no price"
+        );
+    }
 }
 
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
