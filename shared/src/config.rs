@@ -89,6 +89,9 @@ pub struct Config {
     pub auth: AuthConfig,
     pub engines: EngineConfig,
     pub pricing: PricingConfig,
+    pub turns: TurnsConfig,
+    /// Send an X-Ray subsegment per provider call (`HELIX_XRAY=on`; Lambda's active tracing).
+    pub xray_enabled: bool,
     pub seed: SeedConfig,
 }
 
@@ -144,6 +147,12 @@ pub struct EngineConfig {
 pub struct PricingConfig {
     pub override_file: Option<PathBuf>,
     pub local_price: Price,
+}
+
+#[derive(Debug, Clone)]
+pub struct TurnsConfig {
+    /// Output tokens asked for when neither the turn nor its personality says.
+    pub default_max_tokens: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -256,6 +265,14 @@ impl Config {
                     )?,
                 },
             },
+            turns: TurnsConfig {
+                default_max_tokens: parse_or(sources, "HELIX_DEFAULT_MAX_TOKENS", 1024)?,
+            },
+            xray_enabled: match sources.get("HELIX_XRAY") {
+                None | Some("off") => false,
+                Some("on") => true,
+                Some(_) => return Err(invalid("HELIX_XRAY", "expected on or off")),
+            },
             seed: SeedConfig {
                 opening_budget_cents: parse_or(sources, "HELIX_SEED_BUDGET_CENTS", 1_000)?,
             },
@@ -285,6 +302,9 @@ impl Config {
             .contains(&self.auth.token_ttl)
         {
             return Err(invalid("TOKEN_TTL", "must be between 1m and 30days"));
+        }
+        if !(1..=32_768).contains(&self.turns.default_max_tokens) {
+            return Err(invalid("HELIX_DEFAULT_MAX_TOKENS", "must be 1 to 32768"));
         }
         if self.auth.max_failures == 0 {
             return Err(invalid("HELIX_AUTH_MAX_FAILURES", "must be at least 1"));

@@ -2,17 +2,22 @@
 //! Functions stay thin wiring; configuration, errors, telemetry and storage live here.
 
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod db;
 pub mod engine;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod orchestrator;
+pub mod personality;
 pub mod pricing;
 pub mod secrets;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tools;
+pub mod xray;
 
 pub use error::ApiError;
 pub use state::AppState;

@@ -267,6 +267,11 @@ pub fn cost_cents(cost_micros: i64) -> i64 {
     }
 }
 
+/// Cents needed to cover `micros` (rounded up): what a 402 says a call requires.
+pub fn cents_to_cover(micros: i64) -> i64 {
+    micros.div_euclid(MICROS_PER_CENT) + i64::from(micros.rem_euclid(MICROS_PER_CENT) != 0)
+}
+
 /// A balance in cents: rounded down (toward −∞, also for negatives), so Helix never shows more
 /// money than there is. 19_999 micros → 1, -1 → -1, -10_000 → -1, -10_001 → -2.
 pub fn balance_cents(balance_micros: i64) -> i64 {

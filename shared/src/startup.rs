@@ -4,6 +4,7 @@ use crate::config::{Config, ConfigError};
 use crate::error::cause_chain;
 use crate::state::AppState;
 use crate::telemetry::{self, TelemetryError};
+use crate::xray::Tracer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -31,7 +32,12 @@ pub async fn init() -> Result<AppState, StartupError> {
             "using the published DEVELOPMENT-ONLY JWT secret and passcodes; production refuses them"
         );
     }
-    AppState::from_config(config)
-        .inspect_err(|e| tracing::error!(error.chain = %cause_chain(e), "startup failed"))
-        .map_err(StartupError::from)
+    let tracing_on = config.xray_enabled;
+    let mut state = AppState::from_config(config)
+        .inspect_err(|e| tracing::error!(error.chain = %cause_chain(e), "startup failed"))?;
+    if tracing_on {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        state.tracer = Tracer::new(&sdk);
+    }
+    Ok(state)
 }

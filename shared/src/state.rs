@@ -8,7 +8,10 @@ use crate::auth::jwt::TokenKeys;
 use crate::config::Config;
 use crate::db;
 use crate::engine::{EngineError, EngineRegistry};
+use crate::personality::{PresetError, Presets};
 use crate::pricing::{PriceTable, PricingError};
+use crate::tools::ToolCatalog;
+use crate::xray::Tracer;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,6 +20,10 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub engines: Arc<EngineRegistry>,
     pub prices: Arc<PriceTable>,
+    pub tools: Arc<ToolCatalog>,
+    pub presets: Arc<Presets>,
+    /// X-Ray subsegments for provider calls; disabled unless `HELIX_XRAY=on` (see `startup`).
+    pub tracer: Tracer,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,11 +34,17 @@ pub enum StateError {
     Pricing(#[from] PricingError),
     #[error("engine registry: {0}")]
     Engines(#[from] EngineError),
+    #[error("{0}")]
+    Presets(#[from] PresetError),
 }
 
 impl AppState {
     pub fn new(config: Config, db: PgPool) -> Result<Self, StateError> {
+        let tools = ToolCatalog::builtin();
         Ok(AppState {
+            presets: Arc::new(Presets::builtin(&tools)?),
+            tools: Arc::new(tools),
+            tracer: Tracer::disabled(),
             tokens: Arc::new(TokenKeys::new(&config.auth)),
             engines: Arc::new(EngineRegistry::new(config.engines.clone())?),
             prices: Arc::new(PriceTable::from_config(&config.pricing)?),

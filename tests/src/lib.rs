@@ -39,7 +39,7 @@ pub async fn signed_in_user(
 ) -> (helix_shared::db::users::User, String) {
     let mut db = state.db.acquire().await.unwrap();
     let (user, _) =
-        helix_shared::db::users::ensure_user(&mut db, email, helix_shared::config::Role::User, 0)
+        helix_shared::db::users::ensure_user(&mut db, email, helix_shared::config::Role::User)
             .await
             .unwrap();
     let token = state

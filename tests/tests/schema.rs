@@ -8,7 +8,7 @@ use sqlx::{PgPool, Row};
 
 async fn insert_user(pool: &PgPool, email: &str) -> String {
     let id = new_id();
-    sqlx::query("INSERT INTO users (id, email, budget_cents) VALUES ($1, $2, 500)")
+    sqlx::query("INSERT INTO users (id, email) VALUES ($1, $2)")
         .bind(&id)
         .bind(email)
         .execute(pool)
@@ -194,11 +194,11 @@ async fn ledger_token_counts_and_costs_cannot_be_negative(pool: PgPool) {
     let cases = [
         ((-1, 0, 0), "usage_ledger_input_tokens_non_negative"),
         ((0, -1, 0), "usage_ledger_output_tokens_non_negative"),
-        ((0, 0, -1), "usage_ledger_cost_non_negative"),
+        ((0, 0, -1), "usage_ledger_cost_micros_non_negative"),
     ];
     for ((input, output, cost), constraint) in cases {
         let error = sqlx::query(
-            "INSERT INTO usage_ledger (id, user_id, agent_id, input_tokens, output_tokens, cost_cents)
+            "INSERT INTO usage_ledger (id, user_id, agent_id, input_tokens, output_tokens, cost_micros)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(new_id())
@@ -248,7 +248,7 @@ async fn deleting_an_agent_keeps_its_spend_and_deleting_a_user_removes_their_dat
     .await
     .unwrap();
     sqlx::query(
-        "INSERT INTO usage_ledger (id, user_id, agent_id, input_tokens, output_tokens, cost_cents)
+        "INSERT INTO usage_ledger (id, user_id, agent_id, input_tokens, output_tokens, cost_micros)
          VALUES ($1, $2, $3, 10, 20, 1)",
     )
     .bind(new_id())
@@ -311,4 +311,34 @@ async fn persona_names_and_prompts_have_length_limits(pool: PgPool) {
                 .unwrap_err();
         assert_eq!(constraint_name(error), constraint);
     }
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn cent_columns_follow_the_exact_micro_columns_by_the_documented_rules(pool: PgPool) {
+    use helix_shared::pricing::{balance_cents, cost_cents};
+    let user = insert_user(&pool, "cents@example.com").await;
+    for micros in [0_i64, 1, 4_999, 5_000, 9_999, 10_000, 15_000, 123_456_789] {
+        let (budget, cost): (i64, i64) = sqlx::query_as(
+            "WITH u AS (UPDATE users SET balance_micros = $2 WHERE id = $1 RETURNING budget_cents),
+                  l AS (INSERT INTO usage_ledger (id, user_id, input_tokens, output_tokens, cost_micros)
+                        VALUES ($3, $1, 0, 0, $2) RETURNING cost_cents)
+             SELECT u.budget_cents, l.cost_cents FROM u, l",
+        )
+        .bind(&user)
+        .bind(micros)
+        .bind(new_id())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(budget, balance_cents(micros), "balance of {micros} micros");
+        assert_eq!(cost, cost_cents(micros), "cost of {micros} micros");
+    }
+    let negative: i64 = sqlx::query_scalar(
+        "UPDATE users SET balance_micros = -10001 WHERE id = $1 RETURNING budget_cents",
+    )
+    .bind(&user)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(negative, balance_cents(-10_001));
 }

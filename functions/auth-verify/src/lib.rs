@@ -79,7 +79,7 @@ async fn verify_passcode(
     throttle.forgive(attempt).await?;
 
     let mut db = state.db.acquire().await?;
-    let (user, _) = users::ensure_user(&mut db, &entry.email, entry.role, 0).await?;
+    let (user, _) = users::ensure_user(&mut db, &entry.email, entry.role).await?;
     let issued = state
         .tokens
         .issue(&user.id, now_unix())

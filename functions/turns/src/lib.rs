@@ -1,18 +1,113 @@
-//! `turns`: one conversational turn through a persona and an engine, charged to the user's budget
-//! (POST /v1/turns), and the personality picker (GET /v1/personalities).
+//! `turns`: one conversational turn through a personality and an engine, charged to the caller's
+//! budget (POST /v1/turns), and the personality picker (GET /v1/personalities).
 
-use axum::Router;
+pub mod api;
+mod turn;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use helix_shared::{AppState, http};
+use axum::{Json, Router};
+use helix_shared::auth::AuthUser;
+use helix_shared::db::idempotency::{self, Claim};
+use helix_shared::db::personas;
+use helix_shared::http::ApiJson;
+use helix_shared::personality::Personality;
+use helix_shared::telemetry::current_trace_id;
+use helix_shared::{ApiError, AppState, http};
+
+use crate::api::{PersonalitiesResponse, PersonalityView, TurnRequest};
+use crate::turn::{TurnContext, run_turn};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/v1/turns", post(http::not_implemented))
-        .route("/v1/personalities", get(http::not_implemented))
+        .route("/v1/turns", post(post_turn))
+        .route("/v1/personalities", get(list_personalities))
         .with_state(state)
 }
 
 /// The deployable application: the router plus Helix's auth guard, tracing, limits and errors.
 pub fn app(state: AppState) -> Router {
     http::finish(router(state.clone()), &state)
+}
+
+async fn post_turn(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<TurnRequest>,
+) -> Result<Response, ApiError> {
+    let key = api::idempotency_key(&headers)?;
+    let fingerprint = serde_json::to_value(&request).map_err(ApiError::internal)?;
+    let turn = request.validate()?;
+    if let Some(key) = &key {
+        match idempotency::claim(
+            &state.db,
+            &user.id,
+            key,
+            &idempotency::request_hash(&fingerprint),
+        )
+        .await?
+        {
+            Claim::Fresh => {}
+            Claim::Replay(response) => {
+                return Ok(([("idempotent-replayed", "true")], Json(response)).into_response());
+            }
+            Claim::Conflict => {
+                return Err(conflict(
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used for a different request",
+                ));
+            }
+            Claim::InProgress => {
+                return Err(conflict(
+                    "idempotency_key_in_progress",
+                    "a request with this Idempotency-Key is still running",
+                ));
+            }
+        }
+    }
+    let trace_id = current_trace_id()
+        .map(|id| id.to_string())
+        .unwrap_or_default();
+    let context = TurnContext {
+        user: &user,
+        trace_id: &trace_id,
+        trace_header: headers.get("x-amzn-trace-id").and_then(|v| v.to_str().ok()),
+        idempotency_key: key.as_deref(),
+    };
+    match run_turn(&state, &context, turn).await {
+        Ok(response) => Ok(Json(response).into_response()),
+        Err(error) => {
+            // Nothing was charged: give the key back so a retry runs the turn again.
+            if let Some(key) = &key {
+                idempotency::abandon(&state.db, &user.id, key).await?;
+            }
+            Err(error)
+        }
+    }
+}
+
+fn conflict(code: &'static str, message: &str) -> ApiError {
+    ApiError::Conflict {
+        code,
+        message: message.to_owned(),
+    }
+}
+
+/// Presets first, then the caller's own personas (newest first), in one shape for the picker.
+async fn list_personalities(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<PersonalitiesResponse>, ApiError> {
+    let presets = state.presets.all().map(PersonalityView::from);
+    let own = personas::list_for_user(&state.db, &user.id).await?;
+    // Persona avatars are private S3 objects; their short-lived URLs come with the personas routes.
+    let own = own
+        .into_iter()
+        .map(|p| PersonalityView::from(&Personality::from_persona(p.id, p.name, p.prompt, None)));
+    Ok(Json(PersonalitiesResponse {
+        personalities: presets.chain(own).collect(),
+    }))
 }

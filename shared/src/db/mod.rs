@@ -1,6 +1,9 @@
 //! Database access: the connection pool, the embedded migrations, and the demo seed.
 //! Queries are checked at run time (no database is needed to compile Helix).
 
+pub mod agents;
+pub mod idempotency;
+pub mod personas;
 pub mod seed;
 pub mod users;
 

@@ -3,9 +3,11 @@
 
 use sqlx::PgPool;
 
+use crate::budget::ledger;
 use crate::config::Config;
 use crate::db::users;
 use crate::ids::new_id;
+use crate::pricing::MICROS_PER_CENT;
 
 /// The agents every demo user starts with. `local` works with no API key (issue: embedded models).
 const DEMO_AGENTS: [(&str, &str); 4] = [
@@ -31,13 +33,21 @@ pub async fn seed_demo_data(pool: &PgPool, config: &Config) -> Result<SeedReport
     let mut tx = pool.begin().await?;
     let mut report = SeedReport::default();
     for entry in &config.auth.passcodes {
-        let (user, created) = users::ensure_user(
-            &mut tx,
-            &entry.email,
-            entry.role,
-            config.seed.opening_budget_cents,
-        )
-        .await?;
+        let (user, created) = users::ensure_user(&mut tx, &entry.email, entry.role).await?;
+        if created && config.seed.opening_budget_cents > 0 {
+            let micros = config
+                .seed
+                .opening_budget_cents
+                .saturating_mul(MICROS_PER_CENT);
+            ledger::grant(
+                &mut *tx,
+                &user.id,
+                micros,
+                "opening grant (demo seed)",
+                None,
+            )
+            .await?;
+        }
         report.users_created += u64::from(created);
         report.personas_created += insert_demo_persona(&mut tx, &user.id).await?;
         for (provider, model) in DEMO_AGENTS {

@@ -37,14 +37,13 @@ pub async fn find_by_id(db: impl PgExecutor<'_>, id: &str) -> Result<Option<User
     .await
 }
 
-/// The user for `email`, created with `opening_budget_cents` if new. The role follows the
-/// configuration (it is where admins are declared); an existing budget is never touched.
-/// Returns the user and whether this call created it.
+/// The user for `email`, created (with no budget: budget comes from grants) if new. The role
+/// follows the configuration, where admins are declared. Returns the user and whether this call
+/// created it.
 pub async fn ensure_user(
     db: &mut PgConnection,
     email: &str,
     role: Role,
-    opening_budget_cents: i64,
 ) -> Result<(User, bool), sqlx::Error> {
     #[derive(FromRow)]
     struct Ensured {
@@ -53,15 +52,14 @@ pub async fn ensure_user(
         created: bool,
     }
     let ensured: Ensured = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO users (id, email, name, budget_cents, role)
-         VALUES ($1, $2, $3, $4, $5::user_role)
+        "INSERT INTO users (id, email, name, role)
+         VALUES ($1, $2, $3, $4::user_role)
          ON CONFLICT ON CONSTRAINT users_email_key DO UPDATE SET role = EXCLUDED.role
          RETURNING {USER_COLUMNS}, (xmax = 0) AS created"
     )))
     .bind(new_id())
     .bind(email)
     .bind(display_name(email))
-    .bind(opening_budget_cents)
     .bind(role.as_str())
     .fetch_one(db)
     .await?;

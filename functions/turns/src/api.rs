@@ -1,0 +1,243 @@
+//! The wire shapes of POST /v1/turns and GET /v1/personalities, and the validation that turns a
+//! request body into a turn Helix can run (every 400 names its field).
+
+use helix_shared::ApiError;
+use helix_shared::engine::{Message, Provider, Role, ToolCall};
+use helix_shared::orchestrator::Overrides;
+use helix_shared::personality::{Personality, PersonalityKind};
+use serde::{Deserialize, Serialize};
+
+pub const MAX_MESSAGES: usize = 500;
+pub const MAX_OUTPUT_TOKENS: u32 = 32_768;
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurnRequest {
+    pub engine: Provider,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(rename = "personalityId")]
+    pub personality_id: String,
+    pub messages: Vec<MessageIn>,
+    #[serde(default)]
+    pub overrides: Option<OverridesIn>,
+    /// Tools (by name) this turn may offer the model; all of the personality's whitelist if absent.
+    #[serde(default)]
+    pub tools: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageIn {
+    pub role: Role,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default)]
+    pub tool_call_id: Option<String>,
+    /// On assistant messages: the tool calls a previous turn returned.
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCall>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverridesIn {
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+}
+
+/// A request that passed validation.
+#[derive(Debug, Clone)]
+pub struct ValidTurn {
+    pub provider: Provider,
+    pub model: Option<String>,
+    pub personality_id: String,
+    pub messages: Vec<Message>,
+    pub overrides: Overrides,
+    pub tools: Option<Vec<String>>,
+}
+
+impl TurnRequest {
+    pub fn validate(self) -> Result<ValidTurn, ApiError> {
+        let bad = |message: String| Err(ApiError::bad_request(message));
+        if self.personality_id.trim().is_empty() || self.personality_id.len() > 100 {
+            return bad("personalityId: must be 1 to 100 characters".into());
+        }
+        if let Some(model) = &self.model
+            && (model.trim().is_empty() || model.len() > 200)
+        {
+            return bad("model: must be 1 to 200 characters".into());
+        }
+        if self.messages.is_empty() || self.messages.len() > MAX_MESSAGES {
+            return bad(format!("messages: must hold 1 to {MAX_MESSAGES} messages"));
+        }
+        for (index, message) in self.messages.iter().enumerate() {
+            validate_message(index, message)?;
+        }
+        if let Some(last) = self.messages.last()
+            && !matches!(last.role, Role::User | Role::Tool)
+        {
+            return bad("messages: the last message must be from the user or a tool result".into());
+        }
+        let overrides = self.overrides.unwrap_or_default();
+        if let Some(t) = overrides.temperature
+            && !(t.is_finite() && (0.0..=2.0).contains(&t))
+        {
+            return bad("overrides.temperature: must be between 0 and 2".into());
+        }
+        if let Some(n) = overrides.max_tokens
+            && !(1..=MAX_OUTPUT_TOKENS).contains(&n)
+        {
+            return bad(format!(
+                "overrides.max_tokens: must be 1 to {MAX_OUTPUT_TOKENS}"
+            ));
+        }
+        Ok(ValidTurn {
+            provider: self.engine,
+            model: self.model,
+            personality_id: self.personality_id,
+            messages: self
+                .messages
+                .into_iter()
+                .map(MessageIn::into_message)
+                .collect(),
+            overrides: Overrides {
+                temperature: overrides.temperature,
+                max_tokens: overrides.max_tokens,
+            },
+            tools: self.tools,
+        })
+    }
+}
+
+fn validate_message(index: usize, message: &MessageIn) -> Result<(), ApiError> {
+    let field = |name: &str| format!("messages[{index}].{name}");
+    let empty = message.content.trim().is_empty();
+    match message.role {
+        Role::Tool if message.tool_call_id.as_deref().is_none_or(str::is_empty) => {
+            Err(ApiError::bad_request(format!(
+                "{}: required on tool messages",
+                field("tool_call_id")
+            )))
+        }
+        Role::Assistant if empty && message.tool_calls.is_empty() => Err(ApiError::bad_request(
+            format!("{}: must not be empty", field("content")),
+        )),
+        Role::System | Role::User if empty => Err(ApiError::bad_request(format!(
+            "{}: must not be empty",
+            field("content")
+        ))),
+        role if role != Role::Assistant && !message.tool_calls.is_empty() => {
+            Err(ApiError::bad_request(format!(
+                "{}: only assistant messages carry tool calls",
+                field("tool_calls")
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl MessageIn {
+    fn into_message(self) -> Message {
+        Message {
+            role: self.role,
+            content: self.content,
+            tool_call_id: self.tool_call_id,
+            tool_calls: self.tool_calls,
+        }
+    }
+}
+
+/// The `Idempotency-Key` header, if present: 1 to 255 visible ASCII characters.
+pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or_default();
+    let valid = !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY_CHARS
+        && key.chars().all(|c| c.is_ascii_graphic());
+    if valid {
+        Ok(Some(key.to_owned()))
+    } else {
+        Err(ApiError::bad_request(format!(
+            "Idempotency-Key: must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters"
+        )))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TurnResponse {
+    pub text: String,
+    pub usage: UsageView,
+    pub tool_calls: Vec<ToolCall>,
+    pub cost: CostView,
+    pub budget: BudgetView,
+    pub engine: Provider,
+    pub model: String,
+    pub personality_id: String,
+    pub trace_id: String,
+    /// The output limit the model was given.
+    pub max_tokens: u32,
+    /// The balance could not pay for the requested max_tokens, so it was lowered to fit.
+    pub max_tokens_reduced: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UsageView {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CostView {
+    pub micros: i64,
+    pub cents: i64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BudgetView {
+    pub remaining_cents: i64,
+    pub remaining_micros: i64,
+}
+
+/// One entry of the personality picker: presets and the caller's own personas alike.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PersonalityView {
+    pub id: String,
+    pub label: String,
+    pub avatar: Option<String>,
+    pub kind: PersonalityKindView,
+    #[serde(rename = "toolWhitelist")]
+    pub tool_whitelist: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PersonalityKindView {
+    Preset,
+    Persona,
+}
+
+impl From<&Personality> for PersonalityView {
+    fn from(personality: &Personality) -> Self {
+        PersonalityView {
+            id: personality.id.clone(),
+            label: personality.label.clone(),
+            avatar: personality.avatar.clone(),
+            kind: match personality.kind {
+                PersonalityKind::Preset => PersonalityKindView::Preset,
+                PersonalityKind::Persona => PersonalityKindView::Persona,
+            },
+            tool_whitelist: personality.tool_whitelist.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PersonalitiesResponse {
+    pub personalities: Vec<PersonalityView>,
+}

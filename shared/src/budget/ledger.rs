@@ -1,0 +1,229 @@
+//! The budget in Postgres. Each money movement is one SQL statement (data-modifying CTEs run
+//! atomically), so the invariant Σ grants − Σ ledger − Σ open holds = balance holds at all times.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::{PgExecutor, PgPool};
+
+use super::rules::{Plan, Reservation, plan_reservation};
+use crate::ids::new_id;
+use crate::pricing::Price;
+
+/// Money set aside for one call in flight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub id: String,
+    pub user_id: String,
+    pub reservation: Reservation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReserveOutcome {
+    Held(Hold),
+    Exhausted {
+        balance_micros: i64,
+        required_micros: i64,
+    },
+}
+
+/// What a reservation is for.
+pub struct HoldRequest<'a> {
+    pub user_id: &'a str,
+    pub agent_id: Option<&'a str>,
+    pub trace_id: &'a str,
+    pub price: Price,
+    pub input_bound: u64,
+    pub requested_max_tokens: u32,
+    /// After this long the hold counts as abandoned (a crashed call) and reconciliation refunds it.
+    pub ttl: Duration,
+}
+
+/// How many times a reservation is re-planned when concurrent calls move the balance under it.
+const RESERVE_ATTEMPTS: usize = 5;
+
+/// Takes the worst-case cost from the balance, or as much output as the balance covers. The
+/// conditional debit and the hold row are one statement: no concurrency can overspend.
+pub async fn reserve(
+    pool: &PgPool,
+    request: &HoldRequest<'_>,
+) -> Result<ReserveOutcome, sqlx::Error> {
+    // Optimistic first try with the full request: one round trip in the common case.
+    let mut plan = plan_reservation(
+        i64::MAX,
+        request.price,
+        request.input_bound,
+        request.requested_max_tokens,
+    );
+    for _ in 0..RESERVE_ATTEMPTS {
+        if let Plan::Reserve(reservation) = plan
+            && let Some(hold_id) = try_hold(pool, request, reservation.hold_micros).await?
+        {
+            return Ok(ReserveOutcome::Held(Hold {
+                id: hold_id,
+                user_id: request.user_id.to_owned(),
+                reservation,
+            }));
+        }
+        let balance_micros = balance_micros(pool, request.user_id).await?;
+        plan = plan_reservation(
+            balance_micros,
+            request.price,
+            request.input_bound,
+            request.requested_max_tokens,
+        );
+        if let Plan::Exhausted { required_micros } = plan {
+            return Ok(ReserveOutcome::Exhausted {
+                balance_micros,
+                required_micros,
+            });
+        }
+    }
+    // The balance kept moving under us; report it as it stands rather than spin.
+    let balance_micros = balance_micros(pool, request.user_id).await?;
+    let required_micros = match plan {
+        Plan::Reserve(reservation) => reservation.hold_micros,
+        Plan::Exhausted { required_micros } => required_micros,
+    };
+    Ok(ReserveOutcome::Exhausted {
+        balance_micros,
+        required_micros,
+    })
+}
+
+async fn try_hold(
+    pool: &PgPool,
+    request: &HoldRequest<'_>,
+    hold_micros: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH debited AS (
+             UPDATE users SET balance_micros = balance_micros - $2
+             WHERE id = $1 AND balance_micros >= $2 AND balance_micros > 0
+             RETURNING id
+         )
+         INSERT INTO budget_holds (id, user_id, agent_id, amount_micros, trace_id, expires_at)
+         SELECT $3, id, $4, $2, $5, now() + make_interval(secs => $6) FROM debited
+         RETURNING id",
+    )
+    .bind(request.user_id)
+    .bind(hold_micros)
+    .bind(new_id())
+    .bind(request.agent_id)
+    .bind(request.trace_id)
+    .bind(request.ttl.as_secs_f64())
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn balance_micros(db: impl PgExecutor<'_>, user_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT balance_micros FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db)
+        .await
+        .map(Option::unwrap_or_default)
+}
+
+/// One finished call, to be written to the ledger.
+pub struct Charge<'a> {
+    pub hold: &'a Hold,
+    pub agent_id: Option<&'a str>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_micros: i64,
+    pub kind: &'a str,
+    pub meta: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    pub ledger_id: String,
+    pub cost_cents: i64,
+    pub balance_micros: i64,
+    pub balance_cents: i64,
+    /// The provider reported more than the hold covered; the truth was charged anyway.
+    pub exceeded_hold: bool,
+}
+
+/// Writes the ledger row, refunds what the hold did not need and removes the hold, in one
+/// statement. A hold already refunded (expired and reconciled) is charged from the balance.
+pub async fn settle(
+    db: impl PgExecutor<'_>,
+    charge: &Charge<'_>,
+) -> Result<Settlement, sqlx::Error> {
+    let ledger_id = new_id();
+    let (balance_micros, balance_cents, cost_cents): (i64, i64, i64) = sqlx::query_as(
+        "WITH released AS (
+             DELETE FROM budget_holds WHERE id = $1 RETURNING amount_micros
+         ),
+         charged AS (
+             UPDATE users SET balance_micros = balance_micros + COALESCE((SELECT amount_micros FROM released), 0) - $4
+             WHERE id = $2
+             RETURNING balance_micros, budget_cents
+         ),
+         entry AS (
+             INSERT INTO usage_ledger (id, user_id, agent_id, input_tokens, output_tokens, cost_micros, kind, meta)
+             VALUES ($3, $2, $5, $6, $7, $4, $8, $9)
+             RETURNING cost_cents
+         )
+         SELECT charged.balance_micros, charged.budget_cents, entry.cost_cents FROM charged, entry",
+    )
+    .bind(&charge.hold.id)
+    .bind(&charge.hold.user_id)
+    .bind(&ledger_id)
+    .bind(charge.cost_micros)
+    .bind(charge.agent_id)
+    .bind(i32::try_from(charge.input_tokens).unwrap_or(i32::MAX))
+    .bind(i32::try_from(charge.output_tokens).unwrap_or(i32::MAX))
+    .bind(charge.kind)
+    .bind(&charge.meta)
+    .fetch_one(db)
+    .await?;
+    Ok(Settlement {
+        ledger_id,
+        cost_cents,
+        balance_micros,
+        balance_cents,
+        exceeded_hold: charge.cost_micros > charge.hold.reservation.hold_micros,
+    })
+}
+
+/// The call failed without usage: the whole hold goes back, nothing is charged.
+pub async fn release(db: impl PgExecutor<'_>, hold: &Hold) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "WITH released AS (DELETE FROM budget_holds WHERE id = $1 RETURNING user_id, amount_micros)
+         UPDATE users SET balance_micros = users.balance_micros + released.amount_micros
+         FROM released WHERE users.id = released.user_id",
+    )
+    .bind(&hold.id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Adds budget to a user (or takes it away, when negative), with its reason, on the record.
+pub async fn grant(
+    db: impl PgExecutor<'_>,
+    user_id: &str,
+    amount_micros: i64,
+    reason: &str,
+    granted_by: Option<&str>,
+) -> Result<String, sqlx::Error> {
+    let id = new_id();
+    sqlx::query(
+        "WITH granted AS (
+             INSERT INTO budget_grants (id, user_id, amount_micros, reason, granted_by)
+             VALUES ($1, $2, $3, $4, $5) RETURNING user_id, amount_micros
+         )
+         UPDATE users SET balance_micros = users.balance_micros + granted.amount_micros
+         FROM granted WHERE users.id = granted.user_id",
+    )
+    .bind(&id)
+    .bind(user_id)
+    .bind(amount_micros)
+    .bind(reason)
+    .bind(granted_by)
+    .execute(db)
+    .await?;
+    Ok(id)
+}

@@ -1,0 +1,5 @@
+//! The budget: pure money rules (`rules`) and their Postgres ledger (`ledger`). Every charge is
+//! reserved before a provider call and settled after it, so no call can spend money that is not there.
+
+pub mod ledger;
+pub mod rules;

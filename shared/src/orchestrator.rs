@@ -1,0 +1,251 @@
+//! A turn's plan and its call: the personality's system prompt before the conversation, its
+//! defaults under the caller's overrides, and its tool whitelist enforced both ways. No HTTP here.
+
+use crate::engine::{Completion, CompletionInput, Engine, EngineError, Message, Role, ToolCall};
+use crate::personality::Personality;
+use crate::tools::ToolCatalog;
+
+/// What the caller may change for one turn; `None` falls back to the personality's defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Overrides {
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("tool {0} is not allowed for this personality")]
+    ToolNotAllowed(String),
+    #[error("there is no tool named {0}")]
+    UnknownTool(String),
+}
+
+/// The engine input for a turn, with the tools the model may call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedTurn {
+    pub input: CompletionInput,
+    pub allowed_tools: Vec<String>,
+}
+
+/// Builds the engine input: system prompt first, then the conversation; defaults, then overrides;
+/// the tools asked for (all whitelisted ones when none are named). No whitelist means no tools.
+pub fn prepare_turn(
+    personality: &Personality,
+    conversation: Vec<Message>,
+    overrides: Overrides,
+    requested_tools: Option<&[String]>,
+    catalog: &ToolCatalog,
+    default_max_tokens: u32,
+) -> Result<PreparedTurn, PlanError> {
+    let allowed_tools = allowed_tools(personality, requested_tools, catalog)?;
+    let tools = allowed_tools
+        .iter()
+        .filter_map(|name| catalog.get(name).cloned())
+        .collect();
+    let mut messages = Vec::with_capacity(conversation.len() + 1);
+    messages.push(Message::new(Role::System, personality.system.clone()));
+    messages.extend(conversation);
+    Ok(PreparedTurn {
+        input: CompletionInput {
+            messages,
+            tools,
+            temperature: overrides.temperature.or(personality.defaults.temperature),
+            max_tokens: Some(
+                overrides
+                    .max_tokens
+                    .or(personality.defaults.max_tokens)
+                    .unwrap_or(default_max_tokens),
+            ),
+        },
+        allowed_tools,
+    })
+}
+
+fn allowed_tools(
+    personality: &Personality,
+    requested: Option<&[String]>,
+    catalog: &ToolCatalog,
+) -> Result<Vec<String>, PlanError> {
+    let Some(requested) = requested else {
+        return Ok(personality.tool_whitelist.clone());
+    };
+    requested
+        .iter()
+        .map(|name| {
+            if !catalog.contains(name) {
+                Err(PlanError::UnknownTool(name.clone()))
+            } else if !personality.tool_whitelist.contains(name) {
+                Err(PlanError::ToolNotAllowed(name.clone()))
+            } else {
+                Ok(name.clone())
+            }
+        })
+        .collect()
+}
+
+/// Calls the engine; tool calls for tools this turn does not allow are dropped (and logged),
+/// so a model can never make Helix's client run a tool the personality does not permit.
+pub async fn execute(engine: &dyn Engine, turn: &PreparedTurn) -> Result<Completion, EngineError> {
+    let mut completion = engine.complete(&turn.input).await?;
+    for dropped in drop_disallowed_tool_calls(&mut completion, &turn.allowed_tools) {
+        tracing::warn!(tool = %dropped.name, tool_call_id = %dropped.id, "dropped a tool call outside the whitelist");
+    }
+    Ok(completion)
+}
+
+/// Removes and returns the tool calls whose tool is not in `allowed`.
+pub fn drop_disallowed_tool_calls(
+    completion: &mut Completion,
+    allowed: &[String],
+) -> Vec<ToolCall> {
+    let (kept, dropped) = std::mem::take(&mut completion.tool_calls)
+        .into_iter()
+        .partition(|call| allowed.contains(&call.name));
+    completion.tool_calls = kept;
+    dropped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::personality::{Defaults, PersonalityKind};
+    use serde_json::json;
+
+    fn personality(whitelist: &[&str]) -> Personality {
+        Personality {
+            id: "p".into(),
+            label: "P".into(),
+            avatar: None,
+            kind: PersonalityKind::Preset,
+            system: "Be brief.".into(),
+            defaults: Defaults {
+                temperature: Some(0.3),
+                max_tokens: Some(500),
+            },
+            tool_whitelist: whitelist.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    fn user(text: &str) -> Vec<Message> {
+        vec![Message::new(Role::User, text)]
+    }
+
+    #[test]
+    fn the_system_prompt_comes_first_and_defaults_apply() {
+        let turn = prepare_turn(
+            &personality(&[]),
+            user("hi"),
+            Overrides::default(),
+            None,
+            &ToolCatalog::builtin(),
+            1024,
+        )
+        .unwrap();
+        assert_eq!(
+            turn.input.messages[0],
+            Message::new(Role::System, "Be brief.")
+        );
+        assert_eq!(turn.input.messages[1], Message::new(Role::User, "hi"));
+        assert_eq!(
+            (turn.input.temperature, turn.input.max_tokens),
+            (Some(0.3), Some(500))
+        );
+        assert!(turn.input.tools.is_empty(), "no whitelist, no tools");
+    }
+
+    #[test]
+    fn overrides_win_over_defaults_and_the_config_default_fills_the_gap() {
+        let overrides = Overrides {
+            temperature: Some(0.9),
+            max_tokens: Some(64),
+        };
+        let turn = prepare_turn(
+            &personality(&[]),
+            user("hi"),
+            overrides,
+            None,
+            &ToolCatalog::builtin(),
+            1024,
+        )
+        .unwrap();
+        assert_eq!(
+            (turn.input.temperature, turn.input.max_tokens),
+            (Some(0.9), Some(64))
+        );
+
+        let mut bare = personality(&[]);
+        bare.defaults = Defaults::default();
+        let turn = prepare_turn(
+            &bare,
+            user("hi"),
+            Overrides::default(),
+            None,
+            &ToolCatalog::builtin(),
+            1024,
+        )
+        .unwrap();
+        assert_eq!(
+            (turn.input.temperature, turn.input.max_tokens),
+            (None, Some(1024))
+        );
+    }
+
+    #[test]
+    fn the_whitelist_decides_which_tools_are_sent() {
+        let catalog = ToolCatalog::builtin();
+        let turn = prepare_turn(
+            &personality(&["calculator"]),
+            user("2+2"),
+            Overrides::default(),
+            None,
+            &catalog,
+            1024,
+        )
+        .unwrap();
+        let names: Vec<&str> = turn.input.tools.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["calculator"]);
+    }
+
+    #[test]
+    fn asking_for_a_tool_outside_the_whitelist_is_refused_by_name() {
+        let catalog = ToolCatalog::builtin();
+        let asked = vec!["web_search".to_owned()];
+        let error = prepare_turn(
+            &personality(&["calculator"]),
+            user("x"),
+            Overrides::default(),
+            Some(&asked),
+            &catalog,
+            1024,
+        )
+        .unwrap_err();
+        assert_eq!(error, PlanError::ToolNotAllowed("web_search".into()));
+        let unknown = vec!["launch_rockets".to_owned()];
+        let error = prepare_turn(
+            &personality(&["calculator"]),
+            user("x"),
+            Overrides::default(),
+            Some(&unknown),
+            &catalog,
+            1024,
+        )
+        .unwrap_err();
+        assert_eq!(error, PlanError::UnknownTool("launch_rockets".into()));
+    }
+
+    #[test]
+    fn tool_calls_outside_the_whitelist_are_dropped() {
+        let call = |name: &str| ToolCall {
+            id: format!("id-{name}"),
+            name: name.into(),
+            arguments: json!({}),
+        };
+        let mut completion = Completion {
+            tool_calls: vec![call("calculator"), call("web_search")],
+            ..Completion::default()
+        };
+        let dropped = drop_disallowed_tool_calls(&mut completion, &["calculator".to_owned()]);
+        assert_eq!(completion.tool_calls, vec![call("calculator")]);
+        assert_eq!(dropped, vec![call("web_search")]);
+    }
+}
