@@ -241,3 +241,56 @@ impl From<&Personality> for PersonalityView {
 pub struct PersonalitiesResponse {
     pub personalities: Vec<PersonalityView>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn spec_schema(name: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json")).unwrap();
+        let spec: serde_json::Value = serde_json::from_str(&text).unwrap();
+        spec["components"]["schemas"][name].clone()
+    }
+
+    fn keys(value: &serde_json::Value) -> BTreeSet<String> {
+        value.as_object().unwrap().keys().cloned().collect()
+    }
+
+    #[test]
+    fn the_openapi_turn_response_lists_exactly_the_fields_helix_sends() {
+        let response = TurnResponse {
+            text: String::new(),
+            usage: UsageView { input_tokens: 0, output_tokens: 0 },
+            tool_calls: vec![],
+            cost: CostView { micros: 0, cents: 0 },
+            budget: BudgetView { remaining_cents: 0, remaining_micros: 0 },
+            engine: Provider::Local,
+            model: String::new(),
+            personality_id: String::new(),
+            trace_id: String::new(),
+            max_tokens: 0,
+            max_tokens_reduced: false,
+        };
+        let sent = keys(&serde_json::to_value(response).unwrap());
+        let schema = spec_schema("TurnResponse");
+        let documented: BTreeSet<String> =
+            schema["required"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()).collect();
+        assert_eq!(sent, documented);
+        assert_eq!(keys(&schema["properties"]), documented);
+    }
+
+    #[test]
+    fn the_openapi_turn_request_lists_exactly_the_fields_helix_reads() {
+        let documented = keys(&spec_schema("TurnRequest")["properties"]);
+        let request = TurnRequest {
+            engine: Provider::Local,
+            model: None,
+            personality_id: String::new(),
+            messages: vec![],
+            overrides: None,
+            tools: None,
+        };
+        assert_eq!(keys(&serde_json::to_value(request).unwrap()), documented);
+    }
+}
