@@ -92,7 +92,9 @@ pub struct Config {
     pub turns: TurnsConfig,
     /// Send an X-Ray subsegment per provider call (`HELIX_XRAY=on`; Lambda's active tracing).
     pub xray_enabled: bool,
+    pub reconcile: ReconcileConfig,
     pub seed: SeedConfig,
+    pub avatars: AvatarConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -156,9 +158,31 @@ pub struct TurnsConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct ReconcileConfig {
+    /// Correct a balance that drifted from its ledger (with an audit row), not just report it.
+    pub repair: bool,
+    /// Idempotency keys older than this are forgotten.
+    pub idempotency_retention: Duration,
+}
+
+#[derive(Debug, Clone)]
 pub struct SeedConfig {
     pub opening_budget_cents: i64,
 }
+
+/// Persona avatars: a private S3 bucket reached only through short-lived presigned URLs.
+#[derive(Debug, Clone)]
+pub struct AvatarConfig {
+    /// Without a bucket the avatar route answers 503 and personas show no avatar.
+    pub bucket: Option<String>,
+    /// The largest upload a presigned URL allows; S3 enforces it through the signed Content-Length.
+    pub max_bytes: u64,
+    pub upload_ttl: Duration,
+    pub download_ttl: Duration,
+}
+
+/// Avatars are small pictures; S3 would take 5 GiB in one PUT, so Helix caps what it signs.
+pub const MAX_AVATAR_BYTES_LIMIT: u64 = 10 * 1024 * 1024;
 
 /// Where configuration values come from, highest precedence first.
 #[derive(Debug, Default, Clone)]
@@ -273,8 +297,36 @@ impl Config {
                 Some("on") => true,
                 Some(_) => return Err(invalid("HELIX_XRAY", "expected on or off")),
             },
+            reconcile: ReconcileConfig {
+                repair: match sources.get("HELIX_RECONCILE_REPAIR") {
+                    None | Some("off") => false,
+                    Some("on") => true,
+                    Some(_) => return Err(invalid("HELIX_RECONCILE_REPAIR", "expected on or off")),
+                },
+                idempotency_retention: duration_or(
+                    sources,
+                    "HELIX_IDEMPOTENCY_RETENTION",
+                    Duration::from_secs(24 * 3600),
+                )?,
+            },
             seed: SeedConfig {
                 opening_budget_cents: parse_or(sources, "HELIX_SEED_BUDGET_CENTS", 1_000)?,
+            },
+            avatars: AvatarConfig {
+                bucket: sources
+                    .get("HELIX_AVATAR_BUCKET")
+                    .map(|b| b.trim().to_owned()),
+                max_bytes: parse_or(sources, "HELIX_AVATAR_MAX_BYTES", 2 * 1024 * 1024)?,
+                upload_ttl: duration_or(
+                    sources,
+                    "HELIX_AVATAR_UPLOAD_TTL",
+                    Duration::from_secs(5 * 60),
+                )?,
+                download_ttl: duration_or(
+                    sources,
+                    "HELIX_AVATAR_DOWNLOAD_TTL",
+                    Duration::from_secs(15 * 60),
+                )?,
             },
         };
         config.check_bounds()?;
@@ -320,8 +372,53 @@ impl Config {
         if self.seed.opening_budget_cents < 0 {
             return Err(invalid("HELIX_SEED_BUDGET_CENTS", "must not be negative"));
         }
+        self.avatars.check_bounds()?;
         Ok(())
     }
+}
+
+impl AvatarConfig {
+    fn check_bounds(&self) -> Result<(), ConfigError> {
+        if let Some(bucket) = &self.bucket
+            && !is_bucket_name(bucket)
+        {
+            return Err(invalid(
+                "HELIX_AVATAR_BUCKET",
+                "must be an S3 bucket name: 3 to 63 lowercase letters, digits, dots or hyphens",
+            ));
+        }
+        if !(1..=MAX_AVATAR_BYTES_LIMIT).contains(&self.max_bytes) {
+            return Err(invalid(
+                "HELIX_AVATAR_MAX_BYTES",
+                format!("must be 1 to {MAX_AVATAR_BYTES_LIMIT} (10 MiB)"),
+            ));
+        }
+        // Presigned URLs die with the credentials that signed them (a Lambda role's last hours),
+        // so long lifetimes would only promise what S3 may not keep.
+        if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&self.upload_ttl) {
+            return Err(invalid(
+                "HELIX_AVATAR_UPLOAD_TTL",
+                "must be between 1s and 1h",
+            ));
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(12 * 3600)).contains(&self.download_ttl) {
+            return Err(invalid(
+                "HELIX_AVATAR_DOWNLOAD_TTL",
+                "must be between 1s and 12h",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// S3's rules, loosely: a typo (an ARN, a URL, upper case) is caught at start, not at first upload.
+fn is_bucket_name(name: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
+    let alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (3..=63).contains(&name.len())
+        && name.chars().all(allowed)
+        && name.starts_with(alphanumeric)
+        && name.ends_with(alphanumeric)
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -771,6 +868,51 @@ mod tests {
         assert_eq!(normalise_email("nobody"), None);
         assert_eq!(normalise_email("a@b@c"), None);
         assert_eq!(normalise_email("@b.io"), None);
+    }
+
+    #[test]
+    fn avatars_default_to_off_with_2_mib_5m_uploads_and_15m_downloads() {
+        let avatars = Config::from_sources(&sources(&[DB])).unwrap().avatars;
+        assert_eq!(avatars.bucket, None);
+        assert_eq!(avatars.max_bytes, 2 * 1024 * 1024);
+        assert_eq!(avatars.upload_ttl, Duration::from_secs(300));
+        assert_eq!(avatars.download_ttl, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn avatar_settings_within_bounds_are_accepted() {
+        let avatars = Config::from_sources(&sources(&[
+            DB,
+            ("HELIX_AVATAR_BUCKET", "helix-avatars.prod-1"),
+            ("HELIX_AVATAR_MAX_BYTES", "10485760"),
+            ("HELIX_AVATAR_UPLOAD_TTL", "1h"),
+            ("HELIX_AVATAR_DOWNLOAD_TTL", "12h"),
+        ]))
+        .unwrap()
+        .avatars;
+        assert_eq!(avatars.bucket.as_deref(), Some("helix-avatars.prod-1"));
+        assert_eq!(avatars.max_bytes, MAX_AVATAR_BYTES_LIMIT);
+        assert_eq!(avatars.download_ttl, Duration::from_secs(12 * 3600));
+    }
+
+    #[test]
+    fn avatar_settings_out_of_bounds_name_their_key() {
+        let cases = [
+            ("HELIX_AVATAR_BUCKET", "Helix_Avatars"),
+            ("HELIX_AVATAR_BUCKET", "arn:aws:s3:::helix"),
+            ("HELIX_AVATAR_BUCKET", "ab"),
+            ("HELIX_AVATAR_MAX_BYTES", "0"),
+            ("HELIX_AVATAR_MAX_BYTES", "10485761"),
+            ("HELIX_AVATAR_MAX_BYTES", "two"),
+            ("HELIX_AVATAR_UPLOAD_TTL", "2h"),
+            ("HELIX_AVATAR_UPLOAD_TTL", "0s"),
+            ("HELIX_AVATAR_DOWNLOAD_TTL", "13h"),
+            ("HELIX_AVATAR_DOWNLOAD_TTL", "soon"),
+        ];
+        for (key, value) in cases {
+            let err = Config::from_sources(&sources(&[DB, (key, value)])).unwrap_err();
+            assert!(err.to_string().contains(key), "{key}={value}: {err}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Functions stay thin wiring; configuration, errors, telemetry and storage live here.
 
 pub mod auth;
+pub mod avatars;
 pub mod budget;
 pub mod config;
 pub mod db;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod orchestrator;
+pub mod pagination;
 pub mod personality;
 pub mod pricing;
 pub mod secrets;

@@ -1,5 +1,8 @@
 //! Cold start, in order: configuration → telemetry → application state. Every binary starts here.
 
+use std::sync::Arc;
+
+use crate::avatars::AvatarStore;
 use crate::config::{Config, ConfigError};
 use crate::error::cause_chain;
 use crate::state::AppState;
@@ -38,6 +41,10 @@ pub async fn init() -> Result<AppState, StartupError> {
     if tracing_on {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         state.tracer = Tracer::new(&sdk);
+    }
+    if state.config.avatars.bucket.is_some() {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        state.avatars = AvatarStore::new(&sdk, &state.config.avatars).map(Arc::new);
     }
     Ok(state)
 }

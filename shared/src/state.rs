@@ -5,6 +5,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::auth::jwt::TokenKeys;
+use crate::avatars::AvatarStore;
 use crate::config::Config;
 use crate::db;
 use crate::engine::{EngineError, EngineRegistry};
@@ -24,6 +25,8 @@ pub struct AppState {
     pub presets: Arc<Presets>,
     /// X-Ray subsegments for provider calls; disabled unless `HELIX_XRAY=on` (see `startup`).
     pub tracer: Tracer,
+    /// Persona avatars in S3; `None` unless `HELIX_AVATAR_BUCKET` is set (see `startup`).
+    pub avatars: Option<Arc<AvatarStore>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +48,7 @@ impl AppState {
             presets: Arc::new(Presets::builtin(&tools)?),
             tools: Arc::new(tools),
             tracer: Tracer::disabled(),
+            avatars: None,
             tokens: Arc::new(TokenKeys::new(&config.auth)),
             engines: Arc::new(EngineRegistry::new(config.engines.clone())?),
             prices: Arc::new(PriceTable::from_config(&config.pricing)?),

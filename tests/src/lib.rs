@@ -91,6 +91,14 @@ pub struct Reply {
     pub body: Value,
 }
 
+impl Reply {
+    /// The router has no such route or method (a 404 about a missing *resource* does not count).
+    pub fn is_unrouted(&self) -> bool {
+        self.status == StatusCode::METHOD_NOT_ALLOWED
+            || self.body["error"]["message"] == "route not found"
+    }
+}
+
 /// Sends one request through `app` the way the runtime would.
 pub async fn send(app: &Router, request: Request<Body>) -> Reply {
     let response = app.clone().oneshot(request).await.unwrap();

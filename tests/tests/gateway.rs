@@ -37,12 +37,8 @@ async fn every_function_route_is_reachable_through_the_gateway(pool: PgPool) {
     for (method, path) in V1_ROUTES {
         let reply = send(&app, authorised(request(method, path), &token)).await;
         assert!(
-            ![
-                StatusCode::NOT_FOUND,
-                StatusCode::METHOD_NOT_ALLOWED,
-                StatusCode::UNAUTHORIZED
-            ]
-            .contains(&reply.status),
+            !reply.is_unrouted()
+                && ![StatusCode::UNAUTHORIZED, StatusCode::NOT_IMPLEMENTED].contains(&reply.status),
             "{method} {path} answered {}",
             reply.status
         );

@@ -50,7 +50,8 @@ async fn seeding_creates_a_user_per_passcode_with_budget_persona_and_agents(pool
 async fn seeding_twice_changes_nothing_and_keeps_spent_budgets(pool: PgPool) {
     let config = config_with(&[]);
     seed_demo_data(&pool, &config).await.unwrap();
-    sqlx::query("UPDATE users SET budget_cents = 7 WHERE email = 'fnbo@helix.local'")
+    // As if the user had spent all but 7 cents of the opening grant.
+    sqlx::query("UPDATE users SET balance_micros = 70000 WHERE email = 'fnbo@helix.local'")
         .execute(&pool)
         .await
         .unwrap();
@@ -64,4 +65,9 @@ async fn seeding_twice_changes_nothing_and_keeps_spent_budgets(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(budget, 7);
+    let grants: i64 = sqlx::query_scalar("SELECT count(*) FROM budget_grants")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(grants, 2, "one opening grant per user, never a second");
 }

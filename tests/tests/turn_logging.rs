@@ -23,9 +23,15 @@ async fn a_turn_logs_one_line_with_its_cost_and_latencies(pool: PgPool) {
         .mount(&provider)
         .await;
     let local = format!("{}/v1", provider.uri());
-    let state = helix_shared::AppState::new(config_with(&[("HELIX_LOCAL_BASE_URL", &local)]), pool.clone()).unwrap();
+    let state = helix_shared::AppState::new(
+        config_with(&[("HELIX_LOCAL_BASE_URL", &local)]),
+        pool.clone(),
+    )
+    .unwrap();
     let (user, token) = signed_in_user(&state, "logged@example.com").await;
-    ledger::grant(&pool, &user.id, 1_000_000, "test", None).await.unwrap();
+    ledger::grant(&pool, &user.id, 1_000_000, "test", None)
+        .await
+        .unwrap();
     sqlx::query("INSERT INTO agents (id, user_id, provider, model) VALUES ('agentlogged01', $1, 'local', 'llama3.2')")
         .bind(&user.id)
         .execute(&pool)
@@ -35,7 +41,10 @@ async fn a_turn_logs_one_line_with_its_cost_and_latencies(pool: PgPool) {
     let body = json!({"engine": "local", "personalityId": "helix-assistant", "messages": [{"role": "user", "content": "hi"}]});
     let request = Request::post("/v1/turns")
         .header("content-type", "application/json")
-        .header("x-amzn-trace-id", "Root=1-6b04cad6-00000000000000000000beef")
+        .header(
+            "x-amzn-trace-id",
+            "Root=1-6b04cad6-00000000000000000000beef",
+        )
         .body(Body::from(body.to_string()))
         .unwrap();
 
@@ -44,15 +53,29 @@ async fn a_turn_logs_one_line_with_its_cost_and_latencies(pool: PgPool) {
 
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let lines = logs.lines();
-    let turns: Vec<_> = lines.iter().filter(|l| l["message"] == "turn completed").collect();
+    let turns: Vec<_> = lines
+        .iter()
+        .filter(|l| l["message"] == "turn completed")
+        .collect();
     assert_eq!(turns.len(), 1, "{lines:?}");
     let line = turns[0];
     assert_eq!(line["trace_id"], "1-6b04cad6-00000000000000000000beef");
     assert_eq!(line["user_id"], json!(user.id));
-    assert_eq!((&line["engine"], &line["provider"], &line["model"]), (&json!("local"), &json!("local"), &json!("llama3.2")));
-    assert_eq!((&line["input_tokens"], &line["output_tokens"]), (&json!(12), &json!(3)));
+    assert_eq!(
+        (&line["engine"], &line["provider"], &line["model"]),
+        (&json!("local"), &json!("local"), &json!("llama3.2"))
+    );
+    assert_eq!(
+        (&line["input_tokens"], &line["output_tokens"]),
+        (&json!(12), &json!(3))
+    );
     assert!(line["cost_micros"].is_number());
     assert!(line["provider_latency_ms"].as_f64().unwrap() >= 0.0);
     assert!(line["helix_latency_ms"].as_f64().unwrap() >= 0.0);
-    assert!(lines.iter().all(|l| l["trace_id"] == "1-6b04cad6-00000000000000000000beef"), "every line of the request");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["trace_id"] == "1-6b04cad6-00000000000000000000beef"),
+        "every line of the request"
+    );
 }

@@ -1,42 +1,69 @@
-//! `budget-reconcile`: runs on an EventBridge schedule to release expired holds and check every
-//! user's balance against grants, ledger and holds. The ledger arrives with the Turns release.
+//! `budget-reconcile`: on an EventBridge schedule, refunds abandoned holds, checks every user's
+//! balance against grants, ledger and holds (repairing drift when configured), and reports one
+//! JSON summary plus CloudWatch metrics (Embedded Metric Format).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use helix_shared::AppState;
+use helix_shared::budget::reconcile::{self, Options, Summary};
+use helix_shared::error::cause_chain;
 use lambda_runtime::LambdaEvent;
-use serde::Serialize;
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub struct ReconcileSummary {
-    pub users_checked: u64,
-    pub holds_released: u64,
-    pub drifts_found: u64,
-    pub drifts_repaired: u64,
-}
+pub const FUNCTION_NAME: &str = "budget-reconcile";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
-    /// Not retryable: there is nothing to reconcile until budget holds exist.
-    #[error("budget reconciliation is not implemented yet (it needs the budget ledger)")]
-    NotImplemented,
+    /// The database was unreachable or a statement failed: the next scheduled run can succeed.
+    #[error("reconciliation failed against the database: {0}")]
+    Database(#[from] sqlx::Error),
 }
 
+/// The Lambda handler: one reconciliation run per scheduled event.
 pub async fn handle(
-    _state: &AppState,
+    state: &AppState,
     event: LambdaEvent<EventBridgeEvent>,
-) -> Result<ReconcileSummary, ReconcileError> {
-    tracing::warn!(
-        request_id = %event.context.request_id,
-        "budget reconciliation was invoked but is not implemented yet"
+) -> Result<Summary, ReconcileError> {
+    tracing::info!(request_id = %event.context.request_id, "budget reconciliation started");
+    run_once(state).await
+}
+
+/// One run, as the schedule (or `helix-admin reconcile`) triggers it.
+pub async fn run_once(state: &AppState) -> Result<Summary, ReconcileError> {
+    let options = Options {
+        repair: state.config.reconcile.repair,
+        idempotency_retention: state.config.reconcile.idempotency_retention,
+    };
+    let summary = reconcile::run(&state.db, &options)
+        .await
+        .inspect_err(|error| {
+            tracing::error!(error.chain = %cause_chain(error), "budget reconciliation failed");
+        })?;
+    tracing::info!(
+        users_checked = summary.users_checked,
+        holds_released = summary.holds_released,
+        holds_released_micros = summary.holds_released_micros,
+        drifts_found = summary.drifts_found,
+        drifts_repaired = summary.drifts_repaired,
+        idempotency_keys_pruned = summary.idempotency_keys_pruned,
+        duration_ms = summary.duration_ms,
+        "budget reconciliation finished"
     );
-    Err(ReconcileError::NotImplemented)
+    // EMF must be a line of its own, not nested in a log event.
+    println!(
+        "{}",
+        reconcile::emf_line(
+            &summary,
+            FUNCTION_NAME,
+            chrono::Utc::now().timestamp_millis()
+        )
+    );
+    Ok(summary)
 }
 
 /// Lambda's error report: `error_type` says whether a retry can help.
 impl From<ReconcileError> for lambda_runtime::Diagnostic {
     fn from(error: ReconcileError) -> Self {
         let error_type = match error {
-            ReconcileError::NotImplemented => "Permanent.NotImplemented",
+            ReconcileError::Database(_) => "Retryable.Database",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.to_owned(),

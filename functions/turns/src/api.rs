@@ -248,7 +248,11 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn spec_schema(name: &str) -> serde_json::Value {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json")).unwrap();
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/openapi.json"
+        ))
+        .unwrap();
         let spec: serde_json::Value = serde_json::from_str(&text).unwrap();
         spec["components"]["schemas"][name].clone()
     }
@@ -261,10 +265,19 @@ mod tests {
     fn the_openapi_turn_response_lists_exactly_the_fields_helix_sends() {
         let response = TurnResponse {
             text: String::new(),
-            usage: UsageView { input_tokens: 0, output_tokens: 0 },
+            usage: UsageView {
+                input_tokens: 0,
+                output_tokens: 0,
+            },
             tool_calls: vec![],
-            cost: CostView { micros: 0, cents: 0 },
-            budget: BudgetView { remaining_cents: 0, remaining_micros: 0 },
+            cost: CostView {
+                micros: 0,
+                cents: 0,
+            },
+            budget: BudgetView {
+                remaining_cents: 0,
+                remaining_micros: 0,
+            },
             engine: Provider::Local,
             model: String::new(),
             personality_id: String::new(),
@@ -274,8 +287,12 @@ mod tests {
         };
         let sent = keys(&serde_json::to_value(response).unwrap());
         let schema = spec_schema("TurnResponse");
-        let documented: BTreeSet<String> =
-            schema["required"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()).collect();
+        let documented: BTreeSet<String> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect();
         assert_eq!(sent, documented);
         assert_eq!(keys(&schema["properties"]), documented);
     }

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use helix_shared::auth::AuthUser;
+use helix_shared::avatars;
 use helix_shared::db::idempotency::{self, Claim};
 use helix_shared::db::personas;
 use helix_shared::http::ApiJson;
@@ -102,11 +103,14 @@ async fn list_personalities(
     user: AuthUser,
 ) -> Result<Json<PersonalitiesResponse>, ApiError> {
     let presets = state.presets.all().map(PersonalityView::from);
-    let own = personas::list_for_user(&state.db, &user.id).await?;
-    // Persona avatars are private S3 objects; their short-lived URLs come with the personas routes.
-    let own = own
-        .into_iter()
-        .map(|p| PersonalityView::from(&Personality::from_persona(p.id, p.name, p.prompt, None)));
+    let mut own = Vec::new();
+    for p in personas::list_for_user(&state.db, &user.id).await? {
+        // Avatars are private S3 objects: the picker gets a short-lived presigned URL.
+        let avatar =
+            avatars::avatar_url(state.avatars.as_deref(), &user.id, p.avatar_key.as_deref()).await;
+        let persona = Personality::from_persona(p.id, p.name, p.prompt, avatar);
+        own.push(PersonalityView::from(&persona));
+    }
     Ok(Json(PersonalitiesResponse {
         personalities: presets.chain(own).collect(),
     }))

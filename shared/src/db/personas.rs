@@ -1,23 +1,44 @@
-//! The `personas` table: a user's own system-prompt presets. Another user's persona is invisible.
+//! The `personas` table: a user's own system-prompt presets. Another user's persona is invisible:
+//! every query is scoped by `user_id`, so "not yours" and "does not exist" are the same `None`.
 
+use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
+
+use crate::pagination::Cursor;
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct PersonaRow {
     pub id: String,
     pub name: String,
     pub prompt: String,
-    pub avatar_url: Option<String>,
+    /// The S3 key of the avatar (the column predates S3 and is named `avatar_url`); never shown
+    /// to clients, who get a short-lived presigned URL for it instead.
+    #[sqlx(rename = "avatar_url")]
+    pub avatar_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
+
+impl PersonaRow {
+    /// Where the next page starts when this row is the last one shown.
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            created_at: self.created_at,
+            id: self.id.clone(),
+        }
+    }
+}
+
+const PERSONA_COLUMNS: &str = "id, name, prompt, avatar_url, created_at, updated_at";
 
 pub async fn find_for_user(
     db: impl PgExecutor<'_>,
     user_id: &str,
     id: &str,
 ) -> Result<Option<PersonaRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, name, prompt, avatar_url FROM personas WHERE id = $1 AND user_id = $2",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {PERSONA_COLUMNS} FROM personas WHERE id = $1 AND user_id = $2"
+    )))
     .bind(id)
     .bind(user_id)
     .fetch_optional(db)
@@ -29,10 +50,119 @@ pub async fn list_for_user(
     db: impl PgExecutor<'_>,
     user_id: &str,
 ) -> Result<Vec<PersonaRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, name, prompt, avatar_url FROM personas WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {PERSONA_COLUMNS} FROM personas WHERE user_id = $1
+         ORDER BY created_at DESC, id DESC"
+    )))
     .bind(user_id)
     .fetch_all(db)
+    .await
+}
+
+/// Up to `limit` of the user's personas, newest first, starting after `after` (the last row of
+/// the previous page). The row comparison matches `personas_user_created_idx`, so a page is an
+/// index range scan however deep it is.
+pub async fn list_page_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: &str,
+    after: Option<&Cursor>,
+    limit: i64,
+) -> Result<Vec<PersonaRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {PERSONA_COLUMNS} FROM personas
+         WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+         ORDER BY created_at DESC, id DESC
+         LIMIT $4"
+    )))
+    .bind(user_id)
+    .bind(after.map(|cursor| cursor.created_at))
+    .bind(after.map(|cursor| cursor.id.as_str()))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn create(
+    db: impl PgExecutor<'_>,
+    user_id: &str,
+    name: &str,
+    prompt: &str,
+) -> Result<PersonaRow, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO personas (id, user_id, name, prompt) VALUES ($1, $2, $3, $4)
+         RETURNING {PERSONA_COLUMNS}"
+    )))
+    .bind(crate::ids::new_id())
+    .bind(user_id)
+    .bind(name)
+    .bind(prompt)
+    .fetch_one(db)
+    .await
+}
+
+/// Changes the name and/or prompt (a `None` keeps the current value); `None` when the user has
+/// no such persona.
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    user_id: &str,
+    id: &str,
+    name: Option<&str>,
+    prompt: Option<&str>,
+) -> Result<Option<PersonaRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE personas SET name = COALESCE($3, name), prompt = COALESCE($4, prompt)
+         WHERE id = $1 AND user_id = $2
+         RETURNING {PERSONA_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(user_id)
+    .bind(name)
+    .bind(prompt)
+    .fetch_optional(db)
+    .await
+}
+
+/// Deletes the persona and returns it as it was (its avatar key is the caller's to clean up);
+/// `None` when the user has no such persona.
+pub async fn delete(
+    db: impl PgExecutor<'_>,
+    user_id: &str,
+    id: &str,
+) -> Result<Option<PersonaRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM personas WHERE id = $1 AND user_id = $2 RETURNING {PERSONA_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The avatar key a persona had before [`replace_avatar_key`] set a new one.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ReplacedAvatar {
+    pub previous_key: Option<String>,
+}
+
+/// Points the persona at a new avatar key and returns the key it replaces, in one statement so
+/// two concurrent uploads cannot both miss the object the other orphaned; `None` when the user
+/// has no such persona.
+pub async fn replace_avatar_key(
+    db: impl PgExecutor<'_>,
+    user_id: &str,
+    id: &str,
+    key: &str,
+) -> Result<Option<ReplacedAvatar>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH previous AS (
+             SELECT id, avatar_url FROM personas WHERE id = $1 AND user_id = $2 FOR UPDATE
+         )
+         UPDATE personas SET avatar_url = $3 FROM previous WHERE personas.id = previous.id
+         RETURNING previous.avatar_url AS previous_key",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(key)
+    .fetch_optional(db)
     .await
 }

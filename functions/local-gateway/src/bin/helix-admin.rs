@@ -1,6 +1,7 @@
 //! Operator commands:
 //!   helix-admin migrate         apply the database migrations (idempotent)
 //!   helix-admin seed            add the demo users, persona and agents (idempotent)
+//!   helix-admin reconcile       run the scheduled budget reconciliation once
 //!   helix-admin hash-passcode   read a passcode from stdin, print its bcrypt hash
 //!                               (for MASTER_PASS_HASH, FNBO_PASS_HASH or HELIX_PASSCODES)
 
@@ -12,7 +13,7 @@ use helix_shared::db::{MIGRATOR, seed};
 use helix_shared::error::cause_chain;
 use helix_shared::startup;
 
-const USAGE: &str = "usage: helix-admin <migrate|seed|hash-passcode [--cost N]>";
+const USAGE: &str = "usage: helix-admin <migrate|seed|reconcile|hash-passcode [--cost N]>";
 /// bcrypt cost for new passcode hashes: ~250 ms per check on a Lambda vCPU.
 const DEFAULT_BCRYPT_COST: u32 = 12;
 
@@ -29,6 +30,7 @@ async fn main() -> ExitCode {
     {
         ["migrate"] => migrate().await,
         ["seed"] => seed().await,
+        ["reconcile"] => reconcile().await,
         ["hash-passcode"] => print_passcode_hash(DEFAULT_BCRYPT_COST),
         ["hash-passcode", "--cost", cost] => match cost.parse() {
             Ok(cost) => print_passcode_hash(cost),
@@ -64,6 +66,12 @@ async fn seed() -> Result<(), BoxError> {
         agents_created = report.agents_created,
         "demo data seeded"
     );
+    Ok(())
+}
+
+async fn reconcile() -> Result<(), BoxError> {
+    let state = startup::init().await?;
+    budget_reconcile::run_once(&state).await?;
     Ok(())
 }
 

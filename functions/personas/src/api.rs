@@ -1,0 +1,160 @@
+//! The wire shapes of /v1/personas and the checks that turn a request body into values Helix
+//! stores: every 400 names its field, and text is stored trimmed.
+
+use chrono::{DateTime, Utc};
+use helix_shared::ApiError;
+use helix_shared::db::personas::PersonaRow;
+use serde::{Deserialize, Serialize};
+
+/// The same limits as the `personas_name_length` and `personas_prompt_length` constraints.
+pub const MAX_NAME_CHARS: usize = 80;
+pub const MAX_PROMPT_CHARS: usize = 32_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePersona {
+    pub name: String,
+    pub prompt: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePersona {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub prompt: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvatarUploadRequest {
+    pub content_type: String,
+    pub content_length: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub limit: Option<i64>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// A persona as its owner sees it. `avatar_url` is a short-lived presigned URL, never the S3 key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonaView {
+    pub id: String,
+    pub name: String,
+    pub prompt: String,
+    pub avatar_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl PersonaView {
+    pub fn new(row: PersonaRow, avatar_url: Option<String>) -> Self {
+        PersonaView {
+            id: row.id,
+            name: row.name,
+            prompt: row.prompt,
+            avatar_url,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PersonaPage {
+    pub personas: Vec<PersonaView>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+impl CreatePersona {
+    /// The trimmed name and prompt.
+    pub fn validate(&self) -> Result<(&str, &str), ApiError> {
+        Ok((valid_name(&self.name)?, valid_prompt(&self.prompt)?))
+    }
+}
+
+impl UpdatePersona {
+    /// The trimmed name and/or prompt; at least one must be given.
+    pub fn validate(&self) -> Result<(Option<&str>, Option<&str>), ApiError> {
+        if self.name.is_none() && self.prompt.is_none() {
+            return Err(ApiError::bad_request("body: must set name, prompt or both"));
+        }
+        let name = self.name.as_deref().map(valid_name).transpose()?;
+        let prompt = self.prompt.as_deref().map(valid_prompt).transpose()?;
+        Ok((name, prompt))
+    }
+}
+
+pub fn valid_name(raw: &str) -> Result<&str, ApiError> {
+    within_chars("name", raw, MAX_NAME_CHARS)
+}
+
+pub fn valid_prompt(raw: &str) -> Result<&str, ApiError> {
+    within_chars("prompt", raw, MAX_PROMPT_CHARS)
+}
+
+/// Counted in characters, as Postgres' `char_length` counts them, after trimming (so blank is
+/// empty).
+fn within_chars<'a>(field: &str, raw: &'a str, max: usize) -> Result<&'a str, ApiError> {
+    let value = raw.trim();
+    let chars = value.chars().count();
+    if chars == 0 || chars > max {
+        return Err(ApiError::bad_request(format!(
+            "{field}: must be 1 to {max} characters"
+        )));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(error: ApiError) -> String {
+        error.to_string()
+    }
+
+    #[test]
+    fn names_and_prompts_are_trimmed() {
+        let request = CreatePersona {
+            name: "  Pirate ".into(),
+            prompt: "\nTalk like a pirate.\n".into(),
+        };
+        assert_eq!(
+            request.validate().unwrap(),
+            ("Pirate", "Talk like a pirate.")
+        );
+    }
+
+    #[test]
+    fn blank_or_overlong_text_is_refused_naming_its_field() {
+        assert_eq!(
+            message(valid_name("   ").unwrap_err()),
+            "name: must be 1 to 80 characters"
+        );
+        assert!(valid_name(&"é".repeat(80)).is_ok(), "characters, not bytes");
+        assert!(valid_name(&"x".repeat(81)).is_err());
+        assert_eq!(
+            message(valid_prompt("").unwrap_err()),
+            "prompt: must be 1 to 32000 characters"
+        );
+        assert!(valid_prompt(&"x".repeat(32_001)).is_err());
+    }
+
+    #[test]
+    fn an_update_must_change_something() {
+        let error = UpdatePersona::default().validate().unwrap_err();
+        assert!(message(error).contains("name, prompt"));
+        let rename = UpdatePersona {
+            name: Some(" New ".into()),
+            prompt: None,
+        };
+        assert_eq!(rename.validate().unwrap(), (Some("New"), None));
+    }
+}

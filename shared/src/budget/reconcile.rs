@@ -1,0 +1,206 @@
+//! Budget reconciliation: refunds holds abandoned past their expiry, checks every user's
+//! Σ grants − Σ ledger − Σ holds = balance (repairing drift with an audit row when asked), and
+//! forgets old idempotency keys. Each user is checked under its row lock, so live turns never
+//! race it into a wrong answer; running it twice changes nothing the second time.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::ids::new_id;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub users_checked: u64,
+    pub holds_released: u64,
+    pub holds_released_micros: i64,
+    pub drifts_found: u64,
+    pub drifts_repaired: u64,
+    pub idempotency_keys_pruned: u64,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    pub user_id: String,
+    pub balance_micros: i64,
+    pub expected_micros: i64,
+}
+
+pub struct Options {
+    pub repair: bool,
+    pub idempotency_retention: Duration,
+}
+
+pub async fn run(pool: &PgPool, options: &Options) -> Result<Summary, sqlx::Error> {
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    (summary.holds_released, summary.holds_released_micros) = release_expired_holds(pool).await?;
+    for user_id in user_ids(pool).await? {
+        summary.users_checked += 1;
+        if let Some(drift) = check_user(pool, &user_id, options.repair).await? {
+            summary.drifts_found += 1;
+            summary.drifts_repaired += u64::from(options.repair);
+            tracing::warn!(
+                user_id = %drift.user_id,
+                balance_micros = drift.balance_micros,
+                expected_micros = drift.expected_micros,
+                drift_micros = drift.balance_micros - drift.expected_micros,
+                repaired = options.repair,
+                "budget drift"
+            );
+        }
+    }
+    summary.idempotency_keys_pruned =
+        prune_idempotency_keys(pool, options.idempotency_retention).await?;
+    summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Ok(summary)
+}
+
+/// Refunds every hold past its expiry (a crashed or timed-out turn), in one statement.
+/// A turn that settles later finds its hold gone and is charged from the balance instead.
+pub async fn release_expired_holds(pool: &PgPool) -> Result<(u64, i64), sqlx::Error> {
+    let (count, micros): (i64, i64) = sqlx::query_as(
+        "WITH expired AS (
+             DELETE FROM budget_holds WHERE expires_at < now() RETURNING user_id, amount_micros
+         ),
+         per_user AS (
+             SELECT user_id, sum(amount_micros)::bigint AS amount, count(*) AS holds FROM expired GROUP BY user_id
+         ),
+         refunded AS (
+             UPDATE users SET balance_micros = users.balance_micros + per_user.amount
+             FROM per_user WHERE users.id = per_user.user_id
+             RETURNING per_user.holds, per_user.amount
+         )
+         SELECT COALESCE(sum(holds), 0)::bigint, COALESCE(sum(amount), 0)::bigint FROM refunded",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((u64::try_from(count).unwrap_or_default(), micros))
+}
+
+async fn user_ids(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM users ORDER BY id")
+        .fetch_all(pool)
+        .await
+}
+
+/// Checks one user under the lock every money movement also takes (each one updates the user
+/// row), so the sums are read between movements, never halfway through one.
+pub async fn check_user(
+    pool: &PgPool,
+    user_id: &str,
+    repair: bool,
+) -> Result<Option<Drift>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let balance: Option<i64> =
+        sqlx::query_scalar("SELECT balance_micros FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(balance_micros) = balance else {
+        return Ok(None);
+    };
+    let expected_micros: i64 = sqlx::query_scalar(
+        "SELECT (COALESCE((SELECT sum(amount_micros) FROM budget_grants WHERE user_id = $1), 0)
+               - COALESCE((SELECT sum(cost_micros) FROM usage_ledger WHERE user_id = $1), 0)
+               - COALESCE((SELECT sum(amount_micros) FROM budget_holds WHERE user_id = $1), 0))::bigint",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if balance_micros == expected_micros {
+        return Ok(None);
+    }
+    if repair {
+        sqlx::query("UPDATE users SET balance_micros = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(expected_micros)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO budget_audit (id, user_id, kind, balance_before_micros, balance_after_micros)
+             VALUES ($1, $2, 'drift_repaired', $3, $4)",
+        )
+        .bind(new_id())
+        .bind(user_id)
+        .bind(balance_micros)
+        .bind(expected_micros)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Some(Drift {
+        user_id: user_id.to_owned(),
+        balance_micros,
+        expected_micros,
+    }))
+}
+
+async fn prune_idempotency_keys(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query(
+        "DELETE FROM turn_idempotency WHERE created_at < now() - make_interval(secs => $1)",
+    )
+    .bind(retention.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// The summary as a CloudWatch Embedded Metric Format line: printed alone on stdout, CloudWatch
+/// Logs turns it into metrics with no API call.
+pub fn emf_line(summary: &Summary, function: &str, timestamp_ms: i64) -> String {
+    let metric = |name: &str, unit: &str| serde_json::json!({"Name": name, "Unit": unit});
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "Helix",
+                "Dimensions": [["Function"]],
+                "Metrics": [
+                    metric("UsersChecked", "Count"),
+                    metric("HoldsReleased", "Count"),
+                    metric("DriftsFound", "Count"),
+                    metric("DriftsRepaired", "Count"),
+                    metric("ReconcileDuration", "Milliseconds"),
+                ],
+            }],
+        },
+        "Function": function,
+        "UsersChecked": summary.users_checked,
+        "HoldsReleased": summary.holds_released,
+        "DriftsFound": summary.drifts_found,
+        "DriftsRepaired": summary.drifts_repaired,
+        "ReconcileDuration": summary.duration_ms,
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_emf_line_declares_each_metric_and_carries_its_value() {
+        let summary = Summary {
+            users_checked: 3,
+            holds_released: 1,
+            drifts_found: 2,
+            drifts_repaired: 2,
+            ..Summary::default()
+        };
+        let line: serde_json::Value =
+            serde_json::from_str(&emf_line(&summary, "budget-reconcile", 1_700_000_000_000))
+                .unwrap();
+        let declared = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], "Helix");
+        for metric in declared["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(line[name].is_number(), "{name} has no value");
+        }
+        assert_eq!(line["DriftsFound"], 2);
+        assert_eq!(line["Function"], "budget-reconcile");
+        assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000_i64);
+    }
+}
