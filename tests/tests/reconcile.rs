@@ -146,14 +146,18 @@ async fn old_idempotency_keys_are_forgotten(pool: PgPool) {
     let (user, _) = signed_in_user(&state, "keys@example.com").await;
     sqlx::query(
         "INSERT INTO turn_idempotency (user_id, key, request_hash, response, created_at) VALUES
-         ($1, 'old', 'h', '{}', now() - interval '2 days'), ($1, 'new', 'h', '{}', now())",
+         ($1, 'old', 'h', '{}', now() - interval '2 days'), ($1, 'new', 'h', '{}', now()),
+         ($1, 'crashed', 'h', NULL, now() - interval '2 hours'), ($1, 'running', 'h', NULL, now())",
     )
     .bind(&user.id)
     .execute(&pool)
     .await
     .unwrap();
     let summary = reconcile::run(&pool, &REPORT).await.unwrap();
-    assert_eq!(summary.idempotency_keys_pruned, 1);
+    assert_eq!(
+        summary.idempotency_keys_pruned, 2,
+        "the old key and the crashed turn's key"
+    );
 }
 
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]

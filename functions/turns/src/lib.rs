@@ -40,17 +40,15 @@ async fn post_turn(
     ApiJson(request): ApiJson<TurnRequest>,
 ) -> Result<Response, ApiError> {
     let key = api::idempotency_key(&headers)?;
-    let fingerprint = serde_json::to_value(&request).map_err(ApiError::internal)?;
+    // Only a keyed request pays for its fingerprint.
+    let fingerprint = key
+        .as_ref()
+        .map(|_| serde_json::to_value(&request).map(|body| idempotency::request_hash(&body)))
+        .transpose()
+        .map_err(ApiError::internal)?;
     let turn = request.validate()?;
-    if let Some(key) = &key {
-        match idempotency::claim(
-            &state.db,
-            &user.id,
-            key,
-            &idempotency::request_hash(&fingerprint),
-        )
-        .await?
-        {
+    if let (Some(key), Some(fingerprint)) = (&key, &fingerprint) {
+        match idempotency::claim(&state.db, &user.id, key, fingerprint).await? {
             Claim::Fresh => {}
             Claim::Replay(response) => {
                 return Ok(([("idempotent-replayed", "true")], Json(response)).into_response());

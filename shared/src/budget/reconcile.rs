@@ -139,8 +139,11 @@ pub async fn check_user(
 }
 
 async fn prune_idempotency_keys(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Error> {
+    // A key still without a response after an hour belongs to a turn that crashed: free it too.
     let result = sqlx::query(
-        "DELETE FROM turn_idempotency WHERE created_at < now() - make_interval(secs => $1)",
+        "DELETE FROM turn_idempotency
+         WHERE created_at < now() - make_interval(secs => $1)
+            OR (response IS NULL AND created_at < now() - interval '1 hour')",
     )
     .bind(retention.as_secs_f64())
     .execute(pool)
