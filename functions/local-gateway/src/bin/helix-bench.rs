@@ -1,0 +1,658 @@
+//! helix-bench: what Helix adds to a model call. Drives `POST /v1/turns` open-loop at a fixed rate
+//! against the release-built local gateway (a separate process, real PostgreSQL with fsync on) and
+//! the same Chat Completions call made directly to an in-process fake provider, then prints
+//! p50/p90/p99/max latency of both, the overhead, the achieved rate and the API's peak RSS.
+//!
+//! Run: `make bench`. Knobs: `--rate N` / HELIX_BENCH_RATE (requests/s, default 200),
+//! `--seconds N` / HELIX_BENCH_SECONDS (default 20), `--warmup N` / HELIX_BENCH_WARMUP_SECONDS
+//! (default 3), HELIX_BENCH_API_BIN (default: `local-gateway` next to this binary).
+//! It is a benchmark, not a test: it fails only when a request fails, never on the figures.
+
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::HeaderName;
+use axum::http::header::CONTENT_TYPE;
+use axum::routing::post;
+use axum::serve::ListenerExt;
+use helix_shared::auth::jwt::TokenKeys;
+use helix_shared::budget::ledger;
+use helix_shared::config::{Config, Role};
+use helix_shared::db::{self, MIGRATOR, users};
+use helix_shared::error::cause_chain;
+use helix_shared::ids::new_id;
+use helix_shared::personality::{DEFAULT_PRESET_ID, Presets};
+use helix_shared::tools::ToolCatalog;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+
+type BoxError = Box<dyn std::error::Error>;
+
+const BENCH_EMAIL: &str = "bench@helix.local";
+const BENCH_MODEL: &str = "bench-model";
+/// Topped up to this before every run ($1,000), so the bench never meets `budget_exhausted`.
+const BENCH_BALANCE_MICROS: i64 = 1_000_000_000;
+const USER_MESSAGE: &str = "Say hello.";
+const MAX_TOKENS: u32 = 20;
+/// The issue's goal, reported (never enforced): p99 overhead under this at 200 requests/s.
+const P99_OVERHEAD_GOAL_MS: f64 = 3.0;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A fixed Chat Completions reply, as an OpenAI-compatible server sends it.
+const FAKE_COMPLETION: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-model","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":40,"completion_tokens":20,"total_tokens":60}}"#;
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let settings = Settings::from_args_and_env()?;
+    let report = run(&settings).await?;
+    print!("{}", report.render(&settings));
+    let failed = report.failed_requests();
+    if failed > 0 {
+        return Err(
+            format!("{failed} requests failed: the figures above are not trustworthy").into(),
+        );
+    }
+    Ok(())
+}
+
+/// How hard and how long to drive, and which API binary to start.
+#[derive(Debug, Clone, PartialEq)]
+struct Settings {
+    rate_per_sec: u32,
+    measure: Duration,
+    warmup: Duration,
+    api_binary: PathBuf,
+}
+
+impl Settings {
+    fn from_args_and_env() -> Result<Self, BoxError> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let api_binary = match std::env::var_os("HELIX_BENCH_API_BIN") {
+            Some(path) => PathBuf::from(path),
+            None => std::env::current_exe()?.with_file_name("local-gateway"),
+        };
+        Ok(Settings {
+            rate_per_sec: setting(&args, "--rate", "HELIX_BENCH_RATE", 200, 1)?,
+            measure: Duration::from_secs(setting(
+                &args,
+                "--seconds",
+                "HELIX_BENCH_SECONDS",
+                20,
+                1,
+            )?),
+            warmup: Duration::from_secs(setting(
+                &args,
+                "--warmup",
+                "HELIX_BENCH_WARMUP_SECONDS",
+                3,
+                0,
+            )?),
+            api_binary,
+        })
+    }
+}
+
+/// `--flag N` wins over the environment variable, which wins over the default.
+fn setting<T>(args: &[String], flag: &str, env_key: &str, default: T, min: T) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let from_flag = args
+        .iter()
+        .position(|arg| arg == flag)
+        .map(|index| args.get(index + 1).cloned().unwrap_or_default());
+    let raw = from_flag.or_else(|| std::env::var(env_key).ok());
+    let value = match raw {
+        None => default,
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|_| format!("{flag} / {env_key}: expected a whole number, got {raw:?}"))?,
+    };
+    if value < min {
+        return Err(format!("{flag} / {env_key}: must be at least {min}"));
+    }
+    Ok(value)
+}
+
+/// Everything the bench measured.
+struct Report {
+    fsync: String,
+    direct: PhaseResult,
+    helix: PhaseResult,
+    warmup_errors: usize,
+    api_peak_rss_kib: Option<u64>,
+}
+
+async fn run(settings: &Settings) -> Result<Report, BoxError> {
+    let config = Config::load().await?;
+    let pool = db::connect_lazy(&config.database)?;
+    let fsync = require_durable_commits(&pool).await?;
+    let user_id = prepare_bench_user(&pool).await?;
+    let token = TokenKeys::new(&config.auth)
+        .issue(&user_id, chrono::Utc::now().timestamp())?
+        .token;
+    pool.close().await;
+
+    let provider = start_fake_provider().await?;
+    let mut api = ApiProcess::spawn(&settings.api_binary, provider)?;
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .timeout(REQUEST_TIMEOUT)
+        .build()?;
+    api.wait_until_healthy(&client).await?;
+
+    let direct = Arc::new(direct_target(provider)?);
+    let helix = Arc::new(helix_target(api.address, &token));
+    let mut warmup_errors = 0;
+    let mut measured = Vec::new();
+    for (name, target) in [("direct provider", &direct), ("through Helix", &helix)] {
+        eprintln!("helix-bench: {name}: warming up, then measuring");
+        let warmup = run_phase(&client, target, settings.rate_per_sec, settings.warmup).await?;
+        warmup_errors += warmup.errors;
+        report_first_error(&format!("{name} warm-up"), &warmup);
+        let result = run_phase(&client, target, settings.rate_per_sec, settings.measure).await?;
+        report_first_error(name, &result);
+        measured.push(result);
+    }
+    let api_peak_rss_kib = api.peak_rss_kib();
+    drop(api);
+    let helix = measured.pop().ok_or("the Helix phase did not run")?;
+    let direct = measured.pop().ok_or("the direct phase did not run")?;
+    Ok(Report {
+        fsync,
+        direct,
+        helix,
+        warmup_errors,
+        api_peak_rss_kib,
+    })
+}
+
+fn report_first_error(phase: &str, result: &PhaseResult) {
+    if let Some(error) = &result.first_error {
+        eprintln!(
+            "helix-bench: {phase}: {} failed, first: {error}",
+            result.errors
+        );
+    }
+}
+
+// ---- database -----------------------------------------------------------------------------
+
+/// The figures only mean something with durable commits: refuse to run without them.
+async fn require_durable_commits(pool: &PgPool) -> Result<String, BoxError> {
+    let fsync: String = sqlx::query_scalar("SHOW fsync").fetch_one(pool).await?;
+    let synchronous_commit: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(pool)
+        .await?;
+    if fsync != "on" || synchronous_commit == "off" {
+        return Err(format!(
+            "the database runs with fsync={fsync}, synchronous_commit={synchronous_commit}: \
+             ledger writes are not durable, so the figures would flatter Helix"
+        )
+        .into());
+    }
+    Ok(fsync)
+}
+
+/// The bench user (migrations first), its `local` agent and a topped-up balance; idempotent.
+async fn prepare_bench_user(pool: &PgPool) -> Result<String, BoxError> {
+    MIGRATOR.run(pool).await?;
+    let mut conn = pool.acquire().await?;
+    let (user, _created) = users::ensure_user(&mut conn, BENCH_EMAIL, Role::User).await?;
+    drop(conn);
+    sqlx::query(
+        "INSERT INTO agents (id, user_id, provider, model) VALUES ($1, $2, 'local', $3)
+         ON CONFLICT ON CONSTRAINT agents_user_provider_model_key DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(&user.id)
+    .bind(BENCH_MODEL)
+    .execute(pool)
+    .await?;
+    let balance_micros: i64 = sqlx::query_scalar("SELECT balance_micros FROM users WHERE id = $1")
+        .bind(&user.id)
+        .fetch_one(pool)
+        .await?;
+    if balance_micros < BENCH_BALANCE_MICROS {
+        let top_up = BENCH_BALANCE_MICROS - balance_micros;
+        ledger::grant(pool, &user.id, top_up, "bench grant", None).await?;
+    }
+    Ok(user.id)
+}
+
+// ---- the fake provider --------------------------------------------------------------------
+
+/// An OpenAI-compatible provider that answers every completion at once, in this process.
+async fn start_fake_provider() -> Result<SocketAddr, BoxError> {
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+    let address = listener.local_addr()?;
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
+    let app = Router::new().route("/v1/chat/completions", post(fake_chat_completion));
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            eprintln!("helix-bench: the fake provider stopped: {error}");
+        }
+    });
+    Ok(address)
+}
+
+/// Reads the whole request body (as a real server must) and sends the fixed reply.
+async fn fake_chat_completion(
+    _body: axum::body::Bytes,
+) -> ([(HeaderName, &'static str); 1], &'static str) {
+    ([(CONTENT_TYPE, "application/json")], FAKE_COMPLETION)
+}
+
+// ---- the API process ----------------------------------------------------------------------
+
+/// The local gateway as a child process; killed when dropped, on success and on error alike.
+struct ApiProcess {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl ApiProcess {
+    fn spawn(binary: &PathBuf, provider: SocketAddr) -> Result<Self, BoxError> {
+        let port = free_port()?;
+        let child = Command::new(binary)
+            .env("HELIX_PORT", port.to_string())
+            .env("HELIX_HOST", "127.0.0.1")
+            .env("HELIX_LOCAL_BASE_URL", format!("http://{provider}/v1"))
+            .env("HELIX_LOG", "warn")
+            .env("HELIX_ENGINE_MAX_ATTEMPTS", "1")
+            .env("HELIX_DB_MAX_CONNECTIONS", "20")
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", binary.display()))?;
+        Ok(ApiProcess {
+            child,
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+        })
+    }
+
+    async fn wait_until_healthy(&mut self, client: &reqwest::Client) -> Result<(), BoxError> {
+        let url = format!("http://{}/healthz", self.address);
+        let deadline = Instant::now() + HEALTH_TIMEOUT;
+        loop {
+            if let Ok(response) = client.get(&url).send().await
+                && response.status().is_success()
+            {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                return Err(format!("the API exited before it was healthy ({status})").into());
+            }
+            if Instant::now() > deadline {
+                return Err(
+                    format!("the API did not answer {url} within {HEALTH_TIMEOUT:?}").into(),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        parse_vm_hwm_kib(&status)
+    }
+}
+
+impl Drop for ApiProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port the kernel just called free (another program could take it first; unlikely here).
+fn free_port() -> std::io::Result<u16> {
+    Ok(StdTcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+/// `VmHWM:    24680 kB` → 24680.
+fn parse_vm_hwm_kib(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+}
+
+// ---- load ---------------------------------------------------------------------------------
+
+/// One kind of request the bench sends, again and again.
+struct Target {
+    url: String,
+    body: String,
+    bearer: Option<String>,
+}
+
+impl Target {
+    fn request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+        let request = client
+            .post(&self.url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(self.body.clone());
+        match &self.bearer {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+}
+
+/// The Chat Completions body Helix itself sends for the turn below: the preset's system prompt,
+/// the user's message, its tools, temperature and the max_tokens override.
+fn direct_target(provider: SocketAddr) -> Result<Target, BoxError> {
+    let catalog = ToolCatalog::builtin();
+    let presets = Presets::builtin(&catalog)?;
+    let preset = presets
+        .get(DEFAULT_PRESET_ID)
+        .ok_or("the default preset is missing")?;
+    let tools: Vec<Value> = preset
+        .tool_whitelist
+        .iter()
+        .filter_map(|name| catalog.get(name))
+        .map(|tool| {
+            json!({"type": "function", "function": {
+                "name": tool.name, "description": tool.description, "parameters": tool.parameters,
+            }})
+        })
+        .collect();
+    let body = json!({
+        "model": BENCH_MODEL,
+        "messages": [
+            {"role": "system", "content": preset.system},
+            {"role": "user", "content": USER_MESSAGE},
+        ],
+        "tools": tools,
+        "temperature": preset.defaults.temperature,
+        "max_tokens": MAX_TOKENS,
+    });
+    Ok(Target {
+        url: format!("http://{provider}/v1/chat/completions"),
+        body: body.to_string(),
+        bearer: None,
+    })
+}
+
+fn helix_target(api: SocketAddr, token: &str) -> Target {
+    let body = json!({
+        "engine": "local",
+        "personalityId": DEFAULT_PRESET_ID,
+        "messages": [{"role": "user", "content": USER_MESSAGE}],
+        "overrides": {"max_tokens": MAX_TOKENS},
+    });
+    Target {
+        url: format!("http://{api}/v1/turns"),
+        body: body.to_string(),
+        bearer: Some(token.to_owned()),
+    }
+}
+
+/// Latencies of the successful requests of one phase, its failures and how long it took.
+#[derive(Debug, Default)]
+struct PhaseResult {
+    /// Sorted, shortest first.
+    latencies: Vec<Duration>,
+    errors: usize,
+    first_error: Option<String>,
+    elapsed: Duration,
+}
+
+impl PhaseResult {
+    fn achieved_per_sec(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.latencies.len() as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    fn percentile(&self, percent: f64) -> Duration {
+        percentile(&self.latencies, percent)
+    }
+}
+
+/// Sends `rate_per_sec` requests a second for `duration`, open-loop: each starts at its scheduled
+/// instant however slow earlier ones are, and its latency counts from that instant (so a stalled
+/// sender cannot hide a slow server: no coordinated omission). The schedule runs on its own
+/// thread because `thread::sleep` wakes within tens of microseconds, tokio's timer within a
+/// millisecond, which would blur sub-millisecond figures.
+async fn run_phase(
+    client: &reqwest::Client,
+    target: &Arc<Target>,
+    rate_per_sec: u32,
+    duration: Duration,
+) -> Result<PhaseResult, BoxError> {
+    let offsets = start_offsets(rate_per_sec, duration);
+    let runtime = tokio::runtime::Handle::current();
+    let (client, target) = (client.clone(), Arc::clone(target));
+    let phase_start = Instant::now();
+    let requests: Vec<JoinHandle<Result<Duration, String>>> =
+        tokio::task::spawn_blocking(move || {
+            offsets
+                .into_iter()
+                .map(|offset| {
+                    let scheduled = phase_start + offset;
+                    if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    runtime.spawn(timed_request(target.request(&client), scheduled))
+                })
+                .collect()
+        })
+        .await?;
+    let mut result = PhaseResult::default();
+    for request in requests {
+        match request.await? {
+            Ok(latency) => result.latencies.push(latency),
+            Err(error) => {
+                result.errors += 1;
+                result.first_error.get_or_insert(error);
+            }
+        }
+    }
+    // Over the whole schedule at least, so a phase that kept up reports exactly its rate.
+    result.elapsed = phase_start.elapsed().max(duration);
+    result.latencies.sort_unstable();
+    Ok(result)
+}
+
+/// When each request starts, from the phase's start: evenly `1/rate` apart.
+fn start_offsets(rate_per_sec: u32, duration: Duration) -> Vec<Duration> {
+    let rate = u128::from(rate_per_sec.max(1));
+    let count = duration.as_nanos() * rate / 1_000_000_000;
+    (0..count)
+        .map(|index| {
+            let nanos = index * 1_000_000_000 / rate;
+            Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        })
+        .collect()
+}
+
+/// Sends one request and reads its whole body; a transport error or a non-2xx answer is an error.
+async fn timed_request(
+    request: reqwest::RequestBuilder,
+    scheduled: Instant,
+) -> Result<Duration, String> {
+    let outcome = async {
+        let response = request.send().await?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        Ok::<_, reqwest::Error>((status, body))
+    }
+    .await;
+    let latency = scheduled.elapsed();
+    match outcome {
+        Ok((status, _)) if status.is_success() => Ok(latency),
+        Ok((status, body)) => Err(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        )),
+        Err(error) => Err(cause_chain(&error)),
+    }
+}
+
+/// Nearest-rank percentile of an ascending slice; zero for an empty one.
+fn percentile(sorted: &[Duration], percent: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (percent / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted
+        .get(rank.clamp(1, sorted.len()) - 1)
+        .copied()
+        .unwrap_or_default()
+}
+
+// ---- report -------------------------------------------------------------------------------
+
+impl Report {
+    fn failed_requests(&self) -> usize {
+        self.warmup_errors + self.direct.errors + self.helix.errors
+    }
+
+    fn render(&self, settings: &Settings) -> String {
+        let build = if cfg!(debug_assertions) {
+            "DEBUG build"
+        } else {
+            "release build"
+        };
+        let mut out = format!(
+            "helix-bench: {} req/s for {} s (after {} s warm-up), {build}, fsync {}\n",
+            settings.rate_per_sec,
+            settings.measure.as_secs(),
+            settings.warmup.as_secs(),
+            self.fsync,
+        );
+        out.push_str(&format!(
+            "{:<16}{:>10}{:>10}{:>10}{:>10}{:>10}{:>9}\n",
+            "", "p50", "p90", "p99", "max", "req/s", "errors"
+        ));
+        for (label, phase) in [
+            ("direct provider", &self.direct),
+            ("through Helix", &self.helix),
+        ] {
+            out.push_str(&format!(
+                "{label:<16}{:>10}{:>10}{:>10}{:>10}{:>10.1}{:>9}\n",
+                millis(phase.percentile(50.0)),
+                millis(phase.percentile(90.0)),
+                millis(phase.percentile(99.0)),
+                millis(phase.percentile(100.0)),
+                phase.achieved_per_sec(),
+                phase.errors,
+            ));
+        }
+        let overhead = |percent| {
+            ms_f64(self.helix.percentile(percent)) - ms_f64(self.direct.percentile(percent))
+        };
+        let p99_overhead = overhead(99.0);
+        out.push_str(&format!(
+            "overhead (Helix - direct): p50 {:.2} ms  p90 {:.2} ms  p99 {p99_overhead:.2} ms \
+             (goal: p99 < {P99_OVERHEAD_GOAL_MS} ms at 200 req/s: {})\n",
+            overhead(50.0),
+            overhead(90.0),
+            if p99_overhead < P99_OVERHEAD_GOAL_MS {
+                "met"
+            } else {
+                "missed"
+            },
+        ));
+        match self.api_peak_rss_kib {
+            Some(kib) => out.push_str(&format!("API peak RSS: {:.1} MB\n", kib as f64 / 1024.0)),
+            None => out.push_str("API peak RSS: unknown (no /proc/<pid>/status)\n"),
+        }
+        if self.warmup_errors > 0 {
+            out.push_str(&format!("warm-up errors: {}\n", self.warmup_errors));
+        }
+        out
+    }
+}
+
+fn ms_f64(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{:.2} ms", ms_f64(duration))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_takes_the_nearest_rank_of_a_sorted_vector() {
+        let sorted: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&sorted, 50.0), Duration::from_millis(50));
+        assert_eq!(percentile(&sorted, 90.0), Duration::from_millis(90));
+        assert_eq!(percentile(&sorted, 99.0), Duration::from_millis(99));
+        assert_eq!(percentile(&sorted, 100.0), Duration::from_millis(100));
+        assert_eq!(percentile(&sorted, 0.0), Duration::from_millis(1));
+    }
+
+    #[test]
+    fn percentile_of_few_or_no_samples_never_panics() {
+        assert_eq!(percentile(&[], 99.0), Duration::ZERO);
+        let one = [Duration::from_micros(700)];
+        assert_eq!(percentile(&one, 50.0), one[0]);
+        assert_eq!(percentile(&one, 99.9), one[0]);
+    }
+
+    #[test]
+    fn schedule_spaces_starts_evenly_at_the_rate() {
+        let offsets = start_offsets(200, Duration::from_secs(20));
+        assert_eq!(offsets.len(), 4000);
+        assert_eq!(offsets[0], Duration::ZERO);
+        assert!(
+            offsets
+                .windows(2)
+                .all(|pair| pair[1] - pair[0] == Duration::from_millis(5))
+        );
+        assert_eq!(offsets[3999], Duration::from_micros(19_995_000));
+    }
+
+    #[test]
+    fn schedule_keeps_uneven_rates_within_a_nanosecond_of_even() {
+        let offsets = start_offsets(3, Duration::from_secs(1));
+        assert_eq!(
+            offsets,
+            [0, 333_333_333, 666_666_666].map(Duration::from_nanos)
+        );
+        assert!(start_offsets(200, Duration::ZERO).is_empty());
+    }
+
+    #[test]
+    fn peak_rss_is_read_from_vm_hwm() {
+        let status =
+            "Name:\tlocal-gateway\nVmPeak:\t  900000 kB\nVmHWM:\t   24680 kB\nVmRSS:\t 20000 kB\n";
+        assert_eq!(parse_vm_hwm_kib(status), Some(24_680));
+        assert_eq!(parse_vm_hwm_kib("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn flags_win_over_defaults_and_bad_values_name_the_flag() {
+        let args = ["--rate".to_owned(), "50".to_owned()];
+        assert_eq!(
+            setting(&args, "--rate", "HELIX_BENCH_TEST_UNSET", 200, 1),
+            Ok(50)
+        );
+        assert_eq!(
+            setting(&[], "--rate", "HELIX_BENCH_TEST_UNSET", 200, 1),
+            Ok(200)
+        );
+        let zero = ["--rate".to_owned(), "0".to_owned()];
+        let error = setting(&zero, "--rate", "HELIX_BENCH_TEST_UNSET", 200, 1).unwrap_err();
+        assert!(error.contains("--rate"), "{error}");
+    }
+}
