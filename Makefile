@@ -5,12 +5,12 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-FUNCTIONS := auth-verify turns personas agents budget budget-reconcile
+FUNCTIONS := auth-verify turns personas agents budget budget-reconcile db-migrate
 LAMBDA_PACKAGES := $(addprefix -p ,$(FUNCTIONS))
 # The embedded database's URL, unless DATABASE_URL points at another server.
 DB_URL = $$(scripts/db url)
 
-.PHONY: help dev test bench fmt-check clippy unit-tests lambda-build tools db-start db-stop migrate seed reconcile hash-passcode
+.PHONY: help dev test bench fmt-check clippy unit-tests lambda-build tools db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
 
 help:
 	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, API on :3001"
@@ -22,7 +22,7 @@ dev: db-start
 	cargo build --package local-gateway --bins
 	DATABASE_URL="$(DB_URL)" target/debug/helix-admin migrate
 	DATABASE_URL="$(DB_URL)" target/debug/helix-admin seed
-	DATABASE_URL="$(DB_URL)" HELIX_LOG_FORMAT="$${HELIX_LOG_FORMAT:-pretty}" target/debug/local-gateway
+	DATABASE_URL="$(DB_URL)" HELIX_LOG_FORMAT="$${HELIX_LOG_FORMAT:-pretty}" scripts/dev
 
 ## Latency of POST /v1/turns against a fast fake provider: the release API, the embedded database with
 ## fsync on, 200 requests/s open-loop (HELIX_BENCH_RATE, HELIX_BENCH_SECONDS). A benchmark, not a check.
@@ -31,7 +31,7 @@ bench: db-start
 	DATABASE_URL="$(DB_URL)" target/release/helix-bench
 
 ## Every check CI runs, in order of how fast they fail.
-test: fmt-check clippy unit-tests lambda-build
+test: fmt-check clippy infra-check web-check unit-tests lambda-build
 	@echo "make test: all checks passed"
 
 fmt-check:
@@ -52,6 +52,40 @@ lambda-build:
 tools:
 	scripts/tools >/dev/null
 
+## The deployment code, offline: sam validate --lint, the template against the routers and Terraform,
+## Terraform fmt + its own config loader, references, checkov, actionlint (tools in .venv-infra).
+infra-check:
+	infra/check
+
+## Release builds of the deployed functions for Lambda, zipped under target/package/<ARCH>/ with their sizes.
+## ARCH=arm64 (deployed; needs `rustup target add aarch64-unknown-linux-gnu`) or ARCH=x86_64.
+## A zip over 10 MB fails: small binaries are fast cold starts.
+ARCH ?= arm64
+MAX_ZIP_BYTES := 10000000
+package: tools
+	@case "$(ARCH)" in \
+	  arm64) target=aarch64-unknown-linux-gnu; flag=--arm64 ;; \
+	  x86_64) target=x86_64-unknown-linux-gnu; flag=--x86-64 ;; \
+	  *) echo "make package: ARCH must be arm64 or x86_64, not '$(ARCH)'" >&2; exit 2 ;; \
+	esac; \
+	if [ ! -d "$$(rustc --print sysroot)/lib/rustlib/$$target/lib" ]; then \
+	  echo "make package: the Rust standard library for $$target is missing; run: rustup target add $$target" >&2; \
+	  exit 1; \
+	fi; \
+	echo "cargo lambda build --release $$flag: $(FUNCTIONS)"; \
+	PATH="$$(scripts/tools):$$PATH" cargo lambda build --release --locked $$flag $(addprefix --bin ,$(FUNCTIONS))
+	@# --bin (not -p) resolves features as `sam build` does per function, so its builds are cache hits.
+	@mkdir -p target/package/$(ARCH) && rm -f target/package/$(ARCH)/*.zip
+	@too_big=""; for f in $(FUNCTIONS); do \
+	  zip="target/package/$(ARCH)/$$f.zip"; \
+	  python3 -m zipfile -c "$$zip" "target/lambda/$$f/bootstrap"; \
+	  bytes=$$(stat -c %s "$$zip"); \
+	  awk -v f="$$f" -v b="$$bytes" -v z="$$zip" 'BEGIN { printf "  %-18s %6.2f MB  %s\n", f, b / 1e6, z }'; \
+	  if [ "$$bytes" -gt $(MAX_ZIP_BYTES) ]; then too_big="$$too_big $$f"; fi; \
+	done; \
+	if [ -n "$$too_big" ]; then echo "make package: over 10 MB:$$too_big" >&2; exit 1; fi; \
+	echo "make package: $(words $(FUNCTIONS)) $(ARCH) zips, each under 10 MB"
+
 db-start:
 	scripts/db start
 
@@ -71,3 +105,7 @@ reconcile: migrate
 ## Prints a bcrypt hash for a new passcode, read from stdin (never from the command line).
 hash-passcode:
 	@cargo run --quiet --package local-gateway --bin helix-admin -- hash-passcode
+
+## The web app (web/): a clean install from package-lock.json, eslint, tsc, Vitest, the production build.
+web-check:
+	cd web && npm ci --no-audit --no-fund && npm run lint && npm run typecheck && npm run test -- --run && npm run build

@@ -1,0 +1,14 @@
+output "api_access_log_group_arn" {
+  description = "SAM parameter ApiAccessLogGroupArn: the HTTP API's access log."
+  value       = aws_cloudwatch_log_group.api_access.arn
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic every alarm notifies; subscribe on-call here."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "logs_kms_key_arn" {
+  description = "The key the log groups are encrypted with."
+  value       = aws_kms_key.logs.arn
+}

@@ -1,0 +1,61 @@
+// One function per Helix endpoint the web app uses, typed by ./types (docs/openapi.json).
+import type { ApiClient } from './client'
+import type {
+  Agent,
+  Agents,
+  Budget,
+  BudgetQuery,
+  CreateAgent,
+  CreatePersona,
+  Health,
+  Models,
+  Personalities,
+  Persona,
+  PersonaPage,
+  TurnRequest,
+  TurnResponse,
+  UpdateAgent,
+  UpdatePersona,
+  VerifyResponse,
+} from './types'
+
+export type HelixApi = ReturnType<typeof helixApi>
+
+export function helixApi(client: ApiClient) {
+  const { request } = client
+  const id = encodeURIComponent
+  return {
+    client,
+    health: () => request<Health>('/healthz', { authenticated: false }),
+    verifyPasscode: (passcode: string) =>
+      request<VerifyResponse>('/auth/verify', {
+        method: 'POST',
+        body: { passcode },
+        authenticated: false,
+      }),
+    /** One charged turn. The same idempotency key on a retry returns the first answer, charged once. */
+    createTurn: (turn: TurnRequest, idempotencyKey: string) =>
+      request<TurnResponse>('/v1/turns', {
+        method: 'POST',
+        body: turn,
+        headers: { 'idempotency-key': idempotencyKey },
+      }),
+    listPersonalities: () => request<Personalities>('/v1/personalities'),
+    listAgents: () => request<Agents>('/v1/agents'),
+    listModels: () => request<Models>('/v1/agents/models'),
+    createAgent: (agent: CreateAgent) => request<Agent>('/v1/agents', { method: 'POST', body: agent }),
+    updateAgent: (agentId: string, change: UpdateAgent) =>
+      request<Agent>(`/v1/agents/${id(agentId)}`, { method: 'PATCH', body: change }),
+    deleteAgent: (agentId: string) =>
+      request<undefined>(`/v1/agents/${id(agentId)}`, { method: 'DELETE' }),
+    getBudget: (query: BudgetQuery = {}) => request<Budget>('/v1/budget', { query: { ...query } }),
+    listPersonas: (query: { limit?: number; cursor?: string } = {}) =>
+      request<PersonaPage>('/v1/personas', { query: { ...query } }),
+    createPersona: (persona: CreatePersona) =>
+      request<Persona>('/v1/personas', { method: 'POST', body: persona }),
+    updatePersona: (personaId: string, change: UpdatePersona) =>
+      request<Persona>(`/v1/personas/${id(personaId)}`, { method: 'PATCH', body: change }),
+    deletePersona: (personaId: string) =>
+      request<undefined>(`/v1/personas/${id(personaId)}`, { method: 'DELETE' }),
+  }
+}

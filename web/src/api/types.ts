@@ -1,0 +1,178 @@
+// Wire types of the Helix API, written to match docs/openapi.json (components.schemas).
+// Field names stay as the API spells them (snake_case, and camelCase where the API uses it).
+
+export type Provider = 'openai' | 'anthropic' | 'bedrock' | 'local'
+export const PROVIDERS: readonly Provider[] = ['openai', 'anthropic', 'bedrock', 'local']
+
+export interface User {
+  id: string
+  email: string
+  name: string | null
+  budget_cents: number
+}
+
+export interface VerifyRequest {
+  passcode: string
+}
+
+export interface VerifyResponse {
+  token: string
+  token_type: 'Bearer'
+  expires_at: string
+  user: User
+}
+
+export interface ToolCall {
+  id: string
+  name: string
+  arguments: Record<string, unknown>
+}
+
+export type MessageRole = 'system' | 'user' | 'assistant' | 'tool'
+
+export interface Message {
+  role: MessageRole
+  content?: string
+  tool_call_id?: string
+  tool_calls?: ToolCall[]
+}
+
+export interface TurnRequest {
+  engine: Provider
+  model?: string
+  personalityId: string
+  messages: Message[]
+  overrides?: { temperature?: number; max_tokens?: number }
+  tools?: string[]
+}
+
+export interface TurnResponse {
+  text: string
+  usage: { input_tokens: number; output_tokens: number }
+  tool_calls: ToolCall[]
+  cost: { micros: number; cents: number }
+  budget: { remaining_cents: number; remaining_micros: number }
+  engine: Provider
+  model: string
+  personality_id: string
+  trace_id: string
+  max_tokens: number
+  max_tokens_reduced: boolean
+}
+
+export interface Personality {
+  id: string
+  label: string
+  /** An emoji for presets; an image URL (presigned, short-lived) for personas; or null. */
+  avatar: string | null
+  kind: 'preset' | 'persona'
+  toolWhitelist: string[]
+}
+
+export interface Personalities {
+  personalities: Personality[]
+}
+
+export type AgentStatus = 'active' | 'disabled'
+
+export interface Agent {
+  id: string
+  provider: Provider
+  model: string
+  status: AgentStatus
+  created_at: string
+  updated_at: string
+}
+
+export interface Agents {
+  agents: Agent[]
+}
+
+export interface CreateAgent {
+  provider: Provider
+  model: string
+  status?: AgentStatus
+}
+
+export interface UpdateAgent {
+  model?: string
+  status?: AgentStatus
+}
+
+export interface PricedModel {
+  model: string
+  input_per_mtok_micros: number
+  cached_input_per_mtok_micros: number
+  output_per_mtok_micros: number
+}
+
+export interface Models {
+  price_table_version: string
+  providers: { provider: Provider; any_model: boolean; models: PricedModel[] }[]
+}
+
+export interface LedgerEntry {
+  id: string
+  created_at: string
+  agent_id: string | null
+  kind: 'completion' | 'embedding'
+  provider: string | null
+  model: string | null
+  input_tokens: number
+  output_tokens: number
+  cost_micros: number
+  cost_cents: number
+  trace_id: string | null
+}
+
+export interface Budget {
+  balance_cents: number
+  balance_micros: number
+  spent_cents_this_month: number
+  spent_micros_this_month: number
+  open_holds: { count: number; micros: number }
+  ledger: LedgerEntry[]
+  next_cursor: string | null
+}
+
+export interface BudgetQuery {
+  limit?: number
+  cursor?: string
+  agent_id?: string
+  from?: string
+  to?: string
+}
+
+export interface Persona {
+  id: string
+  name: string
+  prompt: string
+  avatar_url: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface PersonaPage {
+  personas: Persona[]
+  next_cursor: string | null
+}
+
+export interface CreatePersona {
+  name: string
+  prompt: string
+}
+
+export interface UpdatePersona {
+  name?: string
+  prompt?: string
+}
+
+/** Limits from the schema, shared by forms and their counters. */
+export const PERSONA_NAME_MAX = 80
+export const PERSONA_PROMPT_MAX = 32000
+export const PASSCODE_MAX = 256
+
+export interface Health {
+  status: 'ok'
+  database: 'ok'
+}

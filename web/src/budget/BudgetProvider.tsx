@@ -1,0 +1,76 @@
+// Loads the balance once (GET /v1/budget), follows each turn's remaining_cents, and locks on a 402.
+import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react'
+import { useApi } from '../api/context'
+import type { Budget } from '../api/types'
+import { errorText } from '../ui/errorText'
+import { BudgetContext, type BudgetExhaustion, type BudgetState } from './context'
+
+export function BudgetProvider({ children }: { children: ReactNode }) {
+  const api = useApi()
+  const [balanceCents, setBalanceCents] = useState<number | null>(null)
+  const [loadError, setLoadError] = useState<string | null>(null)
+  const [exhaustion, setExhaustion] = useState<BudgetExhaustion | null>(null)
+
+  const applyBudget = useCallback((budget: Budget) => {
+    setLoadError(null)
+    setBalanceCents(budget.balance_cents)
+    // A grant since the 402 lifts the lockout; the same balance keeps it.
+    setExhaustion((current) =>
+      current && (current.balanceCents === null || budget.balance_cents > current.balanceCents)
+        ? null
+        : current,
+    )
+  }, [])
+
+  const refresh = useCallback(async () => {
+    try {
+      applyBudget(await api.getBudget({ limit: 1 }))
+    } catch (error) {
+      setLoadError(errorText(error))
+    }
+  }, [api, applyBudget])
+
+  useEffect(() => {
+    let current = true
+    api.getBudget({ limit: 1 }).then(
+      (budget) => {
+        if (current) applyBudget(budget)
+      },
+      (error: unknown) => {
+        if (current) setLoadError(errorText(error))
+      },
+    )
+    return () => {
+      current = false
+    }
+  }, [api, applyBudget])
+
+  useEffect(
+    () =>
+      api.client.subscribe((event) => {
+        if (event.type !== 'budget_exhausted') return
+        const { details } = event.error
+        const balance = typeof details.balance_cents === 'number' ? details.balance_cents : null
+        setExhaustion({
+          message: event.error.message,
+          balanceCents: balance,
+          requiredCents: typeof details.required_cents === 'number' ? details.required_cents : null,
+        })
+        if (balance !== null) setBalanceCents(balance)
+      }),
+    [api],
+  )
+
+  const state = useMemo<BudgetState>(
+    () => ({
+      balanceCents,
+      loadError,
+      exhaustion,
+      locked: exhaustion !== null || (balanceCents !== null && balanceCents <= 0),
+      recordRemaining: setBalanceCents,
+      refresh,
+    }),
+    [balanceCents, loadError, exhaustion, refresh],
+  )
+  return <BudgetContext value={state}>{children}</BudgetContext>
+}

@@ -1,0 +1,136 @@
+import { render, screen, within } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
+import { describe, expect, it } from 'vitest'
+import { App } from '../App'
+import type { TurnRequest } from '../api/types'
+import { errorResponse, fakeFetch, jsonResponse, signedIn, signedInRoutes, turn } from '../test/fakeApi'
+
+async function openChat(routes: Parameters<typeof fakeFetch>[0]) {
+  signedIn()
+  const fake = fakeFetch({ ...signedInRoutes(), ...routes })
+  render(<App />)
+  await screen.findByLabelText('Engine and model')
+  return fake
+}
+
+async function send(text: string) {
+  await userEvent.type(screen.getByLabelText('Message'), text)
+  await userEvent.click(screen.getByRole('button', { name: 'Send' }))
+}
+
+describe('the chat', () => {
+  it('offers the personalities with their avatars and only the active agents', async () => {
+    await openChat({})
+
+    expect(screen.getByRole('radio', { name: /Helix assistant/ })).toBeChecked()
+    expect(screen.getByRole('radio', { name: /Pirate/ })).toBeInTheDocument()
+    expect(screen.getByText('🤖')).toBeInTheDocument()
+    expect(document.querySelector('img[src="https://avatars.example/p-42.png"]')).not.toBeNull()
+    const options = within(screen.getByLabelText('Engine and model')).getAllByRole('option')
+    expect(options.map((o) => o.textContent)).toEqual(['openai · gpt-4o-mini', 'anthropic · claude-3-5-haiku'])
+  })
+
+  it('sends the whole conversation with the chosen personality, engine and model, one idempotency key per send', async () => {
+    let answers = 0
+    const fake = await openChat({
+      'POST /v1/turns': () => jsonResponse(200, turn({ text: `answer ${++answers}` })),
+    })
+    await userEvent.click(screen.getByRole('radio', { name: /Pirate/ }))
+    await userEvent.selectOptions(screen.getByLabelText('Engine and model'), 'anthropic · claude-3-5-haiku')
+
+    await send('first question')
+    await screen.findByText('answer 1')
+    await send('second question')
+    await screen.findByText('answer 2')
+
+    const turns = fake.callsTo('POST', '/v1/turns')
+    expect(turns[1]?.body).toEqual({
+      engine: 'anthropic',
+      model: 'claude-3-5-haiku',
+      personalityId: 'p-42',
+      messages: [
+        { role: 'user', content: 'first question' },
+        { role: 'assistant', content: 'answer 1' },
+        { role: 'user', content: 'second question' },
+      ],
+    } satisfies TurnRequest)
+    const keys = turns.map((call) => call.headers.get('idempotency-key'))
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/)
+    expect(keys[1]).not.toBe(keys[0])
+  })
+
+  it('renders markdown in the answer but never turns HTML into elements', async () => {
+    await openChat({
+      'POST /v1/turns': () =>
+        jsonResponse(
+          200,
+          turn({ text: '**bold** and <script>window.hacked = true</script> <img src=x onerror="alert(1)"> [x](javascript:alert(1))' }),
+        ),
+    })
+
+    await send('hi')
+
+    const bold = await screen.findByText('bold')
+    expect(bold.tagName).toBe('STRONG')
+    const messages = screen.getByRole('list', { name: 'Conversation' })
+    expect(messages.querySelector('script')).toBeNull()
+    expect(messages.querySelector('img')).toBeNull()
+    expect(messages.querySelector('a[href^="javascript"]')).toBeNull()
+  })
+
+  it('shows the token counts, the cost and a copyable trace id of each turn', async () => {
+    const user = userEvent.setup()
+    await openChat({ 'POST /v1/turns': () => jsonResponse(200, turn()) })
+
+    await user.type(screen.getByLabelText('Message'), 'hi{Enter}')
+
+    expect(await screen.findByText('Tokens: 12 in, 34 out')).toBeInTheDocument()
+    expect(screen.getByText('Cost: $0.001234')).toBeInTheDocument()
+    expect(screen.getByText('1-abc-def')).toBeInTheDocument()
+    await user.click(screen.getByRole('button', { name: 'Copy trace id' }))
+    expect(await navigator.clipboard.readText()).toBe('1-abc-def')
+    expect(screen.getByText('Copied')).toBeInTheDocument()
+  })
+
+  it('lists the tool calls the model returned', async () => {
+    await openChat({
+      'POST /v1/turns': () =>
+        jsonResponse(200, turn({ tool_calls: [{ id: 'c1', name: 'search', arguments: { q: 'rust' } }] })),
+    })
+
+    await send('look it up')
+
+    const calls = await screen.findByRole('list', { name: 'Tool calls' })
+    expect(calls).toHaveTextContent('search')
+    expect(calls).toHaveTextContent('{"q":"rust"}')
+  })
+
+  it('shows the API error message and retries with the same idempotency key', async () => {
+    let attempts = 0
+    const fake = await openChat({
+      'POST /v1/turns': () =>
+        ++attempts === 1
+          ? errorResponse(502, 'provider_error', 'The model provider failed; nothing was charged')
+          : jsonResponse(200, turn({ text: 'it worked' })),
+    })
+
+    await send('hello')
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('The model provider failed; nothing was charged')
+    expect(screen.getByText('Trace id:', { exact: false })).toHaveTextContent('1-trace-provider_error')
+    await userEvent.click(screen.getByRole('button', { name: 'Try again' }))
+    await screen.findByText('it worked')
+    const [first, second] = fake.callsTo('POST', '/v1/turns')
+    expect(second?.headers.get('idempotency-key')).toBe(first?.headers.get('idempotency-key'))
+    expect(second?.body).toEqual(first?.body)
+  })
+
+  it('says how to get an engine when no agent is active', async () => {
+    signedIn()
+    fakeFetch(signedInRoutes({ agents: [] }))
+    render(<App />)
+
+    expect(await screen.findByRole('link', { name: 'Add or enable an agent' })).toHaveAttribute('href', '#/agents')
+    expect(screen.getByLabelText('Message')).toBeDisabled()
+  })
+})

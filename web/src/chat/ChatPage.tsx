@@ -1,0 +1,123 @@
+// Chat: pick a personality and an engine, then talk. Locked (composer disabled) when the budget is spent.
+import { useState } from 'react'
+import { useApi } from '../api/context'
+import { useBudget } from '../budget/context'
+import { LockoutPanel } from '../budget/LockoutPanel'
+import { hrefFor } from '../router'
+import { ErrorMessage } from '../ui/ErrorMessage'
+import { useLoad } from '../ui/useLoad'
+import { Composer } from './Composer'
+import { ConversationView } from './ConversationView'
+import { EnginePicker } from './EnginePicker'
+import { PersonalityPicker } from './PersonalityPicker'
+import { useConversation } from './useConversation'
+
+const DEFAULT_PERSONALITY = 'helix-assistant'
+
+export function ChatPage() {
+  const api = useApi()
+  const { locked } = useBudget()
+  const personalities = useLoad(async () => (await api.listPersonalities()).personalities)
+  const agents = useLoad(async () =>
+    (await api.listAgents()).agents.filter((agent) => agent.status === 'active'),
+  )
+  const conversation = useConversation()
+  const [chosenPersonalityId, setPersonalityId] = useState<string | null>(null)
+  const [chosenAgentId, setAgentId] = useState<string | null>(null)
+  const [draft, setDraft] = useState('')
+
+  const personalityList = personalities.data ?? []
+  const agentList = agents.data ?? []
+  // Until the person chooses, default to the standard assistant (or the first) and the first agent.
+  const personality =
+    personalityList.find((p) => p.id === chosenPersonalityId) ??
+    personalityList.find((p) => p.id === DEFAULT_PERSONALITY) ??
+    personalityList[0]
+  const agent = agentList.find((a) => a.id === chosenAgentId) ?? agentList[0]
+
+  const sending = conversation.pending?.status === 'sending'
+  const unsent = conversation.pending?.status === 'failed'
+  let disabledReason: string | null = null
+  if (locked) disabledReason = 'Your budget is used up.'
+  else if (!agent) disabledReason = 'No active engine: add or enable one on the Agents page.'
+  else if (!personality) disabledReason = 'No personality to talk to yet.'
+  else if (unsent) disabledReason = 'Try the unsent message again, or discard it first.'
+  const controlsDisabled = locked || sending
+
+  function sendDraft() {
+    if (!agent || !personality || locked) return
+    const text = draft.trim()
+    setDraft('')
+    void conversation.send(text, {
+      engine: agent.provider,
+      model: agent.model,
+      personalityId: personality.id,
+    })
+  }
+
+  return (
+    <div className="space-y-4">
+      <section aria-label="Chat settings" className="space-y-3 rounded-lg bg-white p-3 shadow-sm sm:p-4">
+        {personalities.error !== null && <ErrorMessage error={personalities.error} />}
+        {agents.error !== null && <ErrorMessage error={agents.error} />}
+        {personalities.loading || agents.loading ? (
+          <p role="status" className="text-sm text-slate-600">
+            Loading personalities and engines…
+          </p>
+        ) : (
+          <>
+            <PersonalityPicker
+              personalities={personalityList}
+              selectedId={personality?.id ?? null}
+              onSelect={setPersonalityId}
+              disabled={controlsDisabled}
+            />
+            {agentList.length > 0 ? (
+              <EnginePicker
+                agents={agentList}
+                selectedId={agent?.id ?? null}
+                onSelect={setAgentId}
+                disabled={controlsDisabled}
+              />
+            ) : (
+              agents.error === null && (
+                <p className="text-sm">
+                  You have no active engine. <a href={hrefFor('agents')} className="text-indigo-700 underline">Add or enable an agent</a>.
+                </p>
+              )
+            )}
+          </>
+        )}
+        <button
+          type="button"
+          onClick={conversation.reset}
+          disabled={sending || (conversation.entries.length === 0 && !conversation.pending)}
+          className="btn-secondary"
+        >
+          New conversation
+        </button>
+      </section>
+
+      <section aria-label="Messages">
+        <ConversationView
+          entries={conversation.entries}
+          pending={conversation.pending}
+          canRetry={!locked}
+          onRetry={() => void conversation.retry()}
+          onDiscard={() => {
+            setDraft(conversation.discard())
+          }}
+        />
+      </section>
+
+      {locked && <LockoutPanel />}
+      <Composer
+        value={draft}
+        onChange={setDraft}
+        onSend={sendDraft}
+        disabled={controlsDisabled || disabledReason !== null}
+        disabledReason={sending ? 'Waiting for the answer…' : disabledReason}
+      />
+    </div>
+  )
+}

@@ -1,0 +1,60 @@
+// Where the next message is written. Enter sends, Shift+Enter starts a new line.
+import { useId, type SubmitEvent, type KeyboardEvent } from 'react'
+
+export function Composer({
+  value,
+  onChange,
+  onSend,
+  disabled,
+  disabledReason,
+}: {
+  value: string
+  onChange: (value: string) => void
+  onSend: () => void
+  disabled: boolean
+  disabledReason: string | null
+}) {
+  const id = useId()
+  const hintId = useId()
+  const canSend = !disabled && value.trim().length > 0
+
+  function submit(event: SubmitEvent<HTMLFormElement>) {
+    event.preventDefault()
+    if (canSend) onSend()
+  }
+
+  function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault()
+      if (canSend) onSend()
+    }
+  }
+
+  return (
+    <form onSubmit={submit} className="flex flex-col gap-2 sm:flex-row sm:items-end">
+      <div className="flex-1">
+        <label htmlFor={id} className="label">
+          Message
+        </label>
+        <textarea
+          id={id}
+          rows={3}
+          value={value}
+          disabled={disabled}
+          onChange={(event) => {
+            onChange(event.target.value)
+          }}
+          onKeyDown={onKeyDown}
+          aria-describedby={hintId}
+          className="field mt-1 resize-y"
+        />
+        <p id={hintId} className="mt-1 text-xs text-slate-600">
+          {disabledReason ?? 'Enter to send, Shift+Enter for a new line.'}
+        </p>
+      </div>
+      <button type="submit" disabled={!canSend} className="btn-primary sm:mb-6">
+        Send
+      </button>
+    </form>
+  )
+}

@@ -1,0 +1,58 @@
+// Choose who answers: presets (emoji avatars) and the caller's own personas (image avatars).
+// A radio group, so arrow keys move between choices.
+import type { Personality } from '../api/types'
+
+export function PersonalityPicker({
+  personalities,
+  selectedId,
+  onSelect,
+  disabled,
+}: {
+  personalities: Personality[]
+  selectedId: string | null
+  onSelect: (id: string) => void
+  disabled: boolean
+}) {
+  return (
+    <fieldset disabled={disabled}>
+      <legend className="label">Personality</legend>
+      <div className="mt-1 flex flex-wrap gap-2">
+        {personalities.map((personality) => (
+          <label
+            key={personality.id}
+            className="flex cursor-pointer items-center gap-2 rounded-full border border-slate-300 bg-white px-3 py-1 text-sm has-[:checked]:border-indigo-600 has-[:checked]:bg-indigo-50 has-[:focus-visible]:outline-3 has-[:focus-visible]:outline-indigo-500"
+          >
+            <input
+              type="radio"
+              name="personality"
+              value={personality.id}
+              checked={selectedId === personality.id}
+              onChange={() => {
+                onSelect(personality.id)
+              }}
+              className="sr-only"
+            />
+            <Avatar personality={personality} />
+            <span>{personality.label}</span>
+            {personality.kind === 'persona' && <span className="text-xs text-slate-500">(yours)</span>}
+          </label>
+        ))}
+      </div>
+    </fieldset>
+  )
+}
+
+function Avatar({ personality }: { personality: Personality }) {
+  const { avatar, kind } = personality
+  if (avatar && kind === 'persona' && /^https?:\/\//.test(avatar)) {
+    return <img src={avatar} alt="" className="h-6 w-6 rounded-full object-cover" referrerPolicy="no-referrer" />
+  }
+  if (avatar && kind === 'preset') {
+    return <span aria-hidden="true">{avatar}</span>
+  }
+  return (
+    <span aria-hidden="true" className="flex h-6 w-6 items-center justify-center rounded-full bg-slate-200 text-xs">
+      {personality.label.slice(0, 1).toUpperCase()}
+    </span>
+  )
+}

@@ -1,0 +1,123 @@
+// A fake Helix API behind a mocked fetch: routes answer with canned JSON, and every call is recorded.
+import { vi } from 'vitest'
+import type { Agent, Budget, Personality, TurnResponse, User } from '../api/types'
+
+export interface RecordedCall {
+  method: string
+  path: string
+  headers: Headers
+  body: unknown
+}
+
+type Handler = (call: RecordedCall) => Response | Promise<Response>
+
+export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(status === 204 ? null : JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json', ...headers },
+  })
+}
+
+export function errorResponse(
+  status: number,
+  code: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Response {
+  return jsonResponse(status, { error: { code, message, trace_id: `1-trace-${code}`, ...extra } }, headers)
+}
+
+/** Installs a fetch that answers `"METHOD /path"` routes (query string ignored); unknown routes are 404. */
+export function fakeFetch(routes: Record<string, Handler>) {
+  const calls: RecordedCall[] = []
+  const fetchMock = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = new URL(input instanceof Request ? input.url : String(input), 'http://localhost')
+    const method = init?.method ?? 'GET'
+    const call: RecordedCall = {
+      method,
+      path: url.pathname + url.search,
+      headers: new Headers(init?.headers),
+      body: typeof init?.body === 'string' ? JSON.parse(init.body) : undefined,
+    }
+    calls.push(call)
+    const handler = routes[`${method} ${url.pathname}`]
+    return handler ? handler(call) : errorResponse(404, 'not_found', `No fake for ${method} ${url.pathname}`)
+  })
+  vi.stubGlobal('fetch', fetchMock)
+  return { calls, fetchMock, callsTo: (method: string, path: string) => calls.filter((c) => c.method === method && c.path.split('?')[0] === path) }
+}
+
+export const USER: User = { id: 'u-1', email: 'master@helix.local', name: 'Master', budget_cents: 1000 }
+
+export function signedIn(token = 'token-123') {
+  sessionStorage.setItem(
+    'helix.session',
+    JSON.stringify({ token, expiresAt: new Date(Date.now() + 3_600_000).toISOString(), user: USER }),
+  )
+}
+
+export const PERSONALITIES: Personality[] = [
+  { id: 'code-reviewer', label: 'Code reviewer', avatar: '🧐', kind: 'preset', toolWhitelist: [] },
+  { id: 'helix-assistant', label: 'Helix assistant', avatar: '🤖', kind: 'preset', toolWhitelist: ['search'] },
+  { id: 'p-42', label: 'Pirate', avatar: 'https://avatars.example/p-42.png', kind: 'persona', toolWhitelist: [] },
+]
+
+export function agent(overrides: Partial<Agent>): Agent {
+  return {
+    id: 'a-openai',
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    status: 'active',
+    created_at: '2025-01-01T00:00:00Z',
+    updated_at: '2025-01-01T00:00:00Z',
+    ...overrides,
+  }
+}
+
+export function budget(overrides: Partial<Budget> = {}): Budget {
+  return {
+    balance_cents: 1000,
+    balance_micros: 10_000_000,
+    spent_cents_this_month: 0,
+    spent_micros_this_month: 0,
+    open_holds: { count: 0, micros: 0 },
+    ledger: [],
+    next_cursor: null,
+    ...overrides,
+  }
+}
+
+export function turn(overrides: Partial<TurnResponse> = {}): TurnResponse {
+  return {
+    text: 'Hello **there**',
+    usage: { input_tokens: 12, output_tokens: 34 },
+    tool_calls: [],
+    cost: { micros: 1234, cents: 0 },
+    budget: { remaining_cents: 987, remaining_micros: 9_870_000 },
+    engine: 'openai',
+    model: 'gpt-4o-mini',
+    personality_id: 'helix-assistant',
+    trace_id: '1-abc-def',
+    max_tokens: 1024,
+    max_tokens_reduced: false,
+    ...overrides,
+  }
+}
+
+/** The routes every signed-in page loads, with sensible defaults. */
+export function signedInRoutes(options: { balanceCents?: number; agents?: Agent[] } = {}): Record<string, Handler> {
+  const balanceCents = options.balanceCents ?? 1000
+  return {
+    'GET /v1/budget': () => jsonResponse(200, budget({ balance_cents: balanceCents })),
+    'GET /v1/personalities': () => jsonResponse(200, { personalities: PERSONALITIES }),
+    'GET /v1/agents': () =>
+      jsonResponse(200, {
+        agents: options.agents ?? [
+          agent({}),
+          agent({ id: 'a-claude', provider: 'anthropic', model: 'claude-3-5-haiku' }),
+          agent({ id: 'a-off', provider: 'bedrock', model: 'nova-lite', status: 'disabled' }),
+        ],
+      }),
+  }
+}
