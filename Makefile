@@ -13,8 +13,8 @@ DB_URL = $$(scripts/db url)
 .PHONY: help dev test bench fmt-check clippy unit-tests lambda-build tools db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
 
 help:
-	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, API on :3001"
-	@echo "make test  every check: fmt, clippy -D warnings, all tests on a real Postgres, the cargo-lambda build"
+	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, API on :3001, web on :5173"
+	@echo "make test  every check: fmt, clippy -D warnings, infra and web checks, all tests on a real Postgres, the cargo-lambda build"
 	@echo "make bench latency of POST /v1/turns direct vs through Helix (release build, fsync on)"
 
 ## Run the whole API locally (Ctrl-C stops it; the database keeps running: make db-stop).
