@@ -25,15 +25,9 @@ const REPAIR: Options = Options {
 };
 
 async fn expected_balance(pool: &PgPool, user_id: &str) -> i64 {
-    sqlx::query_scalar(
-        "SELECT (COALESCE((SELECT sum(amount_micros) FROM budget_grants WHERE user_id = $1), 0)
-               - COALESCE((SELECT sum(cost_micros) FROM usage_ledger WHERE user_id = $1), 0)
-               - COALESCE((SELECT sum(amount_micros) FROM budget_holds WHERE user_id = $1), 0))::bigint",
-    )
-    .bind(user_id)
-    .fetch_one(pool)
-    .await
-    .unwrap()
+    reconcile::expected_balance_micros(pool, user_id)
+        .await
+        .unwrap()
 }
 
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]

@@ -215,17 +215,14 @@ async fn ledger_rows(world: &World) -> Vec<(i64, Option<String>, Value)> {
 
 /// Σ grants − Σ ledger − Σ open holds = balance, for every user.
 async fn assert_invariant(pool: &PgPool) {
-    let drifts: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT u.id, u.balance_micros,
-                COALESCE((SELECT sum(amount_micros) FROM budget_grants g WHERE g.user_id = u.id), 0)::bigint
-              - COALESCE((SELECT sum(cost_micros) FROM usage_ledger l WHERE l.user_id = u.id), 0)::bigint
-              - COALESCE((SELECT sum(amount_micros) FROM budget_holds h WHERE h.user_id = u.id), 0)::bigint
-         FROM users u",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
-    for (user, balance, expected) in drifts {
+    use helix_shared::budget::reconcile::expected_balance_micros;
+    let users: Vec<String> = sqlx::query_scalar("SELECT id FROM users")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    for user in users {
+        let balance = ledger::balance_micros(pool, &user).await.unwrap();
+        let expected = expected_balance_micros(pool, &user).await.unwrap();
         assert_eq!(balance, expected, "ledger invariant broken for {user}");
     }
 }

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 
 use crate::ids::new_id;
 
@@ -102,14 +102,7 @@ pub async fn check_user(
     let Some(balance_micros) = balance else {
         return Ok(None);
     };
-    let expected_micros: i64 = sqlx::query_scalar(
-        "SELECT (COALESCE((SELECT sum(amount_micros) FROM budget_grants WHERE user_id = $1), 0)
-               - COALESCE((SELECT sum(cost_micros) FROM usage_ledger WHERE user_id = $1), 0)
-               - COALESCE((SELECT sum(amount_micros) FROM budget_holds WHERE user_id = $1), 0))::bigint",
-    )
-    .bind(user_id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let expected_micros = expected_balance_micros(&mut *tx, user_id).await?;
     if balance_micros == expected_micros {
         return Ok(None);
     }
@@ -136,6 +129,21 @@ pub async fn check_user(
         balance_micros,
         expected_micros,
     }))
+}
+
+/// What the ledger says the balance should be: Σ grants − Σ ledger − Σ open holds.
+pub async fn expected_balance_micros(
+    db: impl PgExecutor<'_>,
+    user_id: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT (COALESCE((SELECT sum(amount_micros) FROM budget_grants WHERE user_id = $1), 0)
+               - COALESCE((SELECT sum(cost_micros) FROM usage_ledger WHERE user_id = $1), 0)
+               - COALESCE((SELECT sum(amount_micros) FROM budget_holds WHERE user_id = $1), 0))::bigint",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await
 }
 
 async fn prune_idempotency_keys(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Error> {
