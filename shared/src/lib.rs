@@ -6,6 +6,7 @@ pub mod avatars;
 pub mod budget;
 pub mod config;
 pub mod db;
+pub mod embedding;
 pub mod engine;
 pub mod error;
 pub mod http;

@@ -8,6 +8,7 @@ use crate::auth::jwt::TokenKeys;
 use crate::avatars::AvatarStore;
 use crate::config::Config;
 use crate::db;
+use crate::embedding::EmbedderRegistry;
 use crate::engine::{EngineError, EngineRegistry};
 use crate::personality::{PresetError, Presets};
 use crate::pricing::{PriceTable, PricingError};
@@ -20,6 +21,8 @@ pub struct AppState {
     pub db: PgPool,
     pub tokens: Arc<TokenKeys>,
     pub engines: Arc<EngineRegistry>,
+    /// The deployment's one embedding model, for memory.
+    pub embedders: Arc<EmbedderRegistry>,
     pub prices: Arc<PriceTable>,
     pub tools: Arc<ToolCatalog>,
     pub presets: Arc<Presets>,
@@ -51,6 +54,10 @@ impl AppState {
             avatars: None,
             tokens: Arc::new(TokenKeys::new(&config.auth)),
             engines: Arc::new(EngineRegistry::new(config.engines.clone())?),
+            embedders: Arc::new(EmbedderRegistry::new(
+                config.embeddings.clone(),
+                config.engines.clone(),
+            )),
             prices: Arc::new(PriceTable::from_config(&config.pricing)?),
             config: Arc::new(config),
             db,

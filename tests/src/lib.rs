@@ -68,6 +68,10 @@ pub fn config_with(pairs: &[(&str, &str)]) -> Config {
     layer
         .entry("DATABASE_URL".into())
         .or_insert_with(|| "postgres://unused@127.0.0.1:1/unused".into());
+    // The models `scripts/models` fetched, wherever cargo runs the tests from.
+    layer
+        .entry("HELIX_MODELS_DIR".into())
+        .or_insert_with(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../models").into());
     Config::from_sources(&Sources::default().with_layer(layer)).unwrap()
 }
 

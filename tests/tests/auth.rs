@@ -43,6 +43,7 @@ async fn the_right_passcode_returns_a_bearer_token_that_opens_v1_routes(pool: Pg
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["token_type"], "Bearer");
     assert_eq!(reply.body["user"]["email"], "master@helix.local");
+    assert_eq!(reply.body["user"]["role"], "admin");
     assert_eq!(reply.body["user"]["budget_cents"], 1000);
     let expires_at =
         chrono::DateTime::parse_from_rfc3339(reply.body["expires_at"].as_str().unwrap()).unwrap();
@@ -68,6 +69,7 @@ async fn each_passcode_signs_in_as_its_own_user_created_on_first_sign_in(pool: P
     let fnbo = sign_in(&app, DEV_FNBO_PASSCODE, HOME).await;
     assert_eq!(fnbo.status, StatusCode::OK);
     assert_eq!(fnbo.body["user"]["email"], "fnbo@helix.local");
+    assert_eq!(fnbo.body["user"]["role"], "user");
     assert_eq!(
         fnbo.body["user"]["budget_cents"], 0,
         "no budget until one is granted"

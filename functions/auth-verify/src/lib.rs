@@ -44,6 +44,8 @@ pub struct UserView {
     pub id: String,
     pub email: String,
     pub name: Option<String>,
+    /// `user` or `admin` (admins may grant budget), so the web app shows only what works.
+    pub role: String,
     pub budget_cents: i64,
 }
 
@@ -93,6 +95,7 @@ async fn verify_passcode(
             id: user.id,
             email: user.email,
             name: user.name,
+            role: user.role.as_str().to_owned(),
             budget_cents: user.budget_cents,
         },
     }))

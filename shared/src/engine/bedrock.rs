@@ -6,10 +6,8 @@ use std::collections::HashMap;
 
 use aws_sdk_bedrockruntime::Client;
 use aws_sdk_bedrockruntime::config::http::HttpResponse;
-use aws_sdk_bedrockruntime::error::SdkError;
-use aws_sdk_bedrockruntime::operation::converse::{
-    ConverseError, ConverseOutput as ConverseResponse,
-};
+use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_bedrockruntime::operation::converse::ConverseOutput as ConverseResponse;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ConversationRole, ConverseOutput, InferenceConfiguration, Message as WireMessage,
     SystemContentBlock, Tool, ToolConfiguration, ToolInputSchema, ToolResultBlock,
@@ -34,14 +32,9 @@ impl BedrockEngine {
         sdk: &aws_config::SdkConfig,
         endpoint: Option<&str>,
     ) -> Self {
-        let mut config = aws_sdk_bedrockruntime::config::Builder::from(sdk)
-            .retry_config(aws_config::retry::RetryConfig::disabled());
-        if let Some(endpoint) = endpoint {
-            config = config.endpoint_url(endpoint);
-        }
         BedrockEngine {
             model: model.into(),
-            client: Client::from_conf(config.build()),
+            client: client(sdk, endpoint),
             policy: RetryPolicy::default(),
         }
     }
@@ -250,7 +243,18 @@ fn completion_from(output: ConverseResponse) -> Result<Completion, EngineError> 
     })
 }
 
-fn classify(error: SdkError<ConverseError, HttpResponse>) -> EngineError {
+/// A Bedrock runtime client without the SDK's own retries (Helix's policy applies to every provider).
+pub(crate) fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> Client {
+    let mut config = aws_sdk_bedrockruntime::config::Builder::from(sdk)
+        .retry_config(aws_config::retry::RetryConfig::disabled());
+    if let Some(endpoint) = endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    Client::from_conf(config.build())
+}
+
+/// Any Bedrock runtime operation's failure (Converse, InvokeModel), by the service's error code.
+pub(crate) fn classify<E: ProvideErrorMetadata>(error: SdkError<E, HttpResponse>) -> EngineError {
     match error {
         SdkError::ServiceError(context) => {
             let status = context.raw().status().as_u16();
@@ -260,7 +264,8 @@ fn classify(error: SdkError<ConverseError, HttpResponse>) -> EngineError {
                 .get("retry-after")
                 .and_then(|v| v.trim().parse::<f64>().ok())
                 .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok());
-            classify_service_error(context.into_err(), status, retry_after)
+            let error = context.into_err();
+            classify_service_error(error.code(), error.message(), status, retry_after)
         }
         SdkError::TimeoutError(_) => EngineError::Timeout,
         SdkError::DispatchFailure(failure) if failure.is_timeout() => EngineError::Timeout,
@@ -277,22 +282,20 @@ fn classify(error: SdkError<ConverseError, HttpResponse>) -> EngineError {
 }
 
 fn classify_service_error(
-    error: ConverseError,
+    code: Option<&str>,
+    message: Option<&str>,
     status: u16,
     retry_after: Option<std::time::Duration>,
 ) -> EngineError {
-    use aws_sdk_bedrockruntime::error::ProvideErrorMetadata;
-    let message = error.message().unwrap_or("no message").to_owned();
-    match error {
-        ConverseError::AccessDeniedException(_) => EngineError::Auth,
-        ConverseError::ThrottlingException(_) => EngineError::RateLimited { retry_after },
-        ConverseError::ValidationException(_) if is_context_overflow(&message) => {
-            EngineError::ContextLength
-        }
-        ConverseError::ValidationException(_) | ConverseError::ResourceNotFoundException(_) => {
+    let message = message.unwrap_or("no message").to_owned();
+    match code {
+        Some("AccessDeniedException") => EngineError::Auth,
+        Some("ThrottlingException") => EngineError::RateLimited { retry_after },
+        Some("ValidationException") if is_context_overflow(&message) => EngineError::ContextLength,
+        Some("ValidationException" | "ResourceNotFoundException") => {
             EngineError::InvalidRequest { message }
         }
-        ConverseError::ModelTimeoutException(_) => EngineError::Timeout,
+        Some("ModelTimeoutException") => EngineError::Timeout,
         _ => match status {
             // A 2xx that the SDK could not read surfaces as an unhandled "service error".
             200..=299 => EngineError::Malformed { detail: message },

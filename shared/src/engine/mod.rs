@@ -1,10 +1,13 @@
 //! Engines: one trait every model provider implements, the shared request/response types, and
 //! the typed errors they map into. Provider wire formats stay private to each adapter module.
-//! `local` (any OpenAI-compatible server) is served by [`openai::OpenAiEngine::local`].
+//! `local` is any OpenAI-compatible server ([`openai::OpenAiEngine::local`]) or, with none
+//! configured, a GGUF model run in-process (`llama`, behind the `local-llm` feature).
 
 pub mod anthropic;
 pub mod bedrock;
-mod http;
+pub(crate) mod http;
+#[cfg(feature = "local-llm")]
+pub mod llama;
 pub mod openai;
 pub mod registry;
 pub mod retry;
@@ -173,6 +176,13 @@ pub enum EngineError {
     Unreachable { detail: String },
     #[error("provider {provider} is not configured (no API key)")]
     NotConfigured { provider: &'static str },
+    /// The in-process model cannot run here: no model file, or a build without it.
+    #[error("the local model is not available: {reason}")]
+    LocalModelUnavailable { reason: String },
+    #[error("the local model failed: {reason}")]
+    LocalModelFailed { reason: String },
+    #[error("the local engine serves model {served}, not {requested}")]
+    ModelNotServed { requested: String, served: String },
 }
 
 impl EngineError {
@@ -232,6 +242,15 @@ impl From<EngineError> for crate::ApiError {
                 code: "provider_not_configured",
                 message,
             },
+            EngineError::LocalModelUnavailable { .. } => ApiError::Unavailable {
+                code: "local_model_unavailable",
+                message,
+            },
+            EngineError::ModelNotServed { .. } => ApiError::BadRequest {
+                code: "model_not_available",
+                message,
+            },
+            EngineError::LocalModelFailed { .. } => ApiError::Internal(Box::new(error)),
         }
     }
 }
@@ -301,6 +320,24 @@ mod tests {
                 EngineError::NotConfigured { provider: "openai" },
                 StatusCode::SERVICE_UNAVAILABLE,
                 "provider_not_configured",
+            ),
+            (
+                EngineError::LocalModelUnavailable { reason: "x".into() },
+                StatusCode::SERVICE_UNAVAILABLE,
+                "local_model_unavailable",
+            ),
+            (
+                EngineError::ModelNotServed {
+                    requested: "a".into(),
+                    served: "b".into(),
+                },
+                StatusCode::BAD_REQUEST,
+                "model_not_available",
+            ),
+            (
+                EngineError::LocalModelFailed { reason: "x".into() },
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
             ),
         ];
         for (error, status, code) in cases {

@@ -11,7 +11,6 @@ use super::{
 };
 
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
-pub const DEFAULT_LOCAL_BASE_URL: &str = "http://localhost:11434/v1";
 
 pub struct OpenAiEngine {
     provider: Provider,
@@ -312,7 +311,8 @@ impl TryFrom<ChatResponse> for Completion {
     }
 }
 
-fn classify(reply: ErrorReply) -> EngineError {
+/// OpenAI's error body names context overflows; the rest is the generic HTTP meaning.
+pub(crate) fn classify(reply: ErrorReply) -> EngineError {
     let error = serde_json::from_str::<ErrorBody>(&reply.body)
         .ok()
         .map(|body| body.error);

@@ -1,5 +1,6 @@
 //! Builds the engine for a `(provider, model)` from configuration. A provider without its API key
-//! fails when it is asked for (503 `provider_not_configured`), never at start.
+//! fails when it is asked for (503 `provider_not_configured`), never at start. `local` is the
+//! configured OpenAI-compatible server, else the in-process model, loaded on first use.
 
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ pub struct EngineRegistry {
     http: reqwest::Client,
     /// Loaded on first use: only deployments that call Bedrock pay for the AWS credential chain.
     aws: OnceCell<aws_config::SdkConfig>,
+    #[cfg(feature = "local-llm")]
+    llama: OnceCell<super::llama::LlamaEngine>,
 }
 
 impl EngineRegistry {
@@ -30,6 +33,8 @@ impl EngineRegistry {
             config,
             http,
             aws: OnceCell::new(),
+            #[cfg(feature = "local-llm")]
+            llama: OnceCell::new(),
         })
     }
 
@@ -86,12 +91,46 @@ impl EngineRegistry {
                         .with_retry_policy(config.retry.clone()),
                 )
             }
-            Provider::Local => Arc::new(
-                OpenAiEngine::local(model, &config.local_base_url, client)
-                    .with_retry_policy(config.retry.clone()),
-            ),
+            Provider::Local => match &config.local_base_url {
+                Some(base_url) => Arc::new(
+                    OpenAiEngine::local(model, base_url, client)
+                        .with_retry_policy(config.retry.clone()),
+                ),
+                None => self.in_process(model).await?,
+            },
         };
         Ok(engine)
+    }
+
+    #[cfg(feature = "local-llm")]
+    async fn in_process(&self, model: &str) -> Result<Arc<dyn Engine>, EngineError> {
+        let local = &self.config.local_chat;
+        if model != local.model {
+            return Err(EngineError::ModelNotServed {
+                requested: model.to_owned(),
+                served: local.model.clone(),
+            });
+        }
+        let engine = self
+            .llama
+            .get_or_try_init(|| {
+                super::llama::LlamaEngine::open(super::llama::LlamaSettings {
+                    model_name: local.model.clone(),
+                    model_path: local.model_path.clone(),
+                    threads: local.threads,
+                    context_tokens: local.context_tokens,
+                    queue: local.queue,
+                })
+            })
+            .await?;
+        Ok(Arc::new(engine.clone()))
+    }
+
+    #[cfg(not(feature = "local-llm"))]
+    async fn in_process(&self, _model: &str) -> Result<Arc<dyn Engine>, EngineError> {
+        Err(EngineError::LocalModelUnavailable {
+            reason: "this build has no in-process model (cargo feature local-llm); set HELIX_LOCAL_BASE_URL to an OpenAI-compatible server".into(),
+        })
     }
 }
 
@@ -133,11 +172,50 @@ mod tests {
         for (provider, model) in [
             (Provider::OpenAi, "gpt-4o-mini"),
             (Provider::Anthropic, "claude-haiku-4-5"),
-            (Provider::Local, "llama3.2"),
         ] {
             let engine = registry.engine(provider, model).await.unwrap();
             assert_eq!((engine.id(), engine.model()), (provider.as_str(), model));
         }
+    }
+
+    #[tokio::test]
+    async fn local_is_the_configured_server_else_the_in_process_model() {
+        let server = registry(&[("HELIX_LOCAL_BASE_URL", "http://127.0.0.1:1/v1")]);
+        let engine = server.engine(Provider::Local, "llama3.2").await.unwrap();
+        assert_eq!((engine.id(), engine.model()), ("local", "llama3.2"));
+
+        let in_process = registry(&[("HELIX_LOCAL_MODEL_PATH", "/nonexistent/model.gguf")]);
+        let error = in_process
+            .engine(Provider::Local, "smollm2-135m-instruct")
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(error, EngineError::LocalModelUnavailable { .. }),
+            "{error:?}"
+        );
+        assert_eq!(
+            crate::ApiError::from(error).code(),
+            "local_model_unavailable"
+        );
+    }
+
+    #[cfg(feature = "local-llm")]
+    #[tokio::test]
+    async fn the_in_process_model_serves_only_its_own_name() {
+        let registry = registry(&[]);
+        let error = registry
+            .engine(Provider::Local, "llama3.2")
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(
+            error,
+            EngineError::ModelNotServed {
+                requested: "llama3.2".into(),
+                served: "smollm2-135m-instruct".into()
+            }
+        );
     }
 
     #[tokio::test]

@@ -135,6 +135,9 @@ fn error_status(error: &EngineError) -> String {
         EngineError::Malformed { .. } => "malformed".into(),
         EngineError::Unreachable { .. } => "unreachable".into(),
         EngineError::NotConfigured { .. } => "not_configured".into(),
+        EngineError::LocalModelUnavailable { .. } => "local_model_unavailable".into(),
+        EngineError::LocalModelFailed { .. } => "local_model_failed".into(),
+        EngineError::ModelNotServed { .. } => "400".into(),
     }
 }
 

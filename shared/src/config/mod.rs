@@ -10,10 +10,15 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::engine::anthropic::DEFAULT_ANTHROPIC_BASE_URL;
-use crate::engine::openai::{DEFAULT_LOCAL_BASE_URL, DEFAULT_OPENAI_BASE_URL};
+use crate::engine::openai::DEFAULT_OPENAI_BASE_URL;
 use crate::engine::retry::RetryPolicy;
 use crate::pricing::Price;
 use crate::secrets;
+
+mod models;
+pub use models::{
+    DEFAULT_LOCAL_CHAT_MODEL, EmbeddingConfig, LocalChatConfig, MAX_INDEXED_DIMENSIONS,
+};
 
 /// Development-only JWT secret: documented in the README, refused in production.
 pub const DEV_JWT_SECRET: &str = "helix-development-only-jwt-secret-never-use-in-production";
@@ -95,6 +100,7 @@ pub struct Config {
     pub reconcile: ReconcileConfig,
     pub seed: SeedConfig,
     pub avatars: AvatarConfig,
+    pub embeddings: EmbeddingConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -136,7 +142,9 @@ pub struct EngineConfig {
     pub anthropic_api_key: Option<SecretString>,
     pub openai_base_url: String,
     pub anthropic_base_url: String,
-    pub local_base_url: String,
+    /// An OpenAI-compatible server for `local`; without one the in-process model answers.
+    pub local_base_url: Option<String>,
+    pub local_chat: LocalChatConfig,
     /// Overrides Bedrock's endpoint; region and credentials come from the AWS configuration.
     pub bedrock_endpoint: Option<String>,
     /// Anthropic requires `max_tokens`; this is sent when a turn does not set one.
@@ -328,6 +336,7 @@ impl Config {
                     Duration::from_secs(15 * 60),
                 )?,
             },
+            embeddings: models::embeddings(sources)?,
         };
         config.check_bounds()?;
         Ok(config)
@@ -512,7 +521,11 @@ fn engines(sources: &Sources) -> Result<EngineConfig, ConfigError> {
         anthropic_api_key: secret("ANTHROPIC_API_KEY"),
         openai_base_url: url("HELIX_OPENAI_BASE_URL", DEFAULT_OPENAI_BASE_URL)?,
         anthropic_base_url: url("HELIX_ANTHROPIC_BASE_URL", DEFAULT_ANTHROPIC_BASE_URL)?,
-        local_base_url: url("HELIX_LOCAL_BASE_URL", DEFAULT_LOCAL_BASE_URL)?,
+        local_base_url: sources
+            .get("HELIX_LOCAL_BASE_URL")
+            .map(|_| url("HELIX_LOCAL_BASE_URL", ""))
+            .transpose()?,
+        local_chat: models::local_chat(sources)?,
         bedrock_endpoint: sources
             .get("HELIX_BEDROCK_ENDPOINT")
             .map(|_| url("HELIX_BEDROCK_ENDPOINT", ""))
@@ -839,7 +852,10 @@ mod tests {
     fn provider_keys_are_optional_and_never_printed() {
         let config = Config::from_sources(&sources(&[DB])).unwrap();
         assert!(config.engines.openai_api_key.is_none());
-        assert_eq!(config.engines.local_base_url, "http://localhost:11434/v1");
+        assert_eq!(
+            config.engines.local_base_url, None,
+            "the in-process model by default"
+        );
         let config = Config::from_sources(&sources(&[
             DB,
             ("OPENAI_API_KEY", "sk-live-abcdef"),
