@@ -1,5 +1,6 @@
 // The app: the passcode gate guards every page; behind it, the budget and the routed page.
 import { useState, type ReactNode } from 'react'
+import { GrantsPage } from './admin/GrantsPage'
 import { ApiContext } from './api/context'
 import { createDefaultApi } from './api/defaultApi'
 import { BudgetProvider } from './budget/BudgetProvider'
@@ -47,5 +48,7 @@ function page(route: Route): ReactNode {
       return <AgentsPage />
     case 'personas':
       return <PersonasPage />
+    case 'grants':
+      return <GrantsPage />
   }
 }

@@ -2,6 +2,8 @@ import { describe, expect, it, vi } from 'vitest'
 import { errorResponse, fakeFetch, jsonResponse, turn } from '../test/fakeApi'
 import { ApiError, createApiClient, type ApiEvent } from './client'
 import { helixApi } from './helix'
+import type { AvatarUpload } from './types'
+import { uploadToPresignedUrl } from './upload'
 
 function makeApi(token: string | null = 'token-123', baseUrl = '') {
   const client = createApiClient({ baseUrl, getToken: () => token })
@@ -182,4 +184,68 @@ describe('the API client', () => {
 
     await expect(api.deletePersona('p 1')).resolves.toBeUndefined()
   })
+
+  it('asks for an avatar upload with the file type and size', async () => {
+    const fake = fakeFetch({ 'POST /v1/personas/p%201/avatar': () => jsonResponse(200, { upload_url: 'x' }) })
+    const { api } = makeApi()
+
+    await api.requestAvatarUpload('p 1', { content_type: 'image/png', content_length: 1234 })
+
+    expect(fake.calls[0]?.body).toEqual({ content_type: 'image/png', content_length: 1234 })
+  })
+
+  it('posts a grant and returns the new balance', async () => {
+    const fake = fakeFetch({
+      'POST /v1/budget/grants': () =>
+        jsonResponse(201, { grant_id: 'g1', user_id: 'u-2', amount_cents: 500, balance_cents: 700 }),
+    })
+    const { api } = makeApi()
+
+    const grant = await api.createGrant({ email: 'fnbo@helix.local', amount_cents: 500, reason: 'pilot' })
+
+    expect(grant.balance_cents).toBe(700)
+    expect(fake.calls[0]?.body).toEqual({ email: 'fnbo@helix.local', amount_cents: 500, reason: 'pilot' })
+  })
 })
+
+describe('the presigned upload', () => {
+  const upload: AvatarUpload = {
+    upload_url: 'https://s3.example/avatars-b/avatars/u-1/p-1/o.png?X-Amz-Signature=abc',
+    method: 'PUT',
+    headers: { 'content-length': '4', 'content-type': 'image/png' },
+    key: 'avatars/u-1/p-1/o.png',
+    expires_at: '2030-01-01T00:00:00Z',
+  }
+
+  it('PUTs the file with the signed headers, leaving the browser its own and sending no token', async () => {
+    const fake = fakeFetch({ 'PUT /avatars-b/avatars/u-1/p-1/o.png': () => new Response(null, { status: 200 }) })
+    const file = new File(['\x89PNG'], 'me.png', { type: 'image/png' })
+
+    await uploadToPresignedUrl(upload, file)
+
+    const call = fake.calls[0]
+    expect(call?.url).toBe(upload.upload_url)
+    expect(call?.rawBody).toBe(file)
+    expect(call?.headers.get('content-type')).toBe('image/png')
+    expect(call?.headers.has('content-length')).toBe(false)
+    expect(call?.headers.has('authorization')).toBe(false)
+  })
+
+  it("explains a refusal with S3's own message", async () => {
+    fakeFetch({
+      'PUT /avatars-b/avatars/u-1/p-1/o.png': () =>
+        new Response(
+          '<?xml version="1.0"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>',
+          { status: 403, headers: { 'content-type': 'application/xml' } },
+        ),
+    })
+
+    const error = await caught(uploadToPresignedUrl(upload, new File(['x'], 'me.png', { type: 'image/png' })))
+
+    expect(error).toMatchObject({ status: 403, code: 'upload_failed' })
+    expect(error.message).toBe(
+      'The avatar storage refused the upload (HTTP 403): Request has expired (AccessDenied). Try again.',
+    )
+  })
+})
+

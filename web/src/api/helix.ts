@@ -3,10 +3,14 @@ import type { ApiClient } from './client'
 import type {
   Agent,
   Agents,
+  AvatarUpload,
+  AvatarUploadRequest,
   Budget,
   BudgetQuery,
   CreateAgent,
   CreatePersona,
+  Grant,
+  GrantRequest,
   Health,
   Models,
   Personalities,
@@ -57,5 +61,10 @@ export function helixApi(client: ApiClient) {
       request<Persona>(`/v1/personas/${id(personaId)}`, { method: 'PATCH', body: change }),
     deletePersona: (personaId: string) =>
       request<undefined>(`/v1/personas/${id(personaId)}`, { method: 'DELETE' }),
+    /** A presigned PUT for a new avatar; send the file with uploadToPresignedUrl (./upload). */
+    requestAvatarUpload: (personaId: string, upload: AvatarUploadRequest) =>
+      request<AvatarUpload>(`/v1/personas/${id(personaId)}/avatar`, { method: 'POST', body: upload }),
+    /** Admins only: anyone else gets 403 admin_only. */
+    createGrant: (grant: GrantRequest) => request<Grant>('/v1/budget/grants', { method: 'POST', body: grant }),
   }
 }

@@ -4,10 +4,14 @@
 export type Provider = 'openai' | 'anthropic' | 'bedrock' | 'local'
 export const PROVIDERS: readonly Provider[] = ['openai', 'anthropic', 'bedrock', 'local']
 
+export type UserRole = 'user' | 'admin'
+
 export interface User {
   id: string
   email: string
   name: string | null
+  /** Admins may grant budget (POST /v1/budget/grants). */
+  role: UserRole
   budget_cents: number
 }
 
@@ -166,6 +170,47 @@ export interface UpdatePersona {
   name?: string
   prompt?: string
 }
+
+/** The image types the API signs avatar uploads for (helix_shared::avatars::ALLOWED_IMAGE_TYPES). */
+export const AVATAR_CONTENT_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const
+export type AvatarContentType = (typeof AVATAR_CONTENT_TYPES)[number]
+/** The API's default HELIX_AVATAR_MAX_BYTES (2 MiB); a server set lower still answers 400 with its limit. */
+export const AVATAR_MAX_BYTES = 2 * 1024 * 1024
+
+export interface AvatarUploadRequest {
+  content_type: AvatarContentType
+  content_length: number
+}
+
+/** A presigned S3 PUT: send the file with exactly `method` and `headers` before `expires_at`. */
+export interface AvatarUpload {
+  upload_url: string
+  method: 'PUT'
+  headers: Record<string, string>
+  key: string
+  expires_at: string
+}
+
+export interface GrantRequest {
+  email: string
+  amount_cents: number
+  reason: string
+}
+
+export interface Grant {
+  grant_id: string
+  user_id: string
+  amount_cents: number
+  amount_micros: number
+  reason: string
+  granted_by: string
+  balance_cents: number
+  balance_micros: number
+}
+
+/** The API's limits on a grant (functions/budget: MAX_GRANT_CENTS, the reason's length). */
+export const GRANT_MAX_CENTS = 100_000_000
+export const GRANT_REASON_MAX = 500
 
 /** Limits from the schema, shared by forms and their counters. */
 export const PERSONA_NAME_MAX = 80

@@ -54,6 +54,22 @@ describe('the budget banner and lockout', () => {
     expect(screen.getByRole('button', { name: 'Try again' })).toBeDisabled()
   })
 
+  it("writes the API's lower-case message as a sentence in the panel", async () => {
+    signedIn()
+    fakeFetch({
+      ...signedInRoutes({ balanceCents: 1 }),
+      'POST /v1/turns': () =>
+        errorResponse(402, 'budget_exhausted', 'the budget is exhausted', { balance_cents: 1, required_cents: 23 }),
+    })
+    render(<App />)
+    await screen.findByLabelText('Engine and model')
+
+    await userEvent.type(screen.getByLabelText('Message'), 'hi{Enter}')
+
+    const panel = await screen.findByRole('alert', { name: 'Your budget is used up' })
+    expect(panel).toHaveTextContent('The budget is exhausted. Balance: $0.01. This turn needed $0.23.')
+  })
+
   it('lifts the lockout when a check shows an admin granted more budget', async () => {
     signedIn()
     let balanceCents = 0

@@ -1,6 +1,7 @@
 // Shown in place of the composer when the budget is spent: why, and what to do about it.
 import { useState } from 'react'
 import { formatCents } from '../ui/format'
+import { asSentence } from '../ui/sentence'
 import { useBudget } from './context'
 
 export function LockoutPanel() {
@@ -28,7 +29,7 @@ export function LockoutPanel() {
         Your budget is used up
       </h2>
       <p className="mt-1 text-sm">
-        {exhaustion?.message ?? 'There is no budget left to pay for another turn.'}
+        {exhaustion ? asSentence(exhaustion.message) : 'There is no budget left to pay for another turn.'}
         {balance !== null && ` Balance: ${formatCents(balance)}.`}
         {required !== null && ` This turn needed ${formatCents(required)}.`}
       </p>

@@ -133,4 +133,81 @@ describe('the chat', () => {
     expect(await screen.findByRole('link', { name: 'Add or enable an agent' })).toHaveAttribute('href', '#/agents')
     expect(screen.getByLabelText('Message')).toBeDisabled()
   })
+
+  it('sends the results of the tool calls back as tool messages, after the answer that asked for them', async () => {
+    const user = userEvent.setup()
+    const calls = [
+      { id: 'call-1', name: 'calculator', arguments: { expression: '6*7' } },
+      { id: 'call-2', name: 'get_current_time', arguments: { timezone: 'UTC' } },
+    ]
+    let answers = 0
+    const fake = await openChat({
+      'POST /v1/turns': () =>
+        jsonResponse(200, ++answers === 1 ? turn({ text: '', tool_calls: calls }) : turn({ text: 'It is 42 at noon.' })),
+    })
+
+    await send('what is 6*7 and what time is it?')
+    expect(await screen.findByText('No text: the model only asked for tools.')).toBeInTheDocument()
+    const form = screen.getByRole('form', { name: 'The model asked to use tools' })
+    expect(within(form).getByLabelText('Result of calculator (call 1)')).toHaveAccessibleDescription(/Arguments: \{"expression":"6\*7"\}/)
+    await user.type(within(form).getByLabelText('Result of calculator (call 1)'), '42')
+    await user.type(within(form).getByLabelText('Result of get_current_time (call 2)'), '12:00')
+    await user.click(within(form).getByRole('button', { name: 'Send tool results' }))
+
+    await screen.findByText('It is 42 at noon.')
+    expect(fake.callsTo('POST', '/v1/turns')[1]?.body).toMatchObject({
+      messages: [
+        { role: 'user', content: 'what is 6*7 and what time is it?' },
+        { role: 'assistant', tool_calls: calls },
+        { role: 'tool', tool_call_id: 'call-1', content: '42' },
+        { role: 'tool', tool_call_id: 'call-2', content: '12:00' },
+      ],
+    })
+    expect((fake.callsTo('POST', '/v1/turns')[1]?.body as TurnRequest).messages[1]).not.toHaveProperty('content')
+    expect(screen.getByText('Tool results')).toBeInTheDocument()
+    expect(screen.queryByRole('form', { name: /asked to use/ })).not.toBeInTheDocument()
+  })
+
+  it('drops unanswered tool calls when the person writes a new message instead', async () => {
+    let answers = 0
+    const fake = await openChat({
+      'POST /v1/turns': () =>
+        jsonResponse(
+          200,
+          ++answers === 1
+            ? turn({ text: 'Let me check.', tool_calls: [{ id: 'c1', name: 'calculator', arguments: {} }] })
+            : turn({ text: 'ok' }),
+        ),
+    })
+
+    await send('first')
+    await screen.findByRole('form', { name: 'The model asked to use a tool' })
+    await send('never mind')
+    await screen.findByText('ok')
+
+    expect((fake.callsTo('POST', '/v1/turns')[1]?.body as TurnRequest).messages).toEqual([
+      { role: 'user', content: 'first' },
+      { role: 'assistant', content: 'Let me check.' },
+      { role: 'user', content: 'never mind' },
+    ])
+  })
+
+  it('keeps typed tool results when their send fails and is discarded', async () => {
+    let answers = 0
+    await openChat({
+      'POST /v1/turns': () =>
+        ++answers === 1
+          ? jsonResponse(200, turn({ text: '', tool_calls: [{ id: 'c1', name: 'calculator', arguments: {} }] }))
+          : errorResponse(502, 'provider_error', 'The model provider failed; nothing was charged'),
+    })
+    await send('add it up')
+    await userEvent.type(await screen.findByLabelText('Result of calculator'), '3')
+    await userEvent.click(screen.getByRole('button', { name: 'Send tool result' }))
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('The model provider failed')
+    await userEvent.click(screen.getByRole('button', { name: 'Discard and edit' }))
+
+    expect(screen.getByLabelText('Result of calculator')).toHaveValue('3')
+  })
 })
+

@@ -1,4 +1,5 @@
-// Chat: pick a personality and an engine, then talk. Locked (composer disabled) when the budget is spent.
+// Chat: pick a personality and an engine, then talk; answer the tool calls an answer asks for.
+// Locked (composer and tool results disabled) when the budget is spent.
 import { useState } from 'react'
 import { useApi } from '../api/context'
 import { useBudget } from '../budget/context'
@@ -10,7 +11,8 @@ import { Composer } from './Composer'
 import { ConversationView } from './ConversationView'
 import { EnginePicker } from './EnginePicker'
 import { PersonalityPicker } from './PersonalityPicker'
-import { useConversation } from './useConversation'
+import { ToolResultForm } from './ToolResultForm'
+import { unansweredToolCalls, useConversation, type TurnTarget } from './useConversation'
 
 const DEFAULT_PERSONALITY = 'helix-assistant'
 
@@ -25,6 +27,8 @@ export function ChatPage() {
   const [chosenPersonalityId, setPersonalityId] = useState<string | null>(null)
   const [chosenAgentId, setAgentId] = useState<string | null>(null)
   const [draft, setDraft] = useState('')
+  // The results typed for the last answer's tool calls, by call id.
+  const [toolDraft, setToolDraft] = useState<Record<string, string>>({})
 
   const personalityList = personalities.data ?? []
   const agentList = agents.data ?? []
@@ -44,15 +48,39 @@ export function ChatPage() {
   else if (unsent) disabledReason = 'Try the unsent message again, or discard it first.'
   const controlsDisabled = locked || sending
 
+  const toolCalls = unansweredToolCalls(conversation.entries)
+
+  function target(): TurnTarget | null {
+    if (!agent || !personality || locked) return null
+    return { engine: agent.provider, model: agent.model, personalityId: personality.id }
+  }
+
   function sendDraft() {
-    if (!agent || !personality || locked) return
+    const to = target()
+    if (!to) return
     const text = draft.trim()
     setDraft('')
-    void conversation.send(text, {
-      engine: agent.provider,
-      model: agent.model,
-      personalityId: personality.id,
-    })
+    void conversation.send(text, to)
+  }
+
+  function sendToolResults() {
+    const to = target()
+    if (!to || toolCalls.length === 0) return
+    const results = toolCalls.map((call) => ({
+      callId: call.id,
+      name: call.name,
+      content: toolDraft[call.id] ?? '',
+    }))
+    setToolDraft({})
+    void conversation.sendToolResults(results, to)
+  }
+
+  function discard() {
+    const outgoing = conversation.discard()
+    if (outgoing?.kind === 'user') setDraft(outgoing.text)
+    if (outgoing?.kind === 'tool') {
+      setToolDraft(Object.fromEntries(outgoing.results.map((result) => [result.callId, result.content])))
+    }
   }
 
   return (
@@ -90,7 +118,10 @@ export function ChatPage() {
         )}
         <button
           type="button"
-          onClick={conversation.reset}
+          onClick={() => {
+            conversation.reset()
+            setToolDraft({})
+          }}
           disabled={sending || (conversation.entries.length === 0 && !conversation.pending)}
           className="btn-secondary"
         >
@@ -104,9 +135,20 @@ export function ChatPage() {
           pending={conversation.pending}
           canRetry={!locked}
           onRetry={() => void conversation.retry()}
-          onDiscard={() => {
-            setDraft(conversation.discard())
-          }}
+          onDiscard={discard}
+          toolResultForm={
+            toolCalls.length > 0 && (
+              <ToolResultForm
+                calls={toolCalls}
+                values={toolDraft}
+                onChange={(callId, value) => {
+                  setToolDraft((current) => ({ ...current, [callId]: value }))
+                }}
+                onSend={sendToolResults}
+                disabled={controlsDisabled || disabledReason !== null}
+              />
+            )
+          }
         />
       </section>
 

@@ -1,6 +1,7 @@
 // Choose who answers: presets (emoji avatars) and the caller's own personas (image avatars).
 // A radio group, so arrow keys move between choices.
 import type { Personality } from '../api/types'
+import { Avatar } from '../ui/Avatar'
 
 export function PersonalityPicker({
   personalities,
@@ -32,27 +33,16 @@ export function PersonalityPicker({
               }}
               className="sr-only"
             />
-            <Avatar personality={personality} />
+            <Avatar
+              image={personality.kind === 'persona' ? personality.avatar : null}
+              emoji={personality.kind === 'preset' ? personality.avatar : null}
+              label={personality.label}
+            />
             <span>{personality.label}</span>
             {personality.kind === 'persona' && <span className="text-xs text-slate-500">(yours)</span>}
           </label>
         ))}
       </div>
     </fieldset>
-  )
-}
-
-function Avatar({ personality }: { personality: Personality }) {
-  const { avatar, kind } = personality
-  if (avatar && kind === 'persona' && /^https?:\/\//.test(avatar)) {
-    return <img src={avatar} alt="" className="h-6 w-6 rounded-full object-cover" referrerPolicy="no-referrer" />
-  }
-  if (avatar && kind === 'preset') {
-    return <span aria-hidden="true">{avatar}</span>
-  }
-  return (
-    <span aria-hidden="true" className="flex h-6 w-6 items-center justify-center rounded-full bg-slate-200 text-xs">
-      {personality.label.slice(0, 1).toUpperCase()}
-    </span>
   )
 }

@@ -29,6 +29,8 @@ describe('the passcode gate', () => {
     expect(sessionStorage.getItem('helix.session')).toContain('fresh-token')
     await screen.findByText('Budget left: $10.00')
     expect(fake.callsTo('GET', '/v1/budget')[0]?.headers.get('authorization')).toBe('Bearer fresh-token')
+    // The role in the answer decides what the app offers: an admin gets the grants screen.
+    expect(screen.getByRole('link', { name: 'Grants' })).toBeInTheDocument()
   })
 
   it('says so when the passcode is wrong, and stays on the gate', async () => {

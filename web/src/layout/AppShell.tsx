@@ -1,19 +1,22 @@
 // The frame around every signed-in page: navigation, the budget, who is signed in, sign out.
 import type { ReactNode } from 'react'
+import { useIsAdmin } from '../admin/access'
 import { BudgetBanner } from '../budget/BudgetBanner'
 import { hrefFor, type Route } from '../router'
 import { useSession, useSignedInSession } from '../session/context'
 
-const NAV: { route: Route; label: string }[] = [
+const NAV: { route: Route; label: string; adminOnly?: boolean }[] = [
   { route: 'chat', label: 'Chat' },
   { route: 'usage', label: 'Usage' },
   { route: 'agents', label: 'Agents' },
   { route: 'personas', label: 'Personas' },
+  { route: 'grants', label: 'Grants', adminOnly: true },
 ]
 
 export function AppShell({ route, children }: { route: Route; children: ReactNode }) {
   const { signOut } = useSession()
   const { user } = useSignedInSession()
+  const admin = useIsAdmin()
   return (
     <div className="min-h-screen">
       <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:m-2 focus:bg-white focus:p-2">
@@ -23,8 +26,8 @@ export function AppShell({ route, children }: { route: Route; children: ReactNod
         <div className="mx-auto flex max-w-4xl flex-wrap items-center gap-x-4 gap-y-2 px-3 py-2 sm:px-4">
           <span className="text-lg font-bold">Helix</span>
           <nav aria-label="Main" className="order-last w-full sm:order-none sm:w-auto">
-            <ul className="flex gap-1">
-              {NAV.map((item) => (
+            <ul className="flex flex-wrap gap-1">
+              {NAV.filter((item) => admin || !item.adminOnly).map((item) => (
                 <li key={item.route}>
                   <a
                     href={hrefFor(item.route)}

@@ -1,4 +1,5 @@
-// Agents: which engines and models the caller may use; enable/disable, and add from the priced models.
+// Agents: which engines and models the caller may use; enable/disable, delete (after a confirmation),
+// and add from the priced models.
 import { useId, useState, type SubmitEvent } from 'react'
 import { useApi } from '../api/context'
 import type { Agent, Models, Provider } from '../api/types'
@@ -36,31 +37,117 @@ export function AgentsPage() {
       {agents.data && agents.data.length > 0 && (
         <ul aria-label="Your agents" className="divide-y divide-slate-100 rounded-lg bg-white shadow-sm">
           {agents.data.map((agent) => (
-            <li key={agent.id} className="flex flex-wrap items-center gap-2 p-3">
-              <div className="min-w-0 flex-1">
-                <p className="font-medium break-all">
-                  {agent.provider} · {agent.model}
-                </p>
-                <p className="text-xs text-slate-600">
-                  {agent.status === 'active' ? 'Active' : 'Disabled'} · updated {formatDateTime(agent.updated_at)}
-                </p>
-              </div>
-              <button
-                type="button"
-                onClick={() => void toggle(agent)}
-                disabled={busyId === agent.id}
-                aria-label={`${agent.status === 'active' ? 'Disable' : 'Enable'} ${agent.provider} ${agent.model}`}
-                className="btn-secondary"
-              >
-                {agent.status === 'active' ? 'Disable' : 'Enable'}
-              </button>
-            </li>
+            <AgentItem
+              key={agent.id}
+              agent={agent}
+              busy={busyId === agent.id}
+              onToggle={() => void toggle(agent)}
+              onDeleted={agents.reload}
+            />
           ))}
         </ul>
       )}
       {models.error !== null && <ErrorMessage error={models.error} />}
       {models.data && <AddAgentForm models={models.data} onAdded={agents.reload} />}
     </div>
+  )
+}
+
+function AgentItem({
+  agent,
+  busy,
+  onToggle,
+  onDeleted,
+}: {
+  agent: Agent
+  busy: boolean
+  onToggle: () => void
+  onDeleted: () => void
+}) {
+  const api = useApi()
+  const [confirming, setConfirming] = useState(false)
+  // After "Keep it", the Delete button comes back focused, so the keyboard user is where they were.
+  const [kept, setKept] = useState(false)
+  const [deleting, setDeleting] = useState(false)
+  const [error, setError] = useState<unknown>(null)
+  const name = `${agent.provider} ${agent.model}`
+
+  async function remove() {
+    setDeleting(true)
+    setError(null)
+    try {
+      await api.deleteAgent(agent.id)
+      onDeleted()
+    } catch (caught) {
+      setError(caught)
+      setDeleting(false)
+    }
+  }
+
+  return (
+    <li className="space-y-2 p-3">
+      <div className="flex flex-wrap items-center gap-2">
+        <div className="min-w-0 flex-1">
+          <p className="font-medium break-all">
+            {agent.provider} · {agent.model}
+          </p>
+          <p className="text-xs text-slate-600">
+            {agent.status === 'active' ? 'Active' : 'Disabled'} · updated {formatDateTime(agent.updated_at)}
+          </p>
+        </div>
+        {!confirming && (
+          <div className="flex gap-2">
+            <button
+              type="button"
+              onClick={onToggle}
+              disabled={busy}
+              aria-label={`${agent.status === 'active' ? 'Disable' : 'Enable'} ${name}`}
+              className="btn-secondary"
+            >
+              {agent.status === 'active' ? 'Disable' : 'Enable'}
+            </button>
+            <button
+              type="button"
+              onClick={() => {
+                setConfirming(true)
+              }}
+              autoFocus={kept}
+              disabled={busy}
+              aria-label={`Delete ${name}`}
+              className="btn-secondary"
+            >
+              Delete
+            </button>
+          </div>
+        )}
+      </div>
+      {confirming && (
+        <div role="alertdialog" aria-label={`Delete ${name}?`} className="rounded-md bg-red-50 p-3 text-sm">
+          <p>
+            Delete the agent {agent.provider} · {agent.model}? Chat can no longer use it; its usage stays on
+            record. You can add it again later.
+          </p>
+          <div className="mt-2 flex gap-2">
+            <button type="button" onClick={() => void remove()} disabled={deleting} className="btn-danger">
+              {deleting ? 'Deleting…' : 'Yes, delete'}
+            </button>
+            <button
+              type="button"
+              autoFocus
+              onClick={() => {
+                setConfirming(false)
+                setKept(true)
+              }}
+              disabled={deleting}
+              className="btn-secondary"
+            >
+              Keep it
+            </button>
+          </div>
+        </div>
+      )}
+      {error !== null && <ErrorMessage error={error} />}
+    </li>
   )
 }
 

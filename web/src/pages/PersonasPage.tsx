@@ -1,9 +1,13 @@
-// Personas: the caller's own personalities (a name and a system prompt). Create, edit, delete.
+// Personas: the caller's own personalities (a name, a system prompt, an avatar). Create, edit,
+// delete, upload an avatar.
 import { useId, useState, type SubmitEvent } from 'react'
 import { useApi } from '../api/context'
 import { PERSONA_NAME_MAX, PERSONA_PROMPT_MAX, type Persona } from '../api/types'
+import { AvatarUploader } from '../personas/AvatarUploader'
+import { Avatar } from '../ui/Avatar'
 import { ErrorMessage } from '../ui/ErrorMessage'
-import { formatCount, formatDateTime } from '../ui/format'
+import { CharacterCount } from '../ui/CharacterCount'
+import { formatDateTime } from '../ui/format'
 import { useLoad } from '../ui/useLoad'
 
 const PAGE_SIZE = 100
@@ -46,6 +50,7 @@ export function PersonasPage() {
                   setEditingId(persona.id)
                 }}
                 onDeleted={personas.reload}
+                onAvatarUploaded={personas.reload}
               />
             ),
           )}
@@ -66,13 +71,19 @@ function PersonaItem({
   persona,
   onEdit,
   onDeleted,
+  onAvatarUploaded,
 }: {
   persona: Persona
   onEdit: () => void
   onDeleted: () => void
+  onAvatarUploaded: () => void
 }) {
   const api = useApi()
+  const avatarPanelId = useId()
+  const [changingAvatar, setChangingAvatar] = useState(false)
   const [confirming, setConfirming] = useState(false)
+  // After "Keep it", the Delete button comes back focused, so the keyboard user is where they were.
+  const [kept, setKept] = useState(false)
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<unknown>(null)
 
@@ -90,22 +101,36 @@ function PersonaItem({
 
   return (
     <li className="space-y-2 rounded-lg bg-white p-3 shadow-sm">
-      <div className="flex flex-wrap items-start gap-2">
+      <div className="flex flex-wrap items-start gap-3">
+        <Avatar image={persona.avatar_url} label={persona.name} size="lg" />
         <div className="min-w-0 flex-1">
           <p className="font-medium break-words">{persona.name}</p>
           <p className="line-clamp-2 text-sm break-words whitespace-pre-wrap text-slate-600">{persona.prompt}</p>
           <p className="text-xs text-slate-500">Updated {formatDateTime(persona.updated_at)}</p>
         </div>
         {!confirming && (
-          <div className="flex gap-2">
+          <div className="flex flex-wrap gap-2">
             <button type="button" onClick={onEdit} aria-label={`Edit ${persona.name}`} className="btn-secondary">
               Edit
             </button>
             <button
               type="button"
               onClick={() => {
+                setChangingAvatar((open) => !open)
+              }}
+              aria-expanded={changingAvatar}
+              aria-controls={avatarPanelId}
+              aria-label={`${persona.avatar_url ? 'Change' : 'Add'} avatar for ${persona.name}`}
+              className="btn-secondary"
+            >
+              {persona.avatar_url ? 'Change avatar' : 'Add avatar'}
+            </button>
+            <button
+              type="button"
+              onClick={() => {
                 setConfirming(true)
               }}
+              autoFocus={kept}
               aria-label={`Delete ${persona.name}`}
               className="btn-secondary"
             >
@@ -114,6 +139,11 @@ function PersonaItem({
           </div>
         )}
       </div>
+      {changingAvatar && (
+        <div id={avatarPanelId}>
+          <AvatarUploader personaId={persona.id} personaName={persona.name} onUploaded={onAvatarUploaded} />
+        </div>
+      )}
       {confirming && (
         <div role="alertdialog" aria-label={`Delete ${persona.name}?`} className="rounded-md bg-red-50 p-3 text-sm">
           <p>Delete “{persona.name}” and its avatar? This cannot be undone.</p>
@@ -126,6 +156,7 @@ function PersonaItem({
               autoFocus
               onClick={() => {
                 setConfirming(false)
+                setKept(true)
               }}
               disabled={busy}
               className="btn-secondary"
@@ -225,13 +256,5 @@ function PersonaForm({
         )}
       </div>
     </form>
-  )
-}
-
-function CharacterCount({ id, used, max }: { id: string; used: number; max: number }) {
-  return (
-    <p id={id} className={`mt-1 text-xs ${used >= max ? 'text-red-800' : 'text-slate-600'}`}>
-      {formatCount(used)} / {formatCount(max)} characters
-    </p>
   )
 }

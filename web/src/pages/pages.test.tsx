@@ -1,9 +1,9 @@
-import { render, screen, within } from '@testing-library/react'
+import { render, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 import { App } from '../App'
 import type { LedgerEntry, Persona } from '../api/types'
-import { agent, budget, fakeFetch, jsonResponse, signedIn, signedInRoutes } from '../test/fakeApi'
+import { agent, budget, errorResponse, fakeFetch, jsonResponse, signedIn, signedInRoutes } from '../test/fakeApi'
 
 function ledgerRow(id: string, model: string): LedgerEntry {
   return {
@@ -65,6 +65,44 @@ describe('the agents page', () => {
     await userEvent.click(await screen.findByRole('button', { name: 'Disable openai gpt-4o-mini' }))
 
     expect(fake.callsTo('PATCH', '/v1/agents/a-openai')[0]?.body).toEqual({ status: 'disabled' })
+  })
+
+  it('deletes an agent only after confirmation, and keeps it when the person says so', async () => {
+    const user = userEvent.setup()
+    const fake = openPage('#/agents', {
+      'DELETE /v1/agents/a-claude': () => new Response(null, { status: 204 }),
+      'GET /v1/agents/models': () => jsonResponse(200, { price_table_version: 'v1', providers: [] }),
+    })
+
+    await user.click(await screen.findByRole('button', { name: 'Delete anthropic claude-3-5-haiku' }))
+    const dialog = screen.getByRole('alertdialog', { name: 'Delete anthropic claude-3-5-haiku?' })
+    expect(dialog).toHaveTextContent('its usage stays on record')
+    // The safe choice has the focus: Enter keeps the agent, and focus returns to Delete.
+    expect(within(dialog).getByRole('button', { name: 'Keep it' })).toHaveFocus()
+    await user.keyboard('{Enter}')
+    expect(screen.queryByRole('alertdialog')).not.toBeInTheDocument()
+    expect(screen.getByRole('button', { name: 'Delete anthropic claude-3-5-haiku' })).toHaveFocus()
+    expect(fake.callsTo('DELETE', '/v1/agents/a-claude')).toHaveLength(0)
+
+    await user.keyboard('{Enter}')
+    await user.click(screen.getByRole('button', { name: 'Yes, delete' }))
+
+    expect(fake.callsTo('DELETE', '/v1/agents/a-claude')).toHaveLength(1)
+    await waitFor(() => {
+      expect(fake.callsTo('GET', '/v1/agents').length).toBeGreaterThan(1)
+    })
+  })
+
+  it("shows the API's message when a delete fails", async () => {
+    openPage('#/agents', {
+      'DELETE /v1/agents/a-openai': () => errorResponse(404, 'not_found', 'agent not found'),
+      'GET /v1/agents/models': () => jsonResponse(200, { price_table_version: 'v1', providers: [] }),
+    })
+
+    await userEvent.click(await screen.findByRole('button', { name: 'Delete openai gpt-4o-mini' }))
+    await userEvent.click(screen.getByRole('button', { name: 'Yes, delete' }))
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('agent not found')
   })
 
   it('adds an agent from the priced models of a provider', async () => {

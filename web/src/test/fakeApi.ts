@@ -4,9 +4,14 @@ import type { Agent, Budget, Personality, TurnResponse, User } from '../api/type
 
 export interface RecordedCall {
   method: string
+  /** The origin too, for calls that leave the API (presigned S3 uploads). */
+  url: string
   path: string
   headers: Headers
+  /** The JSON body, parsed. */
   body: unknown
+  /** The body as sent (a File for uploads). */
+  rawBody: unknown
 }
 
 type Handler = (call: RecordedCall) => Response | Promise<Response>
@@ -36,9 +41,11 @@ export function fakeFetch(routes: Record<string, Handler>) {
     const method = init?.method ?? 'GET'
     const call: RecordedCall = {
       method,
+      url: url.href,
       path: url.pathname + url.search,
       headers: new Headers(init?.headers),
       body: typeof init?.body === 'string' ? JSON.parse(init.body) : undefined,
+      rawBody: init?.body,
     }
     calls.push(call)
     const handler = routes[`${method} ${url.pathname}`]
@@ -48,12 +55,52 @@ export function fakeFetch(routes: Record<string, Handler>) {
   return { calls, fetchMock, callsTo: (method: string, path: string) => calls.filter((c) => c.method === method && c.path.split('?')[0] === path) }
 }
 
-export const USER: User = { id: 'u-1', email: 'master@helix.local', name: 'Master', budget_cents: 1000 }
+/**
+ * Object URLs, faked: URL.createObjectURL / revokeObjectURL give numbered `blob:preview-N` URLs and
+ * record them (jsdom has none of its own). `restore` puts back whatever was there.
+ */
+export function stubObjectUrls() {
+  const originals = {
+    create: Object.getOwnPropertyDescriptor(URL, 'createObjectURL'),
+    revoke: Object.getOwnPropertyDescriptor(URL, 'revokeObjectURL'),
+  }
+  const created: Blob[] = []
+  const revoked: string[] = []
+  Object.defineProperty(URL, 'createObjectURL', {
+    configurable: true,
+    value: (blob: Blob) => {
+      created.push(blob)
+      return `blob:preview-${created.length}`
+    },
+  })
+  Object.defineProperty(URL, 'revokeObjectURL', {
+    configurable: true,
+    value: (url: string) => {
+      revoked.push(url)
+    },
+  })
+  return {
+    created,
+    revoked,
+    restore: () => {
+      for (const [name, original] of [
+        ['createObjectURL', originals.create],
+        ['revokeObjectURL', originals.revoke],
+      ] as const) {
+        if (original) Object.defineProperty(URL, name, original)
+        else Reflect.deleteProperty(URL, name)
+      }
+    },
+  }
+}
 
-export function signedIn(token = 'token-123') {
+export const USER: User = { id: 'u-1', email: 'master@helix.local', name: 'Master', role: 'admin', budget_cents: 1000 }
+export const MEMBER: User = { id: 'u-2', email: 'fnbo@helix.local', name: null, role: 'user', budget_cents: 1000 }
+
+export function signedIn(token = 'token-123', user: User = USER) {
   sessionStorage.setItem(
     'helix.session',
-    JSON.stringify({ token, expiresAt: new Date(Date.now() + 3_600_000).toISOString(), user: USER }),
+    JSON.stringify({ token, expiresAt: new Date(Date.now() + 3_600_000).toISOString(), user }),
   )
 }
 

@@ -21,3 +21,11 @@ export function formatDateTime(iso: string): string {
 export function formatCount(value: number): string {
   return value.toLocaleString('en-US')
 }
+
+/** "5", "5.5", "$5.25" → cents (525); null for anything else. Parsed as text, so never off by a float. */
+export function parseDollarsToCents(text: string): number | null {
+  const match = /^\$?\s*(\d{1,9})(?:\.(\d{1,2}))?$/.exec(text.trim().replace(/,/g, ''))
+  if (!match) return null
+  const [, whole = '0', fraction = ''] = match
+  return Number(whole) * 100 + Number(fraction.padEnd(2, '0'))
+}
