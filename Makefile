@@ -10,11 +10,12 @@ LAMBDA_PACKAGES := $(addprefix -p ,$(FUNCTIONS))
 # The embedded database's URL, unless DATABASE_URL points at another server.
 DB_URL = $$(scripts/db url)
 
-.PHONY: help dev test bench fmt-check clippy unit-tests lambda-build tools models build-deps db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
+.PHONY: help dev test bench fmt-check clippy unit-tests e2e lambda-build tools models build-deps db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
 
 help:
 	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, API on :3001, web on :5173"
-	@echo "make test  every check: fmt, clippy -D warnings, infra and web checks, all tests on a real Postgres, the cargo-lambda build"
+	@echo "make test  every check: fmt, clippy -D warnings, infra and web checks, all tests on a real Postgres, the web app end to end, the cargo-lambda build"
+	@echo "make e2e   the web app end to end in headless Chromium against the real gateway, database and a fake provider"
 	@echo "make bench latency of POST /v1/turns direct vs through Helix (release build, fsync on)"
 
 ## Run the whole API locally (Ctrl-C stops it; the database keeps running: make db-stop).
@@ -31,7 +32,7 @@ bench: db-start build-deps
 	DATABASE_URL="$(DB_URL)" target/release/helix-bench
 
 ## Every check CI runs, in order of how fast they fail.
-test: fmt-check clippy infra-check web-check unit-tests lambda-build
+test: fmt-check clippy infra-check web-check unit-tests e2e lambda-build
 	@echo "make test: all checks passed"
 
 fmt-check:
@@ -43,6 +44,13 @@ clippy: build-deps
 # Database tests each get a fresh migrated database; AWS tests start their own moto server.
 unit-tests: db-start tools models build-deps
 	DATABASE_URL="$(DB_URL)" cargo test --workspace --locked
+
+## The web app end to end: headless Chromium (Debian's, installed if missing) drives the production
+## build against the real gateway, a fresh seeded database and a fake OpenAI-compatible provider, all on
+## free ports; screenshots in web/artifacts/. scripts/e2e stops everything it started. The gateway it
+## builds needs build-deps; the `local` provider is the fake, so no model files are needed.
+e2e: build-deps
+	scripts/e2e
 
 ## Each function as Lambda builds it (provided.al2023), with the release profile.
 lambda-build:

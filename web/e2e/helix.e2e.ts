@@ -1,0 +1,253 @@
+// The web app end to end, in a real headless Chromium, against the real local stack that
+// scripts/e2e starts: the gateway on a fresh seeded database, a fake OpenAI-compatible provider
+// (and S3) behind it, and the production build of the app served by vite preview.
+// The steps share one database and run in order: each builds on the balance the last one left.
+import type { BrowserContext, Locator, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { avatarPng, launchBrowser, screenshot, stackFromEnv } from './browser'
+
+const stack = stackFromEnv()
+const MASTER = 'helix-master-dev'
+const FNBO = 'helix-fnbo-dev'
+/** The seed gives every user this agent; HELIX_LOCAL_BASE_URL points it at the fake provider. */
+const LOCAL_ENGINE = 'local · smollm2-135m-instruct'
+/**
+ * Prices scripts/e2e sets for local models: $100 per million input tokens and $1,000 per million
+ * output tokens, so the fake provider's 100 + 50 tokens cost 100×100 + 50×1000 = 60,000 µ$ = $0.06.
+ */
+const TURN_COST = '$0.06'
+
+let context: BrowserContext
+let closeBrowser: () => Promise<void>
+/** The admin's tab, signed in for the whole run (a tab's sessionStorage is its own session). */
+let master: Page
+
+beforeAll(async () => {
+  ;({ context, close: closeBrowser } = await launchBrowser(stack))
+  master = await context.newPage()
+})
+
+afterAll(async () => {
+  await closeBrowser()
+})
+
+async function shown(locator: Locator): Promise<Locator> {
+  await locator.waitFor({ state: 'visible' })
+  return locator
+}
+
+async function text(locator: Locator): Promise<string> {
+  return (await (await shown(locator)).textContent()) ?? ''
+}
+
+/** Signs in with the keyboard only: the gate focuses the passcode field, Enter submits. */
+async function signIn(page: Page, passcode: string): Promise<void> {
+  await page.goto(stack.webUrl)
+  await shown(page.getByLabel('Passcode'))
+  await page.keyboard.type(passcode)
+  await page.keyboard.press('Enter')
+  await shown(page.getByRole('button', { name: 'Sign out' }))
+}
+
+async function banner(page: Page): Promise<string> {
+  return text(page.getByText(/^Budget left: /))
+}
+
+async function go(page: Page, link: string): Promise<void> {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: link }).click()
+  await shown(page.getByRole('link', { name: link, exact: true }).and(page.locator('[aria-current="page"]')))
+}
+
+async function chooseLocalEngine(page: Page): Promise<void> {
+  await page.getByLabel('Engine and model').selectOption({ label: LOCAL_ENGINE })
+}
+
+/** Types a message into the composer and sends it with Enter. */
+async function say(page: Page, message: string): Promise<void> {
+  const composer = page.getByLabel('Message', { exact: true })
+  await composer.fill(message)
+  await composer.press('Enter')
+}
+
+interface SentRequest {
+  messages: { role: string; content: string | null; tool_call_id?: string; tool_calls?: { id: string }[] }[]
+}
+
+async function providerRequests(): Promise<SentRequest[]> {
+  const response = await fetch(`${stack.upstreamUrl}/__e2e/chat-requests`)
+  return (await response.json()) as SentRequest[]
+}
+
+describe('Helix in a browser', () => {
+  it('shows an error for a wrong passcode and stays on the gate', async () => {
+    await master.goto(stack.webUrl)
+    await shown(master.getByLabel('Passcode'))
+    await screenshot(master, stack, 'gate')
+
+    await master.keyboard.type('not-the-passcode')
+    await master.keyboard.press('Enter')
+
+    expect(await text(master.getByRole('alert'))).toContain('That passcode is not right')
+    expect(await master.getByLabel('Passcode').getAttribute('aria-invalid')).toBe('true')
+    await screenshot(master, stack, 'gate-wrong-passcode')
+  })
+
+  it('signs in and chats: the answer, its cost, and a lower budget in the banner', async () => {
+    await signIn(master, MASTER)
+    expect(await banner(master)).toBe('Budget left: $10.00')
+    await chooseLocalEngine(master)
+
+    await say(master, 'Hello from the browser')
+
+    const answer = master.getByRole('list', { name: 'Conversation' }).locator(':scope > li').last()
+    expect(await text(answer.locator('strong'))).toBe('Hello from the browser')
+    expect(await text(answer)).toContain(`Cost: ${TURN_COST}`)
+    expect(await text(answer)).toContain('Tokens: 100 in, 50 out')
+    await shown(master.getByText('Budget left: $9.94'))
+    await screenshot(master, stack, 'chat')
+  })
+
+  it('creates a persona, uploads its avatar through the presigned URL, and chats with it', async () => {
+    await go(master, 'Personas')
+    await master.getByLabel('Name').fill('Captain Hook')
+    await master.getByLabel('Prompt').fill('Arr! You are Captain Hook, a pirate. Answer like one.')
+    await master.getByRole('button', { name: 'Create persona' }).click()
+    const list = master.getByRole('list', { name: 'Your personas' })
+    const item = list.getByRole('listitem').filter({ hasText: 'Captain Hook' })
+    await shown(item)
+
+    await item.getByRole('button', { name: 'Add avatar for Captain Hook' }).click()
+    await item.getByLabel('New avatar for Captain Hook').setInputFiles({
+      name: 'hook.png',
+      mimeType: 'image/png',
+      buffer: avatarPng(),
+    })
+    const preview = await shown(item.getByRole('img', { name: 'Preview of the new avatar for Captain Hook' }))
+    expect(await preview.getAttribute('src')).toMatch(/^blob:/)
+    await item.getByRole('button', { name: 'Upload avatar' }).click()
+    await shown(item.getByText('Avatar uploaded.'))
+
+    // The list now shows the stored avatar through the API's presigned GET URL, loaded from "S3".
+    const stored = item.locator(`img[src^="${stack.upstreamUrl}/"]`)
+    await shown(stored)
+    await expect.poll(() => stored.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(32)
+    await screenshot(master, stack, 'personas')
+
+    await go(master, 'Chat')
+    const choice = master.getByRole('radio', { name: /Captain Hook/ })
+    await shown(master.locator('label', { has: choice }).locator(`img[src^="${stack.upstreamUrl}/"]`))
+    await master.locator('label', { has: choice }).click()
+    await chooseLocalEngine(master)
+    await say(master, 'Who are you?')
+
+    await shown(master.getByText(/My instructions begin: “Arr! You are Captain Hook/))
+    const sent = (await providerRequests()).at(-1)
+    expect(sent?.messages[0]).toMatchObject({ role: 'system', content: expect.stringContaining('Arr! You are Captain Hook') as string })
+    await screenshot(master, stack, 'chat-persona')
+  })
+
+  it("shows the model's tool call and sends the typed result back as a tool message", async () => {
+    await master.locator('label', { has: master.getByRole('radio', { name: /Helix assistant/ }) }).click()
+    await master.getByRole('button', { name: 'New conversation' }).click()
+    await say(master, 'Please use the calculator for 6*7')
+
+    const form = await shown(master.getByRole('form', { name: 'The model asked to use a tool' }))
+    expect(await text(master.getByRole('list', { name: 'Tool calls' }))).toContain('{"expression":"6*7"}')
+    await form.getByLabel('Result of calculator').fill('42')
+    await screenshot(master, stack, 'chat-tool-call')
+    await form.getByRole('button', { name: 'Send tool result' }).click()
+
+    await shown(master.getByText('Tool said: call_e2e_1=42'))
+    const sent = (await providerRequests()).at(-1)
+    expect(sent?.messages.slice(-2)).toMatchObject([
+      { role: 'assistant', tool_calls: [{ id: 'call_e2e_1' }] },
+      { role: 'tool', tool_call_id: 'call_e2e_1', content: '42' },
+    ])
+  })
+
+  it('adds an agent, then deletes it after confirming', async () => {
+    await go(master, 'Agents')
+    await master.getByLabel('Provider').selectOption('local')
+    await master.getByLabel('Model').fill('e2e-scratch-model')
+    await master.getByRole('button', { name: 'Add agent' }).click()
+    const agents = master.getByRole('list', { name: 'Your agents' })
+    await shown(agents.getByText('local · e2e-scratch-model', { exact: true }))
+    await screenshot(master, stack, 'agents')
+
+    await agents.getByRole('button', { name: 'Delete local e2e-scratch-model' }).click()
+    const dialog = await shown(master.getByRole('alertdialog', { name: 'Delete local e2e-scratch-model?' }))
+    await dialog.getByRole('button', { name: 'Yes, delete' }).click()
+
+    await agents.getByText('local · e2e-scratch-model', { exact: true }).waitFor({ state: 'detached' })
+    await shown(agents.getByText(LOCAL_ENGINE, { exact: true }))
+  })
+
+  it('lists the charged turns on the usage page', async () => {
+    await go(master, 'Usage')
+    const table = await shown(master.getByRole('table'))
+    const rows = table.locator('tbody tr')
+    expect(await rows.count()).toBe(4) // hello, the persona, the tool call, the tool result
+    expect(await text(rows.first())).toContain('smollm2-135m-instruct')
+    expect(await text(rows.first())).toContain(TURN_COST)
+    await screenshot(master, stack, 'usage')
+  })
+
+  it("locks the chat when a user's budget is spent: the banner, the API's 402, the lockout panel", async () => {
+    const fnbo = await context.newPage()
+    try {
+      await signIn(fnbo, FNBO)
+      const nav = fnbo.getByRole('navigation', { name: 'Main' })
+      await shown(nav.getByRole('link', { name: 'Personas' }))
+      expect(await banner(fnbo)).toBe('Budget left: $10.00')
+      await chooseLocalEngine(fnbo)
+
+      // 100 × 100 µ$ in + 9,975 × 1,000 µ$ out = $9.985 of the $10.00: 1.5 cents are left.
+      await say(fnbo, 'Please spend 9975 output tokens')
+      await shown(fnbo.getByText('Spent 9975 tokens.'))
+      await shown(fnbo.getByText('Budget left: $0.01'))
+
+      // The next turn cannot even pay for its input: the API answers 402 and the app locks.
+      await say(fnbo, 'One more, please')
+      const panel = await shown(fnbo.getByRole('alert').filter({ hasText: 'Your budget is used up' }))
+      expect(await text(panel)).toMatch(/\. Balance: \$0\.01\. This turn needed \$\d+\.\d\d\./)
+      expect(await fnbo.getByLabel('Message', { exact: true }).isDisabled()).toBe(true)
+      expect(await fnbo.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true)
+      expect(await fnbo.getByLabel('Engine and model').isDisabled()).toBe(true)
+      expect(await nav.getByRole('link', { name: 'Grants' }).count()).toBe(0)
+      await screenshot(fnbo, stack, 'lockout')
+
+      // An admin grants more budget; the locked user checks again and can chat.
+      await go(master, 'Grants')
+      await master.getByLabel('Recipient email').fill('fnbo@helix.local')
+      await master.getByLabel('Amount (US dollars)').fill('5')
+      await master.getByLabel('Reason').fill('end-to-end test top-up')
+      await master.getByRole('button', { name: 'Grant budget' }).click()
+      await shown(master.getByText('Granted $5.00 to fnbo@helix.local. Their balance is now $5.01.'))
+      await screenshot(master, stack, 'grants')
+
+      await fnbo.getByRole('button', { name: 'Check my budget again' }).click()
+      await shown(fnbo.getByText('Budget left: $5.01'))
+      expect(await fnbo.getByRole('alert').filter({ hasText: 'Your budget is used up' }).count()).toBe(0)
+
+      // The refused message is still there to send again (same Idempotency-Key), and now it goes.
+      await fnbo.getByRole('button', { name: 'Try again' }).click()
+      await shown(fnbo.getByText('One more, please', { exact: true }).last())
+      await shown(fnbo.locator('strong', { hasText: 'One more, please' }))
+      await shown(fnbo.getByText('Budget left: $4.95'))
+      expect(await fnbo.getByLabel('Message', { exact: true }).isEnabled()).toBe(true)
+    } finally {
+      await fnbo.close()
+    }
+  })
+
+  it('fits a phone-width screen without sideways scrolling', async () => {
+    await master.setViewportSize({ width: 390, height: 844 })
+    for (const link of ['Chat', 'Personas', 'Usage']) {
+      await go(master, link)
+      const overflow = await master.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      expect(overflow, `${link} overflows by ${String(overflow)}px`).toBeLessThanOrEqual(0)
+    }
+    await go(master, 'Chat')
+    await screenshot(master, stack, 'chat-phone')
+  })
+})
