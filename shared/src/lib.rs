@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod memory;
 pub mod orchestrator;
 pub mod pagination;
 pub mod personality;

@@ -61,6 +61,30 @@ pub fn prepare_turn(
     })
 }
 
+/// The newest user message's text: what memory retrieval searches for.
+pub fn latest_user_text(messages: &[Message]) -> Option<&str> {
+    messages
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)
+        .map(|m| m.content.as_str())
+        .filter(|text| !text.trim().is_empty())
+}
+
+/// Places retrieved memory right after the personality's system prompt, as a system message of
+/// its own, so the model reads it as context rather than as something the user said.
+pub fn add_context(turn: &mut PreparedTurn, block: String) {
+    let at = usize::from(
+        turn.input
+            .messages
+            .first()
+            .is_some_and(|m| m.role == Role::System),
+    );
+    turn.input
+        .messages
+        .insert(at, Message::new(Role::System, block));
+}
+
 fn allowed_tools(
     personality: &Personality,
     requested: Option<&[String]>,
@@ -122,12 +146,54 @@ mod tests {
                 temperature: Some(0.3),
                 max_tokens: Some(500),
             },
+            memory: None,
             tool_whitelist: whitelist.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 
     fn user(text: &str) -> Vec<Message> {
         vec![Message::new(Role::User, text)]
+    }
+
+    #[test]
+    fn memory_context_goes_right_after_the_system_prompt() {
+        let catalog = ToolCatalog::builtin();
+        let conversation = vec![
+            Message::new(Role::User, "Earlier question"),
+            Message::new(Role::Assistant, "Earlier answer"),
+            Message::new(Role::User, "How many leave days?"),
+        ];
+        let mut turn = prepare_turn(
+            &personality(&[]),
+            conversation,
+            Overrides::default(),
+            None,
+            &catalog,
+            100,
+        )
+        .unwrap();
+        assert_eq!(
+            latest_user_text(&turn.input.messages),
+            Some("How many leave days?")
+        );
+        add_context(&mut turn, "<memory>…</memory>".into());
+        let roles: Vec<Role> = turn.input.messages.iter().map(|m| m.role).collect();
+        assert_eq!(
+            roles,
+            [
+                Role::System,
+                Role::System,
+                Role::User,
+                Role::Assistant,
+                Role::User
+            ]
+        );
+        assert_eq!(turn.input.messages[0].content, "Be brief.");
+        assert_eq!(turn.input.messages[1].content, "<memory>…</memory>");
+        assert_eq!(
+            latest_user_text(&[Message::new(Role::Assistant, "hi")]),
+            None
+        );
     }
 
     #[test]

@@ -59,6 +59,46 @@ pub struct Defaults {
     pub max_tokens: Option<u32>,
 }
 
+/// Long-term memory for a personality's turns: the `k` most similar chunks with a cosine
+/// similarity of at least `min_score` are placed into the context.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemorySettings {
+    pub enabled: bool,
+    #[serde(default = "default_memory_k")]
+    pub k: u32,
+    #[serde(default = "default_min_score")]
+    pub min_score: f32,
+}
+
+fn default_memory_k() -> u32 {
+    4
+}
+
+fn default_min_score() -> f32 {
+    0.3
+}
+
+pub const MEMORY_K_RANGE: RangeInclusive<u32> = 1..=20;
+pub const MEMORY_MIN_SCORE_RANGE: RangeInclusive<f32> = -1.0..=1.0;
+
+impl MemorySettings {
+    /// The reason the settings are unusable, if they are.
+    pub fn problem(&self) -> Option<String> {
+        if !MEMORY_K_RANGE.contains(&self.k) {
+            return Some(format!(
+                "memory.k must be {} to {}",
+                MEMORY_K_RANGE.start(),
+                MEMORY_K_RANGE.end()
+            ));
+        }
+        if !MEMORY_MIN_SCORE_RANGE.contains(&self.min_score) {
+            return Some("memory.min_score must be a cosine similarity, -1 to 1".into());
+        }
+        None
+    }
+}
+
 /// What the orchestrator needs of a personality, whichever kind it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Personality {
@@ -69,6 +109,8 @@ pub struct Personality {
     pub system: String,
     pub defaults: Defaults,
     pub tool_whitelist: Vec<String>,
+    /// Retrieval from the user's memory; `None` means off.
+    pub memory: Option<MemorySettings>,
 }
 
 impl Personality {
@@ -78,6 +120,7 @@ impl Personality {
         name: String,
         prompt: String,
         avatar_url: Option<String>,
+        memory: Option<MemorySettings>,
     ) -> Self {
         Personality {
             id,
@@ -87,6 +130,7 @@ impl Personality {
             system: prompt,
             defaults: Defaults::default(),
             tool_whitelist: Vec::new(),
+            memory,
         }
     }
 }
@@ -157,6 +201,8 @@ struct PresetFile {
     defaults: Defaults,
     #[serde(default)]
     tool_whitelist: Vec<String>,
+    #[serde(default)]
+    memory: Option<MemorySettings>,
 }
 
 impl PresetFile {
@@ -169,6 +215,7 @@ impl PresetFile {
             system: self.system,
             defaults: self.defaults,
             tool_whitelist: self.tool_whitelist,
+            memory: self.memory,
         }
     }
 }
@@ -185,6 +232,9 @@ fn parse_preset(file: &str, json: &str, tools: &ToolCatalog) -> Result<Personali
     }
     check_defaults(preset.defaults)?;
     check_tool_whitelist(&preset.tool_whitelist, tools)?;
+    if let Some(problem) = preset.memory.as_ref().and_then(MemorySettings::problem) {
+        return Err(problem);
+    }
     Ok(preset.into_personality())
 }
 
@@ -469,6 +519,7 @@ mod tests {
                     max_tokens: Some(100)
                 },
                 tool_whitelist: vec!["calculator".into()],
+                memory: None,
             }
         );
     }
@@ -608,6 +659,38 @@ mod tests {
     }
 
     #[test]
+    fn memory_settings_are_optional_defaulted_and_checked() {
+        let presets = Presets::from_sources(
+            &[(FILE, &with("memory", json!({"enabled": true})))],
+            &catalog(),
+        )
+        .unwrap();
+        let memory = presets.get("test-preset").unwrap().memory.unwrap();
+        assert_eq!((memory.enabled, memory.k, memory.min_score), (true, 4, 0.3));
+        for (bad, expected) in [
+            (json!({"enabled": true, "k": 0}), "memory.k"),
+            (
+                json!({"enabled": true, "min_score": 2.0}),
+                "memory.min_score",
+            ),
+            (json!({"enabled": true, "top": 3}), "unknown field"),
+        ] {
+            let message = rejection(FILE, &with("memory", bad));
+            assert!(message.contains(expected), "{message}");
+        }
+        let builtin = Presets::builtin(&ToolCatalog::builtin()).unwrap();
+        assert!(
+            builtin
+                .get("research-helper")
+                .unwrap()
+                .memory
+                .unwrap()
+                .enabled
+        );
+        assert!(builtin.get("helix-assistant").unwrap().memory.is_none());
+    }
+
+    #[test]
     fn values_at_the_edge_of_every_limit_are_accepted() {
         let long_id = format!("a{}", "-".repeat(62));
         let mut json = valid_preset();
@@ -647,6 +730,7 @@ mod tests {
             "Pirate".into(),
             "Talk like a pirate.".into(),
             Some("https://example.com/pirate.png".into()),
+            None,
         );
 
         assert_eq!(
@@ -659,6 +743,7 @@ mod tests {
                 system: "Talk like a pirate.".into(),
                 defaults: Defaults::default(),
                 tool_whitelist: Vec::new(),
+                memory: None,
             }
         );
     }

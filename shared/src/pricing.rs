@@ -51,6 +51,8 @@ pub struct PriceTable {
     effective_date: String,
     /// provider → model → price; ordered so `models` lists them sorted without a sort.
     prices: BTreeMap<String, BTreeMap<String, Price>>,
+    /// (provider, model) → input micro-dollars per million tokens.
+    embedding_prices: BTreeMap<(String, String), u64>,
     local_price: Price,
 }
 
@@ -68,6 +70,17 @@ struct TableFile {
     )]
     source: Option<String>,
     models: Vec<ModelRow>,
+    /// Embedding models are priced apart, so they never appear as chat models for agents.
+    #[serde(default)]
+    embeddings: Vec<EmbeddingRow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmbeddingRow {
+    provider: String,
+    model: String,
+    input_per_mtok_micros: u64,
 }
 
 #[derive(Deserialize)]
@@ -169,10 +182,31 @@ impl PriceTable {
             );
         }
 
+        let mut embedding_prices = BTreeMap::new();
+        for row in file.embeddings {
+            let name = format!("{}/{}", row.provider, row.model);
+            if !LISTED_PROVIDERS.contains(&row.provider.as_str()) {
+                return Err(invalid(format!(
+                    "embedding {name}: unknown provider {:?} (local embeddings are priced by config)",
+                    row.provider
+                )));
+            }
+            let key = (row.provider, row.model);
+            if embedding_prices
+                .insert(key, row.input_per_mtok_micros)
+                .is_some()
+            {
+                return Err(invalid(format!(
+                    "embedding {name} is listed more than once"
+                )));
+            }
+        }
+
         Ok(PriceTable {
             version: file.version,
             effective_date: file.effective_date,
             prices,
+            embedding_prices,
             local_price,
         })
     }
@@ -195,6 +229,27 @@ impl PriceTable {
             .get(provider)
             .and_then(|models| models.get(model))
             .copied()
+            .ok_or_else(|| PricingError::UnknownModel {
+                provider: provider.to_owned(),
+                model: model.to_owned(),
+            })
+    }
+
+    /// An embedding model's price (input tokens only). `local` costs the local input price; an
+    /// unlisted model is an error, never free.
+    pub fn embedding_price(&self, provider: &str, model: &str) -> Result<Price, PricingError> {
+        if provider == LOCAL_PROVIDER {
+            return Ok(Price {
+                input_per_mtok_micros: self.local_price.input_per_mtok_micros,
+                ..Price::default()
+            });
+        }
+        self.embedding_prices
+            .get(&(provider.to_owned(), model.to_owned()))
+            .map(|&input| Price {
+                input_per_mtok_micros: input,
+                ..Price::default()
+            })
             .ok_or_else(|| PricingError::UnknownModel {
                 provider: provider.to_owned(),
                 model: model.to_owned(),
@@ -364,6 +419,34 @@ mod tests {
                 "{provider}/{model}"
             );
         }
+    }
+
+    #[test]
+    fn embedding_models_are_priced_apart_from_chat_models() {
+        let table = embedded();
+        let price = table
+            .embedding_price("openai", "text-embedding-3-small")
+            .unwrap();
+        assert_eq!(price.input_per_mtok_micros, 20_000);
+        assert_eq!(price.output_per_mtok_micros, 0);
+        assert!(!table.models("openai").contains(&"text-embedding-3-small"));
+        assert!(table.embedding_price("openai", "gpt-4o-mini").is_err());
+        assert!(
+            table
+                .embedding_price("bedrock", "amazon.titan-embed-text-v2:0")
+                .is_ok()
+        );
+        let local = PriceTable::embedded(Price {
+            input_per_mtok_micros: 7,
+            cached_input_per_mtok_micros: 0,
+            output_per_mtok_micros: 9,
+        })
+        .unwrap();
+        let price = local.embedding_price("local", "all-minilm-l6-v2").unwrap();
+        assert_eq!(
+            (price.input_per_mtok_micros, price.output_per_mtok_micros),
+            (7, 0)
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub enum StartupError {
     Telemetry(#[from] TelemetryError),
     #[error("{0}")]
     State(#[from] crate::state::StateError),
+    #[error("{0}")]
+    Memory(#[from] crate::memory::schema::SchemaError),
 }
 
 /// Loads configuration, installs logging, and builds the state. A failure is logged (as JSON when
@@ -47,4 +49,13 @@ pub async fn init() -> Result<AppState, StartupError> {
         state.avatars = AvatarStore::new(&sdk, &state.config.avatars).map(Arc::new);
     }
     Ok(state)
+}
+
+/// For functions that read or write memory: the stored vectors must come from the configured
+/// embedding model, or the cold start stops with a message saying what to do.
+pub async fn check_memory(state: &AppState) -> Result<(), StartupError> {
+    crate::memory::schema::check(&state.db, &state.config.embeddings)
+        .await
+        .inspect_err(|e| tracing::error!(error.chain = %cause_chain(e), "startup failed"))?;
+    Ok(())
 }

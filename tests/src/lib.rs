@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use tower::ServiceExt;
 
 /// Every route registered under `/v1/`, as API Gateway routes it.
-pub const V1_ROUTES: [(&str, &str); 14] = [
+pub const V1_ROUTES: [(&str, &str); 18] = [
     ("POST", "/v1/turns"),
     ("GET", "/v1/personalities"),
     ("GET", "/v1/personas"),
@@ -30,6 +30,10 @@ pub const V1_ROUTES: [(&str, &str); 14] = [
     ("DELETE", "/v1/agents/abc"),
     ("GET", "/v1/budget"),
     ("POST", "/v1/budget/grants"),
+    ("GET", "/v1/memory/documents"),
+    ("POST", "/v1/memory/documents"),
+    ("DELETE", "/v1/memory/documents/abc"),
+    ("POST", "/v1/memory/search"),
 ];
 
 /// A signed-in user for handler tests: created in `state`'s database, with a valid token.
@@ -48,6 +52,27 @@ pub async fn signed_in_user(
         .unwrap()
         .token;
     (user, token)
+}
+
+/// Sizes memory's vector column for `state`'s embedding model, as `helix-admin migrate` does
+/// after the migrations (`#[sqlx::test]` runs only the migrations).
+pub async fn prepare_memory(state: &AppState) {
+    helix_shared::memory::schema::prepare(&state.db, &state.config.embeddings)
+        .await
+        .unwrap();
+}
+
+/// A JSON request with the caller's token.
+pub fn json_request(method: &str, path: &str, body: &Value, token: &str) -> Request<Body> {
+    authorised(
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        token,
+    )
 }
 
 /// `request` with `Authorization: Bearer <token>`.

@@ -102,7 +102,17 @@ async fn the_schema_has_every_table_and_column_of_the_seed(pool: PgPool) {
         ),
         (
             "embeddings",
-            &["doc_id", "id", "metadata", "user_id", "vector"],
+            &[
+                "doc_id",
+                "id",
+                "metadata",
+                "user_id",
+                "vector",
+                "document_id",
+                "persona_id",
+                "chunk_index",
+                "content",
+            ],
         ),
     ];
     for (table, wanted) in expected {
@@ -120,14 +130,30 @@ async fn the_schema_has_every_table_and_column_of_the_seed(pool: PgPool) {
 async fn pgvector_round_trips_and_measures_cosine_distance(pool: PgPool) {
     let user = insert_user(&pool, "vec@example.com").await;
     for (doc, values) in [("near", vec![1.0, 0.0, 0.1]), ("far", vec![-1.0, 0.5, 0.0])] {
-        sqlx::query("INSERT INTO embeddings (id, user_id, doc_id, vector) VALUES ($1, $2, $3, $4)")
-            .bind(new_id())
-            .bind(&user)
-            .bind(doc)
-            .bind(Vector::from(values))
-            .execute(&pool)
-            .await
-            .unwrap();
+        let document = new_id();
+        sqlx::query(
+            "INSERT INTO memory_documents (id, user_id, doc_id, chars, chunk_count)
+             VALUES ($1, $2, $3, 1, 1)",
+        )
+        .bind(&document)
+        .bind(&user)
+        .bind(doc)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO embeddings (id, user_id, doc_id, document_id, chunk_index, content,
+                                     char_start, char_end, tokens, vector)
+             VALUES ($1, $2, $3, $4, 0, 'x', 0, 1, 1, $5)",
+        )
+        .bind(new_id())
+        .bind(&user)
+        .bind(doc)
+        .bind(&document)
+        .bind(Vector::from(values))
+        .execute(&pool)
+        .await
+        .unwrap();
     }
     let query = Vector::from(vec![1.0, 0.0, 0.0]);
     let rows = sqlx::query(

@@ -2,8 +2,10 @@
 //! operator machine can reach it (Aurora sits in private subnets). Invoked once after each deploy.
 
 use helix_shared::AppState;
+use helix_shared::config::EmbeddingConfig;
 use helix_shared::db::MIGRATOR;
 use helix_shared::error::cause_chain;
+use helix_shared::memory::schema;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use sqlx::PgPool;
@@ -27,6 +29,9 @@ pub enum MigrateError {
     /// The database was unreachable or a statement failed outside a migration.
     #[error("database error while reading the migration history: {0}")]
     Database(#[from] sqlx::Error),
+    /// Memory's vectors belong to another embedding model than the one configured.
+    #[error("{0}")]
+    Memory(#[from] helix_shared::memory::schema::SchemaError),
 }
 
 /// The Lambda handler: the event's payload is ignored (`{}` is enough).
@@ -35,7 +40,7 @@ pub async fn handle(
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<MigrationReport, MigrateError> {
     tracing::info!(request_id = %event.context.request_id, "database migration started");
-    migrate(&state.db)
+    migrate(&state.db, &state.config.embeddings)
         .await
         .inspect(|report| {
             tracing::info!(
@@ -50,11 +55,15 @@ pub async fn handle(
         })
 }
 
-/// Applies every pending migration. sqlx holds an advisory lock meanwhile, so two concurrent
-/// invocations apply each migration once.
-pub async fn migrate(db: &PgPool) -> Result<MigrationReport, MigrateError> {
+/// Applies every pending migration (sqlx holds an advisory lock meanwhile, so two concurrent
+/// invocations apply each migration once), then sizes memory's vectors for the embedding model.
+pub async fn migrate(
+    db: &PgPool,
+    embeddings: &EmbeddingConfig,
+) -> Result<MigrationReport, MigrateError> {
     let before = applied_versions(db).await?.len();
     MIGRATOR.run(db).await?;
+    schema::prepare(db, embeddings).await?;
     let after = applied_versions(db).await?;
     Ok(MigrationReport {
         applied: after.len(),
@@ -87,6 +96,10 @@ impl From<MigrateError> for lambda_runtime::Diagnostic {
         let error_type = match error {
             MigrateError::Database(_) => "Retryable.Database",
             MigrateError::Migration(_) => "Migration",
+            MigrateError::Memory(helix_shared::memory::schema::SchemaError::Database(_)) => {
+                "Retryable.Database"
+            }
+            MigrateError::Memory(_) => "Memory",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.to_owned(),

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use helix_shared::ApiError;
 use helix_shared::db::personas::PersonaRow;
+use helix_shared::personality::MemorySettings;
 use serde::{Deserialize, Serialize};
 
 /// The same limits as the `personas_name_length` and `personas_prompt_length` constraints.
@@ -15,6 +16,9 @@ pub const MAX_PROMPT_CHARS: usize = 32_000;
 pub struct CreatePersona {
     pub name: String,
     pub prompt: String,
+    /// Retrieval from the user's memory for this persona's turns.
+    #[serde(default)]
+    pub memory: Option<MemorySettings>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -24,6 +28,8 @@ pub struct UpdatePersona {
     pub name: Option<String>,
     #[serde(default)]
     pub prompt: Option<String>,
+    #[serde(default)]
+    pub memory: Option<MemorySettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,12 +48,13 @@ pub struct ListQuery {
 }
 
 /// A persona as its owner sees it. `avatar_url` is a short-lived presigned URL, never the S3 key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PersonaView {
     pub id: String,
     pub name: String,
     pub prompt: String,
     pub avatar_url: Option<String>,
+    pub memory: Option<MemorySettings>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -59,6 +66,7 @@ impl PersonaView {
             name: row.name,
             prompt: row.prompt,
             avatar_url,
+            memory: row.memory.map(|m| m.0),
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -75,6 +83,7 @@ pub struct PersonaPage {
 impl CreatePersona {
     /// The trimmed name and prompt.
     pub fn validate(&self) -> Result<(&str, &str), ApiError> {
+        valid_memory(self.memory.as_ref())?;
         Ok((valid_name(&self.name)?, valid_prompt(&self.prompt)?))
     }
 }
@@ -82,12 +91,22 @@ impl CreatePersona {
 impl UpdatePersona {
     /// The trimmed name and/or prompt; at least one must be given.
     pub fn validate(&self) -> Result<(Option<&str>, Option<&str>), ApiError> {
-        if self.name.is_none() && self.prompt.is_none() {
-            return Err(ApiError::bad_request("body: must set name, prompt or both"));
+        if self.name.is_none() && self.prompt.is_none() && self.memory.is_none() {
+            return Err(ApiError::bad_request(
+                "body: must set at least one of name, prompt and memory",
+            ));
         }
+        valid_memory(self.memory.as_ref())?;
         let name = self.name.as_deref().map(valid_name).transpose()?;
         let prompt = self.prompt.as_deref().map(valid_prompt).transpose()?;
         Ok((name, prompt))
+    }
+}
+
+fn valid_memory(memory: Option<&MemorySettings>) -> Result<(), ApiError> {
+    match memory.and_then(MemorySettings::problem) {
+        Some(problem) => Err(ApiError::bad_request(problem)),
+        None => Ok(()),
     }
 }
 
@@ -125,6 +144,7 @@ mod tests {
         let request = CreatePersona {
             name: "  Pirate ".into(),
             prompt: "\nTalk like a pirate.\n".into(),
+            memory: None,
         };
         assert_eq!(
             request.validate().unwrap(),
@@ -154,7 +174,19 @@ mod tests {
         let rename = UpdatePersona {
             name: Some(" New ".into()),
             prompt: None,
+            memory: None,
         };
         assert_eq!(rename.validate().unwrap(), (Some("New"), None));
+    }
+
+    #[test]
+    fn memory_settings_are_checked() {
+        let bad: UpdatePersona =
+            serde_json::from_value(serde_json::json!({"memory": {"enabled": true, "k": 99}}))
+                .unwrap();
+        assert!(message(bad.validate().unwrap_err()).contains("memory.k"));
+        let good: UpdatePersona =
+            serde_json::from_value(serde_json::json!({"memory": {"enabled": true}})).unwrap();
+        assert_eq!(good.validate().unwrap(), (None, None));
     }
 }

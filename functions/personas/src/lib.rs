@@ -64,7 +64,7 @@ async fn create_persona(
     ApiJson(request): ApiJson<CreatePersona>,
 ) -> Result<(StatusCode, Json<PersonaView>), ApiError> {
     let (name, prompt) = request.validate()?;
-    let row = personas::create(&state.db, &user.id, name, prompt).await?;
+    let row = personas::create(&state.db, &user.id, name, prompt, request.memory.as_ref()).await?;
     tracing::info!(persona_id = %row.id, "persona created");
     Ok((StatusCode::CREATED, Json(PersonaView::new(row, None))))
 }
@@ -87,9 +87,16 @@ async fn update_persona(
     ApiJson(request): ApiJson<UpdatePersona>,
 ) -> Result<Json<PersonaView>, ApiError> {
     let (name, prompt) = request.validate()?;
-    let row = personas::update(&state.db, &user.id, &id, name, prompt)
-        .await?
-        .ok_or_else(persona_not_found)?;
+    let row = personas::update(
+        &state.db,
+        &user.id,
+        &id,
+        name,
+        prompt,
+        request.memory.as_ref(),
+    )
+    .await?
+    .ok_or_else(persona_not_found)?;
     tracing::info!(persona_id = %row.id, "persona updated");
     Ok(Json(persona_view(&state, &user, row).await))
 }

@@ -184,6 +184,8 @@ pub struct TurnResponse {
     pub max_tokens: u32,
     /// The balance could not pay for the requested max_tokens, so it was lowered to fit.
     pub max_tokens_reduced: bool,
+    /// The memory documents whose chunks were placed into the context, best match first.
+    pub memory_doc_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -284,6 +286,7 @@ mod tests {
             trace_id: String::new(),
             max_tokens: 0,
             max_tokens_reduced: false,
+            memory_doc_ids: vec![],
         };
         let sent = keys(&serde_json::to_value(response).unwrap());
         let schema = spec_schema("TurnResponse");

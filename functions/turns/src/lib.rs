@@ -106,7 +106,8 @@ async fn list_personalities(
         // Avatars are private S3 objects: the picker gets a short-lived presigned URL.
         let avatar =
             avatars::avatar_url(state.avatars.as_deref(), &user.id, p.avatar_key.as_deref()).await;
-        let persona = Personality::from_persona(p.id, p.name, p.prompt, avatar);
+        let memory = p.memory.map(|m| m.0);
+        let persona = Personality::from_persona(p.id, p.name, p.prompt, avatar, memory);
         own.push(PersonalityView::from(&persona));
     }
     Ok(Json(PersonalitiesResponse {

@@ -8,8 +8,11 @@ use helix_shared::budget::ledger::{self, Charge, Hold, HoldRequest, ReserveOutco
 use helix_shared::budget::rules::input_token_bound;
 use helix_shared::db::{agents, idempotency, personas};
 use helix_shared::engine::{Completion, EngineError, Provider, Usage};
+use helix_shared::memory;
+use helix_shared::memory::metering::{self, Payer, Purpose};
+use helix_shared::memory::store::{self, Hit, Scope};
 use helix_shared::orchestrator::{self, PlanError, PreparedTurn};
-use helix_shared::personality::Personality;
+use helix_shared::personality::{Personality, PersonalityKind};
 use helix_shared::pricing::{Price, balance_cents, cents_to_cover, cost_micros};
 use helix_shared::xray::{CallOutcome, ProviderCall};
 use helix_shared::{ApiError, AppState};
@@ -55,6 +58,11 @@ pub async fn run_turn(
         state.config.turns.default_max_tokens,
     )
     .map_err(plan_error)?;
+    let memory_hits = recall(state, context, &personality, &prepared).await?;
+    if !memory_hits.is_empty() {
+        orchestrator::add_context(&mut prepared, memory::context_block(&memory_hits));
+    }
+    let memory_doc_ids = memory::doc_ids(&memory_hits);
 
     let hold = reserve(state, context, &agent, price, &prepared).await?;
     prepared.input.max_tokens = Some(hold.reservation.max_tokens);
@@ -120,6 +128,7 @@ pub async fn run_turn(
         trace_id: context.trace_id.to_owned(),
         max_tokens: hold.reservation.max_tokens,
         max_tokens_reduced: hold.reservation.clamped,
+        memory_doc_ids: memory_doc_ids.clone(),
     };
     let (settlement, response) = settle(state, context, &charge, respond).await?;
     if settlement.exceeded_hold {
@@ -141,6 +150,7 @@ pub async fn run_turn(
         balance_micros = settlement.balance_micros,
         max_tokens = hold.reservation.max_tokens,
         max_tokens_reduced = hold.reservation.clamped,
+        memory_chunks = memory_hits.len(),
         provider_latency_ms = provider_latency.as_secs_f64() * 1000.0,
         helix_latency_ms = started.elapsed().saturating_sub(provider_latency).as_secs_f64() * 1000.0,
         "turn completed"
@@ -215,7 +225,50 @@ async fn resolve_personality(
         persona.name,
         persona.prompt,
         None,
+        persona.memory.map(|m| m.0),
     ))
+}
+
+/// The memory chunks this turn should see: none unless the personality enables memory and the
+/// user has stored something it may see (so an empty memory costs no embedding call). The query
+/// embedding is charged like any model call, before the turn's own reservation.
+async fn recall(
+    state: &AppState,
+    context: &TurnContext<'_>,
+    personality: &Personality,
+    prepared: &PreparedTurn,
+) -> Result<Vec<Hit>, ApiError> {
+    let Some(settings) = personality.memory.filter(|m| m.enabled) else {
+        return Ok(Vec::new());
+    };
+    let Some(query) = orchestrator::latest_user_text(&prepared.input.messages) else {
+        return Ok(Vec::new());
+    };
+    let scope = match personality.kind {
+        PersonalityKind::Persona => Scope::Persona(&personality.id),
+        PersonalityKind::Preset => Scope::Shared,
+    };
+    let user_id = &context.user.id;
+    if !store::has_chunks(&state.db, user_id, scope).await? {
+        return Ok(Vec::new());
+    }
+    let payer = Payer {
+        user_id,
+        trace_id: context.trace_id,
+    };
+    let mut metered =
+        metering::embed(state, &payer, Purpose::TurnRetrieval, &[query.to_owned()]).await?;
+    let vector = metered.embeddings.vectors.pop().unwrap_or_default();
+    let hits = store::search(
+        &state.db,
+        user_id,
+        scope,
+        vector,
+        settings.k,
+        settings.min_score,
+    )
+    .await?;
+    Ok(hits)
 }
 
 fn plan_error(error: PlanError) -> ApiError {

@@ -18,6 +18,7 @@ use crate::secrets;
 mod models;
 pub use models::{
     DEFAULT_LOCAL_CHAT_MODEL, EmbeddingConfig, LocalChatConfig, MAX_INDEXED_DIMENSIONS,
+    MemoryConfig,
 };
 
 /// Development-only JWT secret: documented in the README, refused in production.
@@ -101,6 +102,7 @@ pub struct Config {
     pub seed: SeedConfig,
     pub avatars: AvatarConfig,
     pub embeddings: EmbeddingConfig,
+    pub memory: MemoryConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -248,6 +250,7 @@ impl Config {
 
     pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
         let environment = environment(sources)?;
+        let embeddings = models::embeddings(sources)?;
         let config = Config {
             environment,
             http: HttpConfig {
@@ -336,7 +339,8 @@ impl Config {
                     Duration::from_secs(15 * 60),
                 )?,
             },
-            embeddings: models::embeddings(sources)?,
+            memory: models::memory(sources, &embeddings)?,
+            embeddings,
         };
         config.check_bounds()?;
         Ok(config)

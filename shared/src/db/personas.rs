@@ -2,11 +2,14 @@
 //! every query is scoped by `user_id`, so "not yours" and "does not exist" are the same `None`.
 
 use chrono::{DateTime, Utc};
+use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor};
+
+use crate::personality::MemorySettings;
 
 use crate::pagination::Cursor;
 
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+#[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct PersonaRow {
     pub id: String,
     pub name: String,
@@ -15,6 +18,8 @@ pub struct PersonaRow {
     /// to clients, who get a short-lived presigned URL for it instead.
     #[sqlx(rename = "avatar_url")]
     pub avatar_key: Option<String>,
+    /// Retrieval from memory for this persona's turns; `None` means off.
+    pub memory: Option<Json<MemorySettings>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -29,7 +34,7 @@ impl PersonaRow {
     }
 }
 
-const PERSONA_COLUMNS: &str = "id, name, prompt, avatar_url, created_at, updated_at";
+const PERSONA_COLUMNS: &str = "id, name, prompt, avatar_url, memory, created_at, updated_at";
 
 pub async fn find_for_user(
     db: impl PgExecutor<'_>,
@@ -87,30 +92,34 @@ pub async fn create(
     user_id: &str,
     name: &str,
     prompt: &str,
+    memory: Option<&MemorySettings>,
 ) -> Result<PersonaRow, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO personas (id, user_id, name, prompt) VALUES ($1, $2, $3, $4)
+        "INSERT INTO personas (id, user_id, name, prompt, memory) VALUES ($1, $2, $3, $4, $5)
          RETURNING {PERSONA_COLUMNS}"
     )))
     .bind(crate::ids::new_id())
     .bind(user_id)
     .bind(name)
     .bind(prompt)
+    .bind(memory.map(Json))
     .fetch_one(db)
     .await
 }
 
-/// Changes the name and/or prompt (a `None` keeps the current value); `None` when the user has
-/// no such persona.
+/// Changes the name, prompt and/or memory settings (a `None` keeps the current value); `None`
+/// when the user has no such persona.
 pub async fn update(
     db: impl PgExecutor<'_>,
     user_id: &str,
     id: &str,
     name: Option<&str>,
     prompt: Option<&str>,
+    memory: Option<&MemorySettings>,
 ) -> Result<Option<PersonaRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE personas SET name = COALESCE($3, name), prompt = COALESCE($4, prompt)
+        "UPDATE personas SET name = COALESCE($3, name), prompt = COALESCE($4, prompt),
+                             memory = COALESCE($5, memory)
          WHERE id = $1 AND user_id = $2
          RETURNING {PERSONA_COLUMNS}"
     )))
@@ -118,6 +127,7 @@ pub async fn update(
     .bind(user_id)
     .bind(name)
     .bind(prompt)
+    .bind(memory.map(Json))
     .fetch_optional(db)
     .await
 }

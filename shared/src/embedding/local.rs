@@ -32,6 +32,8 @@ pub struct MiniLmEmbedder {
 struct Loaded {
     model: BertModel,
     tokenizer: Tokenizer,
+    /// The same vocabulary with no padding and no cut, for counting.
+    counter: Tokenizer,
     device: Device,
 }
 
@@ -49,15 +51,6 @@ impl MiniLmEmbedder {
             running: Semaphore::new(1),
         })
     }
-
-    /// The word pieces of `text` (without [CLS]/[SEP]), for sizing chunks to the model.
-    pub fn count_tokens(&self, text: &str) -> Result<usize, EngineError> {
-        self.inner
-            .tokenizer
-            .encode(text, false)
-            .map(|encoding| encoding.len())
-            .map_err(|e| failed(format!("tokenising failed: {e}")))
-    }
 }
 
 #[async_trait::async_trait]
@@ -72,6 +65,14 @@ impl Embedder for MiniLmEmbedder {
 
     fn dimensions(&self) -> usize {
         DIMENSIONS
+    }
+
+    /// The word pieces of `text` without [CLS]/[SEP] (and uncut: the truncation is bypassed).
+    fn count_tokens(&self, text: &str) -> usize {
+        match self.inner.counter.encode(text, false) {
+            Ok(encoding) => encoding.len(),
+            Err(_) => crate::memory::chunking::estimate_tokens(text),
+        }
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Embeddings, EngineError> {
@@ -175,6 +176,11 @@ fn load(dir: &Path) -> Result<Loaded, EngineError> {
         .and_then(|raw| serde_json::from_str(&raw).map_err(|e| unusable("config.json", &e)))?;
     let mut tokenizer = Tokenizer::from_file(file("tokenizer.json")?)
         .map_err(|e| unusable("tokenizer.json", &e))?;
+    let mut counter = tokenizer.clone();
+    counter.with_padding(None);
+    counter
+        .with_truncation(None)
+        .map_err(|e| unusable("tokenizer.json", &e))?;
     tokenizer.with_padding(Some(PaddingParams {
         strategy: PaddingStrategy::BatchLongest,
         ..PaddingParams::default()
@@ -195,6 +201,7 @@ fn load(dir: &Path) -> Result<Loaded, EngineError> {
     Ok(Loaded {
         model,
         tokenizer,
+        counter,
         device,
     })
 }

@@ -56,6 +56,11 @@ pub trait Embedder: Send + Sync {
     fn dimensions(&self) -> usize;
     /// Embeds every text; batching to the provider's limits is the embedder's business.
     async fn embed(&self, texts: &[String]) -> Result<Embeddings, EngineError>;
+    /// Tokens of `text` as this model counts them, for sizing chunks; an upper estimate when the
+    /// tokenizer is not at hand.
+    fn count_tokens(&self, text: &str) -> usize {
+        crate::memory::chunking::estimate_tokens(text)
+    }
 }
 
 /// Checks a provider's answer: one vector per text, each of the promised size, then scales each

@@ -53,6 +53,7 @@ async fn main() -> ExitCode {
 async fn migrate() -> Result<(), BoxError> {
     let state = startup::init().await?;
     MIGRATOR.run(&state.db).await?;
+    helix_shared::memory::schema::prepare(&state.db, &state.config.embeddings).await?;
     tracing::info!(migrations = MIGRATOR.iter().count(), "database migrated");
     Ok(())
 }

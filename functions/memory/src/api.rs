@@ -1,0 +1,216 @@
+//! The wire shapes of /v1/memory and the checks that turn a request into values Helix stores:
+//! every 400 names its field.
+
+use helix_shared::ApiError;
+use helix_shared::memory::store::{Document, Hit};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const MAX_TITLE_CHARS: usize = 300;
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+pub const MAX_QUERY_CHARS: usize = 2_000;
+pub const MAX_K: u32 = 50;
+pub const DEFAULT_K: u32 = 5;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostDocument {
+    #[serde(default)]
+    pub doc_id: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    pub text: String,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    #[serde(default)]
+    pub persona_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    pub query: String,
+    #[serde(default)]
+    pub k: Option<u32>,
+    #[serde(default)]
+    pub persona_id: Option<String>,
+    /// Only chunks at least this similar (cosine, -1 to 1); default: no floor.
+    #[serde(default)]
+    pub min_score: Option<f32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CostView {
+    pub micros: i64,
+    pub cents: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetView {
+    pub remaining_micros: i64,
+    pub remaining_cents: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentStored {
+    #[serde(flatten)]
+    pub document: Document,
+    pub cost: CostView,
+    pub budget: BudgetView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentList {
+    pub documents: Vec<Document>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResponse {
+    pub results: Vec<Hit>,
+    pub cost: CostView,
+    pub budget: BudgetView,
+}
+
+/// A document's fields, checked: the caller still checks the persona belongs to the user.
+pub struct ValidDocument<'a> {
+    pub doc_id: Option<&'a str>,
+    pub title: Option<&'a str>,
+    pub text: &'a str,
+    pub metadata: Value,
+}
+
+impl PostDocument {
+    pub fn validate(&self, max_bytes: usize) -> Result<ValidDocument<'_>, ApiError> {
+        if self.text.len() > max_bytes {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        if self.text.trim().is_empty() {
+            return Err(ApiError::bad_request("text: must not be empty"));
+        }
+        let doc_id = self.doc_id.as_deref().map(valid_doc_id).transpose()?;
+        let title = match self.title.as_deref().map(str::trim) {
+            Some("") | None => None,
+            Some(title) if title.chars().count() > MAX_TITLE_CHARS => {
+                return Err(ApiError::bad_request(format!(
+                    "title: must be at most {MAX_TITLE_CHARS} characters"
+                )));
+            }
+            Some(title) => Some(title),
+        };
+        let metadata = match &self.metadata {
+            None | Some(Value::Null) => Value::Object(Default::default()),
+            Some(object @ Value::Object(_)) => {
+                if object.to_string().len() > MAX_METADATA_BYTES {
+                    return Err(ApiError::bad_request(format!(
+                        "metadata: must be at most {MAX_METADATA_BYTES} bytes of JSON"
+                    )));
+                }
+                object.clone()
+            }
+            Some(_) => return Err(ApiError::bad_request("metadata: must be a JSON object")),
+        };
+        Ok(ValidDocument {
+            doc_id,
+            title,
+            text: &self.text,
+            metadata,
+        })
+    }
+}
+
+/// Letters, digits and `._:-`, 1 to 200 characters: safe in a URL path segment as it is.
+pub fn valid_doc_id(raw: &str) -> Result<&str, ApiError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
+    if (1..=200).contains(&raw.len()) && raw.chars().all(allowed) {
+        Ok(raw)
+    } else {
+        Err(ApiError::bad_request(
+            "doc_id: must be 1 to 200 letters, digits, '.', '_', ':' or '-'",
+        ))
+    }
+}
+
+impl SearchRequest {
+    /// The trimmed query, k and similarity floor.
+    pub fn validate(&self) -> Result<(&str, u32, f32), ApiError> {
+        let query = self.query.trim();
+        if query.is_empty() || query.chars().count() > MAX_QUERY_CHARS {
+            return Err(ApiError::bad_request(format!(
+                "query: must be 1 to {MAX_QUERY_CHARS} characters"
+            )));
+        }
+        let k = self.k.unwrap_or(DEFAULT_K);
+        if !(1..=MAX_K).contains(&k) {
+            return Err(ApiError::bad_request(format!("k: must be 1 to {MAX_K}")));
+        }
+        let min_score = self.min_score.unwrap_or(-1.0);
+        if !(-1.0..=1.0).contains(&min_score) {
+            return Err(ApiError::bad_request("min_score: must be -1 to 1"));
+        }
+        Ok((query, k, min_score))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn post(body: Value) -> PostDocument {
+        serde_json::from_value(body).unwrap()
+    }
+
+    fn message(error: ApiError) -> String {
+        error.to_string()
+    }
+
+    #[test]
+    fn a_document_is_checked_field_by_field() {
+        let ok = post(json!({"text": "Hello.", "title": "  Notes ", "doc_id": "notes-1"}));
+        let valid = ok.validate(1000).unwrap();
+        assert_eq!(
+            (valid.doc_id, valid.title),
+            (Some("notes-1"), Some("Notes"))
+        );
+        assert_eq!(valid.metadata, json!({}));
+
+        let cases = [
+            (json!({"text": "  "}), "text"),
+            (json!({"text": "a", "doc_id": "has space"}), "doc_id"),
+            (json!({"text": "a", "doc_id": ""}), "doc_id"),
+            (json!({"text": "a", "title": "t".repeat(301)}), "title"),
+            (json!({"text": "a", "metadata": [1]}), "metadata"),
+        ];
+        for (body, field) in cases {
+            let error = post(body.clone()).validate(1000).err().unwrap();
+            assert!(message(error).starts_with(field), "{body}");
+        }
+    }
+
+    #[test]
+    fn an_oversized_document_is_413() {
+        let error = post(json!({"text": "x".repeat(11)}))
+            .validate(10)
+            .err()
+            .unwrap();
+        assert!(matches!(error, ApiError::PayloadTooLarge));
+    }
+
+    #[test]
+    fn a_search_is_checked_and_defaulted() {
+        let request: SearchRequest = serde_json::from_value(json!({"query": " leave "})).unwrap();
+        assert_eq!(request.validate().unwrap(), ("leave", DEFAULT_K, -1.0));
+        for (body, field) in [
+            (json!({"query": ""}), "query"),
+            (json!({"query": "a", "k": 0}), "k"),
+            (json!({"query": "a", "k": 51}), "k"),
+            (json!({"query": "a", "min_score": 1.5}), "min_score"),
+        ] {
+            let request: SearchRequest = serde_json::from_value(body.clone()).unwrap();
+            assert!(
+                message(request.validate().err().unwrap()).starts_with(field),
+                "{body}"
+            );
+        }
+    }
+}

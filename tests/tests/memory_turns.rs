@@ -1,0 +1,228 @@
+//! Retrieval in turns: a personality with memory enabled gets the most relevant chunks of the
+//! user's memory in its context, the provider receives them, the response names their documents,
+//! and the query embedding is charged on the ledger. Personas see their own documents too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use axum::Router;
+use axum::http::StatusCode;
+use helix_shared::budget::ledger;
+use helix_shared::db::users::User;
+use helix_shared::ids::new_id;
+use helix_shared::personality::MemorySettings;
+use helix_tests::{Reply, json_request, prepare_memory, send, signed_in_user, state_with};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+struct World {
+    app: Router,
+    pool: PgPool,
+    provider: MockServer,
+    user: User,
+    token: String,
+}
+
+async fn world(pool: PgPool) -> World {
+    let provider = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1_795_000_000,
+            "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "You get 25 days [leave-policy]."}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 300, "completion_tokens": 10, "total_tokens": 310}
+        })))
+        .mount(&provider)
+        .await;
+    let base = format!("{}/v1", provider.uri());
+    let state = state_with(
+        pool.clone(),
+        &[
+            ("OPENAI_API_KEY", "sk-test"),
+            ("HELIX_OPENAI_BASE_URL", &base),
+            ("HELIX_ENGINE_MAX_ATTEMPTS", "1"),
+        ],
+    );
+    prepare_memory(&state).await;
+    let (user, token) = signed_in_user(&state, "recall@example.com").await;
+    ledger::grant(&pool, &user.id, 10_000_000, "test grant", None)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO agents (id, user_id, provider, model) VALUES ($1, $2, 'openai', 'gpt-4o-mini')")
+        .bind(new_id())
+        .bind(&user.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    World {
+        app: local_gateway::app(state.clone()),
+        pool,
+        provider,
+        user,
+        token,
+    }
+}
+
+impl World {
+    async fn store(&self, body: Value) {
+        let reply = send(
+            &self.app,
+            json_request("POST", "/v1/memory/documents", &body, &self.token),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+
+    async fn turn(&self, personality: &str, question: &str) -> Reply {
+        let body = json!({
+            "engine": "openai",
+            "personalityId": personality,
+            "messages": [{"role": "user", "content": question}]
+        });
+        let reply = send(
+            &self.app,
+            json_request("POST", "/v1/turns", &body, &self.token),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply
+    }
+
+    /// The messages of the provider's last request.
+    async fn last_sent(&self) -> Vec<Value> {
+        let requests = self.provider.received_requests().await.unwrap();
+        let body: Value = serde_json::from_slice(&requests.last().unwrap().body).unwrap();
+        body["messages"].as_array().unwrap().clone()
+    }
+
+    async fn ledger_kinds(&self) -> Vec<(String, String)> {
+        sqlx::query_as(
+            "SELECT kind, COALESCE(meta->>'purpose', '') FROM usage_ledger WHERE user_id = $1
+             ORDER BY created_at, id",
+        )
+        .bind(&self.user.id)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_turn_with_memory_sends_the_relevant_chunks_and_names_their_documents(pool: PgPool) {
+    let world = world(pool).await;
+    world
+        .store(json!({"doc_id": "leave-policy", "text": "Employees receive twenty-five days of paid holiday each year."}))
+        .await;
+    world
+        .store(json!({"doc_id": "pension", "text": "The company matches pension contributions up to six percent of salary."}))
+        .await;
+
+    // research-helper enables memory (k 4, min_score 0.3).
+    let reply = world
+        .turn(
+            "research-helper",
+            "How much vacation time do I get annually?",
+        )
+        .await;
+    assert_eq!(reply.body["memory_doc_ids"], json!(["leave-policy"]));
+
+    let sent = world.last_sent().await;
+    assert_eq!(sent[0]["role"], "system", "the personality's prompt first");
+    assert_eq!(sent[1]["role"], "system");
+    let context = sent[1]["content"].as_str().unwrap();
+    assert!(
+        context.contains("<chunk doc_id=\"leave-policy\""),
+        "{context}"
+    );
+    assert!(
+        context.contains("twenty-five days of paid holiday"),
+        "{context}"
+    );
+    assert!(!context.contains("pension"), "below min_score: {context}");
+    assert_eq!(
+        sent[2]["content"],
+        "How much vacation time do I get annually?"
+    );
+
+    let kinds = world.ledger_kinds().await;
+    assert_eq!(
+        kinds[2..],
+        [
+            ("embedding".into(), "turn_retrieval".into()),
+            ("completion".into(), String::new())
+        ]
+    );
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn without_memory_enabled_or_stored_no_embedding_is_made_or_charged(pool: PgPool) {
+    let world = world(pool).await;
+    let reply = world.turn("research-helper", "Anything stored?").await;
+    assert_eq!(reply.body["memory_doc_ids"], json!([]));
+    assert_eq!(
+        world.ledger_kinds().await,
+        [("completion".into(), String::new())]
+    );
+
+    world
+        .store(json!({"doc_id": "notes", "text": "Standup is at half past nine."}))
+        .await;
+    let reply = world.turn("helix-assistant", "When is standup?").await;
+    assert_eq!(
+        reply.body["memory_doc_ids"],
+        json!([]),
+        "helix-assistant has no memory"
+    );
+    let sent = world.last_sent().await;
+    assert!(
+        sent.iter()
+            .all(|m| !m["content"].as_str().unwrap().contains("<memory>"))
+    );
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_persona_sees_its_own_documents_and_the_shared_ones_presets_only_the_shared(
+    pool: PgPool,
+) {
+    let world = world(pool.clone()).await;
+    let memory = MemorySettings {
+        enabled: true,
+        k: 4,
+        min_score: 0.2,
+    };
+    let persona = helix_shared::db::personas::create(
+        &pool,
+        &world.user.id,
+        "Gardener",
+        "You help with the garden.",
+        Some(&memory),
+    )
+    .await
+    .unwrap();
+    world
+        .store(json!({"doc_id": "tomatoes", "persona_id": persona.id,
+                      "text": "Water the tomato plants every morning and feed them weekly."}))
+        .await;
+    world
+        .store(json!({"doc_id": "hose", "text": "The garden hose is kept in the shed behind the house."}))
+        .await;
+
+    let reply = world
+        .turn(&persona.id, "How often should I water my tomatoes?")
+        .await;
+    let ids = reply.body["memory_doc_ids"].as_array().unwrap();
+    assert_eq!(ids[0], "tomatoes");
+
+    let reply = world
+        .turn("research-helper", "How often should I water my tomatoes?")
+        .await;
+    assert!(
+        !reply.body["memory_doc_ids"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("tomatoes")),
+        "a preset never sees a persona's documents: {}",
+        reply.body
+    );
+}
