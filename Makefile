@@ -10,13 +10,14 @@ LAMBDA_PACKAGES := $(addprefix -p ,$(FUNCTIONS))
 # The embedded database's URL, unless DATABASE_URL points at another server.
 DB_URL = $$(scripts/db url)
 
-.PHONY: help dev test bench fmt-check clippy unit-tests e2e lambda-build tools models build-deps db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
+.PHONY: help dev test bench bench-memory fmt-check clippy unit-tests e2e lambda-build tools models build-deps db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
 
 help:
 	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, API on :3001, web on :5173"
 	@echo "make test  every check: fmt, clippy -D warnings, infra and web checks, all tests on a real Postgres, the web app end to end, the cargo-lambda build"
 	@echo "make e2e   the web app end to end in headless Chromium against the real gateway, database and a fake provider"
 	@echo "make bench latency of POST /v1/turns direct vs through Helix (release build, fsync on)"
+	@echo "make bench-memory  memory search latency at 10k and 100k chunks, exact vs HNSW"
 
 ## Run the whole API locally (Ctrl-C stops it; the database keeps running: make db-stop).
 dev: db-start models build-deps
@@ -30,6 +31,12 @@ dev: db-start models build-deps
 bench: db-start build-deps
 	cargo build --release --locked --package local-gateway --bins
 	DATABASE_URL="$(DB_URL)" target/release/helix-bench
+
+## Memory search latency at 10k and 100k chunks, exact scan vs HNSW, plus the local query embedding
+## (release build; a scratch database on the embedded server). HELIX_BENCH_SIZES, HELIX_BENCH_QUERIES.
+bench-memory: db-start models build-deps
+	cargo build --release --locked --package local-gateway --bin helix-memory-bench
+	DATABASE_URL="$(DB_URL)" HELIX_MODELS_DIR="$(CURDIR)/models" target/release/helix-memory-bench
 
 ## Every check CI runs, in order of how fast they fail.
 test: fmt-check clippy infra-check web-check unit-tests e2e lambda-build
