@@ -155,6 +155,7 @@ impl SearchRequest {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeSet;
 
     fn post(body: Value) -> PostDocument {
         serde_json::from_value(body).unwrap()
@@ -212,5 +213,151 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    /// docs/openapi.json's schema `name`: its required and documented property names, with the
+    /// members of an `allOf` (how the spec writes a `#[serde(flatten)]`) merged.
+    fn documented(name: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/openapi.json"
+        ))
+        .unwrap();
+        let spec: Value = serde_json::from_str(&text).unwrap();
+        let mut pending = vec![spec["components"]["schemas"][name].clone()];
+        let (mut required, mut properties) = (BTreeSet::new(), BTreeSet::new());
+        while let Some(schema) = pending.pop() {
+            assert!(schema.is_object(), "{name}: no such schema");
+            if let Some(target) = schema["$ref"].as_str() {
+                pending.push(
+                    spec.pointer(target.trim_start_matches('#'))
+                        .unwrap()
+                        .clone(),
+                );
+                continue;
+            }
+            pending.extend(schema["allOf"].as_array().cloned().unwrap_or_default());
+            for key in schema["required"].as_array().into_iter().flatten() {
+                required.insert(key.as_str().unwrap().to_owned());
+            }
+            properties.extend(keys(&schema["properties"]));
+        }
+        (required, properties)
+    }
+
+    fn keys(value: &Value) -> BTreeSet<String> {
+        value
+            .as_object()
+            .map(|object| object.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every key Helix sends is documented and required, and nothing else is documented.
+    fn assert_documents_exactly(name: &str, sent: &Value) {
+        let (required, properties) = documented(name);
+        assert_eq!(keys(sent), required, "{name}: required");
+        assert_eq!(properties, required, "{name}: properties");
+    }
+
+    /// The fields a `deny_unknown_fields` request type reads, as serde lists them when it refuses
+    /// an unknown one.
+    fn fields_read<T: serde::de::DeserializeOwned>() -> BTreeSet<String> {
+        let error = serde_json::from_value::<T>(json!({"not a field": 0}))
+            .err()
+            .unwrap()
+            .to_string();
+        let expected = error.split("expected").nth(1).unwrap();
+        expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn document() -> Document {
+        Document {
+            doc_id: "notes".into(),
+            persona_id: None,
+            title: None,
+            metadata: json!({}),
+            chars: 0,
+            chunk_count: 0,
+            created_at: "2026-11-01T00:00:00Z".parse().unwrap(),
+            updated_at: "2026-11-01T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    fn cost() -> CostView {
+        CostView {
+            micros: 0,
+            cents: 0,
+        }
+    }
+
+    fn budget() -> BudgetView {
+        BudgetView {
+            remaining_micros: 0,
+            remaining_cents: 0,
+        }
+    }
+
+    #[test]
+    fn the_openapi_memory_responses_list_exactly_the_fields_helix_sends() {
+        let stored = DocumentStored {
+            document: document(),
+            cost: cost(),
+            budget: budget(),
+        };
+        let stored = serde_json::to_value(stored).unwrap();
+        assert_documents_exactly("DocumentStored", &stored);
+        assert_documents_exactly("Cost", &stored["cost"]);
+        assert_documents_exactly("RemainingBudget", &stored["budget"]);
+
+        let list = serde_json::to_value(DocumentList {
+            documents: vec![document()],
+        })
+        .unwrap();
+        assert_documents_exactly("DocumentList", &list);
+        assert_documents_exactly("Document", &list["documents"][0]);
+
+        let hit = Hit {
+            doc_id: "notes".into(),
+            title: None,
+            chunk_index: 0,
+            content: String::new(),
+            score: 1.0,
+        };
+        let found = serde_json::to_value(SearchResponse {
+            results: vec![hit],
+            cost: cost(),
+            budget: budget(),
+        })
+        .unwrap();
+        assert_documents_exactly("SearchResponse", &found);
+        assert_documents_exactly("Hit", &found["results"][0]);
+    }
+
+    #[test]
+    fn the_openapi_memory_requests_list_exactly_the_fields_helix_reads() {
+        for (name, read) in [
+            ("PostDocument", fields_read::<PostDocument>()),
+            ("SearchRequest", fields_read::<SearchRequest>()),
+        ] {
+            let (required, properties) = documented(name);
+            assert_eq!(properties, read, "{name}: properties");
+            assert!(required.is_subset(&read), "{name}: required");
+        }
+        // What the spec calls required is exactly what a body cannot leave out.
+        assert_eq!(
+            documented("PostDocument").0,
+            BTreeSet::from(["text".into()])
+        );
+        assert!(serde_json::from_value::<PostDocument>(json!({})).is_err());
+        assert_eq!(
+            documented("SearchRequest").0,
+            BTreeSet::from(["query".into()])
+        );
+        assert!(serde_json::from_value::<SearchRequest>(json!({})).is_err());
     }
 }

@@ -134,6 +134,7 @@ fn within_chars<'a>(field: &str, raw: &'a str, max: usize) -> Result<&'a str, Ap
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     fn message(error: ApiError) -> String {
         error.to_string()
@@ -188,5 +189,77 @@ mod tests {
         let good: UpdatePersona =
             serde_json::from_value(serde_json::json!({"memory": {"enabled": true}})).unwrap();
         assert_eq!(good.validate().unwrap(), (None, None));
+    }
+
+    fn spec_schema(name: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/openapi.json"
+        ))
+        .unwrap();
+        let spec: serde_json::Value = serde_json::from_str(&text).unwrap();
+        spec["components"]["schemas"][name].clone()
+    }
+
+    fn keys(value: &serde_json::Value) -> BTreeSet<String> {
+        value.as_object().unwrap().keys().cloned().collect()
+    }
+
+    fn strings(value: &serde_json::Value) -> BTreeSet<String> {
+        let items = value.as_array().unwrap().iter();
+        items.map(|k| k.as_str().unwrap().to_owned()).collect()
+    }
+
+    fn memory() -> MemorySettings {
+        MemorySettings {
+            enabled: true,
+            k: 4,
+            min_score: 0.3,
+        }
+    }
+
+    #[test]
+    fn the_openapi_persona_lists_exactly_the_fields_helix_sends() {
+        let view = PersonaView {
+            id: String::new(),
+            name: String::new(),
+            prompt: String::new(),
+            avatar_url: None,
+            memory: Some(memory()),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let sent = serde_json::to_value(view).unwrap();
+        let schema = spec_schema("Persona");
+        assert_eq!(keys(&sent), strings(&schema["required"]));
+        assert_eq!(keys(&schema["properties"]), keys(&sent));
+        // A persona's settings always carry k and min_score, defaulted or not.
+        let settings = spec_schema("MemorySettings");
+        assert_eq!(keys(&sent["memory"]), keys(&settings["properties"]));
+        let view_requires = &schema["properties"]["memory"]["anyOf"][0]["allOf"][1]["required"];
+        assert_eq!(keys(&sent["memory"]), strings(view_requires));
+        assert_eq!(
+            strings(&settings["required"]),
+            BTreeSet::from(["enabled".into()])
+        );
+    }
+
+    #[test]
+    fn the_openapi_persona_requests_list_exactly_the_fields_helix_reads() {
+        let create = CreatePersona {
+            name: String::new(),
+            prompt: String::new(),
+            memory: Some(memory()),
+        };
+        let create = serde_json::to_value(create).unwrap();
+        assert_eq!(
+            keys(&create),
+            keys(&spec_schema("CreatePersona")["properties"])
+        );
+        let update = serde_json::to_value(UpdatePersona::default()).unwrap();
+        assert_eq!(
+            keys(&update),
+            keys(&spec_schema("UpdatePersona")["properties"])
+        );
     }
 }
