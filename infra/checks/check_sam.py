@@ -6,7 +6,11 @@
     and the Makefile's FUNCTIONS list names the same set;
   - each function's HTTP routes are exactly the routes its router declares (functions/<name>/src/lib.rs),
     and together they are docs/openapi.json's paths except the local-only /healthz;
-  - the turns timeout outlives HELIX_ENGINE_DEADLINE;
+  - the functions that embed (their main checks memory's schema at cold start: memory, turns) and the one that
+    sizes memory's vectors (db-migrate) set HELIX_EMBEDDING_PROVIDER from the EmbeddingProvider parameter,
+    which offers only the providers that need no in-process model; the embedders' roles, and only theirs, may
+    invoke the bedrock embedding models of prices.json (in the stack's region) when that provider is bedrock;
+  - the functions that call providers (turns, memory) outlive their HELIX_ENGINE_DEADLINE;
   - BedrockModelIds defaults to the bedrock models of shared/pricing/prices.json;
   - Terraform creates a log group for each function and a latency alarm for each one behind the API, and
     its sam_parameter_overrides output sets every
@@ -47,6 +51,37 @@ def router_routes(crate: Path) -> set[tuple[str, str]]:
         for method in re.findall(r"\b(" + "|".join(HTTP_METHODS) + r")\(", chain):
             routes.add((method.upper(), path))
     return routes
+
+
+def crate_sources(crate: Path) -> str:
+    return " ".join(p.read_text() for p in sorted((crate / "src").rglob("*.rs")))
+
+
+def conditional_statements(role: dict) -> list[tuple[set[str], dict]]:
+    """Every statement of the role's inline policies with the conditions (Fn::If names) it sits under."""
+    found = []
+
+    def unwrap(node, conditions: set[str]):
+        """A node, or the true branch of an Fn::If around it (the false branch is AWS::NoValue here)."""
+        if isinstance(node, dict) and "Fn::If" in node:
+            name, when_true, _ = node["Fn::If"]
+            return unwrap(when_true, conditions | {name})
+        return node, conditions
+
+    for policy in role["Properties"].get("Policies", []):
+        policy, conditions = unwrap(policy, set())
+        if not isinstance(policy, dict):
+            continue
+        statements = policy.get("PolicyDocument", {}).get("Statement", [])
+        for statement in statements if isinstance(statements, list) else [statements]:
+            statement, inner = unwrap(statement, conditions)
+            if isinstance(statement, dict):
+                found.append((inner, statement))
+    return found
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
 
 
 def duration_seconds(text: str) -> int:
@@ -129,15 +164,64 @@ def main() -> int:
     for method, path in sorted(deployed_routes - documented):
         problems.append(f"the template routes {method} {path}, which docs/openapi.json does not document")
 
-    # turns must outlive the provider deadline it enforces.
-    if "turns" in by_binary:
-        props = by_binary["turns"][1]["Properties"]
+    # Embedding: which functions embed (request time) or size the vectors (migrations), read from the code.
+    sources = {binary: crate_sources(ROOT / "functions" / binary) for binary in by_binary}
+    embedders = {b for b, text in sources.items() if "check_memory(" in text}
+    sizers = {b for b, text in sources.items() if "schema::prepare(" in text}
+    if not {"memory", "turns"} <= embedders or "db-migrate" not in sizers:
+        problems.append(f"expected memory and turns to embed and db-migrate to size the vectors; found {sorted(embedders)} / {sorted(sizers)}")
+    parameter = template["Parameters"].get("EmbeddingProvider")
+    config = (ROOT / "shared/src/config/models.rs").read_text()
+    # The Lambdas are built without the in-process embedder (cargo feature local-embeddings): never "local".
+    remote = set(re.findall(r'Some\("(\w+)"\)\s*=>\s*EmbeddingProvider::', config)) - {"local"}
+    if not parameter or set(parameter.get("AllowedValues", [])) != remote or parameter.get("Default") not in remote:
+        problems.append(f"parameter EmbeddingProvider must allow exactly {sorted(remote)} and default to one of them")
+    for binary in sorted(embedders | sizers):
+        logical_id, function = by_binary[binary]
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        if variables.get("HELIX_EMBEDDING_PROVIDER") != {"Ref": "EmbeddingProvider"}:
+            problems.append(f"{logical_id}: HELIX_EMBEDDING_PROVIDER must be !Ref EmbeddingProvider")
+    bedrock_conditions = {
+        name
+        for name, condition in template.get("Conditions", {}).items()
+        if isinstance(condition, dict)
+        and sorted(map(json.dumps, condition.get("Fn::Equals", []))) == sorted([json.dumps({"Ref": "EmbeddingProvider"}), json.dumps("bedrock")])
+    }
+    prices = json.loads((ROOT / "shared/pricing/prices.json").read_text())
+    embedding_arns = {
+        f"arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/{m['model']}"
+        for m in prices.get("embeddings", [])
+        if m["provider"] == "bedrock"
+    }
+    for binary, (logical_id, function) in sorted(by_binary.items()):
+        role_ref = function["Properties"].get("Role", {}).get("Fn::GetAtt")
+        role_id = role_ref.split(".")[0] if isinstance(role_ref, str) else (role_ref or [None])[0]
+        granted: dict[str, set[str]] = {}
+        for conditions, statement in conditional_statements(resources.get(role_id, {"Properties": {}})):
+            if "bedrock:InvokeModel" not in as_list(statement.get("Action", [])):
+                continue
+            for resource in as_list(statement.get("Resource", [])):
+                arn = resource.get("Fn::Sub") if isinstance(resource, dict) else resource
+                if arn in embedding_arns:
+                    granted[arn] = conditions
+        if binary in embedders:
+            for arn in sorted(embedding_arns):
+                if arn not in granted:
+                    problems.append(f"{role_id}: {logical_id} embeds but may not invoke {arn}")
+                elif not granted[arn] & bedrock_conditions:
+                    problems.append(f"{role_id}: grant {arn} only when EmbeddingProvider is bedrock (Fn::If)")
+        elif granted:
+            problems.append(f"{role_id}: {logical_id} does not embed but may invoke {sorted(granted)}")
+
+    # Functions that call providers must outlive the provider deadline they enforce.
+    for binary in sorted(embedders):
+        logical_id, function = by_binary[binary]
+        props = function["Properties"]
         deadline = duration_seconds(props.get("Environment", {}).get("Variables", {}).get("HELIX_ENGINE_DEADLINE", "120s"))
         if props.get("Timeout", globals_.get("Timeout", 3)) <= deadline:
-            problems.append(f"TurnsFunction: Timeout must exceed HELIX_ENGINE_DEADLINE ({deadline}s)")
+            problems.append(f"{logical_id}: Timeout must exceed HELIX_ENGINE_DEADLINE ({deadline}s)")
 
     # IAM for Bedrock follows the price table.
-    prices = json.loads((ROOT / "shared/pricing/prices.json").read_text())
     priced = sorted(m["model"] for m in prices["models"] if m["provider"] == "bedrock")
     allowed = sorted(m.strip() for m in template["Parameters"]["BedrockModelIds"]["Default"].split(","))
     if priced != allowed:

@@ -17,6 +17,7 @@ module "helix" {
   alarm_email              = var.alarm_email
   log_level                = "info,helix_shared=debug"
   reconcile_repair         = "off"
+  embedding_provider       = "bedrock"
   # New accounts start with a concurrency quota of 10, too small to reserve any.
   reserved_concurrency = "off"
 

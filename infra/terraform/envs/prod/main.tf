@@ -17,6 +17,7 @@ module "helix" {
   alarm_email              = var.alarm_email
   log_level                = "info"
   reconcile_repair         = "off"
+  embedding_provider       = "bedrock"
   reserved_concurrency     = "on"
 
   web_domain_aliases      = var.web_domain_aliases

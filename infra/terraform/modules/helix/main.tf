@@ -6,19 +6,20 @@ data "aws_region" "current" {}
 locals {
   name = "helix-${var.environment}"
   # The functions SAM deploys (infra/sam/template.yaml names each helix-<env>-<name>).
-  function_names     = ["auth-verify", "turns", "personas", "agents", "budget", "budget-reconcile", "db-migrate"]
-  api_function_names = ["auth-verify", "turns", "personas", "agents", "budget"]
+  function_names     = ["auth-verify", "turns", "personas", "agents", "budget", "memory", "budget-reconcile", "db-migrate"]
+  api_function_names = ["auth-verify", "turns", "personas", "agents", "budget", "memory"]
 }
 
 module "observability" {
   source = "../observability"
 
-  name                 = local.name
-  function_names       = local.function_names
-  api_function_names   = local.api_function_names
-  log_retention_days   = var.log_retention_days
-  alarm_email          = var.alarm_email
-  turns_p99_latency_ms = var.turns_p99_latency_ms
+  name                  = local.name
+  function_names        = local.function_names
+  api_function_names    = local.api_function_names
+  log_retention_days    = var.log_retention_days
+  alarm_email           = var.alarm_email
+  turns_p99_latency_ms  = var.turns_p99_latency_ms
+  memory_p99_latency_ms = var.memory_p99_latency_ms
 }
 
 module "network" {

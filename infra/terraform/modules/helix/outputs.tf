@@ -11,6 +11,7 @@ output "sam_parameter_overrides" {
     "ApiAccessLogGroupArn=${module.observability.api_access_log_group_arn}",
     "WebOrigin=${module.web.origin}",
     "ReconcileRepair=${var.reconcile_repair}",
+    "EmbeddingProvider=${var.embedding_provider}",
     "ReservedConcurrency=${var.reserved_concurrency}",
   ])
 }

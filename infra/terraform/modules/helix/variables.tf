@@ -95,6 +95,12 @@ variable "turns_p99_latency_ms" {
   default     = 30000
 }
 
+variable "memory_p99_latency_ms" {
+  description = "p99 duration alarm threshold for memory (ms); storing a document embeds every chunk."
+  type        = number
+  default     = 10000
+}
+
 # ---------------------------------------------------------------- web
 variable "web_domain_aliases" {
   description = "Custom domain names for the web app."
@@ -126,8 +132,19 @@ variable "reconcile_repair" {
   }
 }
 
+variable "embedding_provider" {
+  description = "HELIX_EMBEDDING_PROVIDER of memory, turns and db-migrate: \"bedrock\" (Titan Text Embeddings v2) or \"openai\" (needs openai_api_key). Fixed once db-migrate has sized the vectors."
+  type        = string
+  default     = "bedrock"
+
+  validation {
+    condition     = contains(["bedrock", "openai"], var.embedding_provider)
+    error_message = "embedding_provider must be \"bedrock\" or \"openai\" (the Lambdas have no in-process embedder)."
+  }
+}
+
 variable "reserved_concurrency" {
-  description = "\"on\" reserves per-function concurrency (needs an account quota above ~110); \"off\" for new accounts."
+  description = "\"on\" reserves per-function concurrency (needs an account quota above ~120); \"off\" for new accounts."
   type        = string
   default     = "on"
 

@@ -160,7 +160,8 @@ resource "aws_vpc_endpoint" "s3" {
   tags = { Name = "${var.name}-s3" }
 }
 
-# Secrets Manager (every cold start), X-Ray (provider-call subsegments), Bedrock runtime (turns).
+# Secrets Manager (every cold start), X-Ray (provider-call subsegments), Bedrock runtime (turns' Converse
+# calls; Titan embeddings from memory and turns).
 resource "aws_vpc_endpoint" "interface" {
   for_each            = toset(var.interface_endpoints)
   vpc_id              = aws_vpc.this.id

@@ -9,8 +9,10 @@ data "aws_region" "current" {}
 locals {
   account_root = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
   api_metrics  = "Helix/Api"
+  # turns and memory wait on model providers (the LLM call; embedding every chunk of a document).
+  provider_p99_thresholds_ms = { turns = var.turns_p99_latency_ms, memory = var.memory_p99_latency_ms }
   p99_thresholds_ms = {
-    for f in var.api_function_names : f => f == "turns" ? var.turns_p99_latency_ms : var.p99_latency_ms
+    for f in var.api_function_names : f => lookup(local.provider_p99_thresholds_ms, f, var.p99_latency_ms)
   }
 }
 
@@ -165,7 +167,7 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
 }
 
 # p99 of each API function's duration (Lambda's own metric, which keeps raw values for percentiles).
-# turns waits on the LLM provider, so it gets its own threshold.
+# turns and memory wait on model providers, so they get their own thresholds.
 resource "aws_cloudwatch_metric_alarm" "p99_latency" {
   for_each            = toset(var.api_function_names)
   alarm_name          = "${var.name}-${each.value}-p99-latency"

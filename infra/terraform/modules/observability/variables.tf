@@ -38,7 +38,7 @@ variable "api_function_names" {
 }
 
 variable "p99_latency_ms" {
-  description = "Alarm when an API function's p99 duration exceeds this (ms); turns has its own threshold."
+  description = "Alarm when an API function's p99 duration exceeds this (ms); turns and memory have their own thresholds."
   type        = number
   default     = 3000
 }
@@ -47,4 +47,10 @@ variable "turns_p99_latency_ms" {
   description = "p99 duration alarm for turns (ms): it includes the LLM call, so set it from a baseline."
   type        = number
   default     = 30000
+}
+
+variable "memory_p99_latency_ms" {
+  description = "p99 duration alarm for memory (ms): storing a document embeds every chunk through the provider."
+  type        = number
+  default     = 10000
 }
