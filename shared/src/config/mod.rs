@@ -275,7 +275,11 @@ impl Config {
                 )?,
             },
             log: LogConfig {
-                filter: sources.get("HELIX_LOG").unwrap_or("info").to_owned(),
+                // llama.cpp narrates every model load at info level (hundreds of lines).
+                filter: sources
+                    .get("HELIX_LOG")
+                    .unwrap_or("info,llama-cpp-2=warn")
+                    .to_owned(),
                 format: log_format(sources)?,
             },
             auth: auth(sources, environment)?,
@@ -850,6 +854,13 @@ mod tests {
                 || (key == "MASTER_PASS_HASH" && shown.contains("HELIX_PASSCODES"));
             assert!(named, "{key}={value}: {shown}");
         }
+    }
+
+    #[test]
+    fn the_default_log_filter_parses_and_quietens_llama_cpp() {
+        let config = Config::from_sources(&sources(&[DB])).unwrap();
+        assert_eq!(config.log.filter, "info,llama-cpp-2=warn");
+        tracing_subscriber::EnvFilter::try_new(&config.log.filter).unwrap();
     }
 
     #[test]
