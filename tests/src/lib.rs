@@ -62,6 +62,30 @@ pub async fn prepare_memory(state: &AppState) {
         .unwrap();
 }
 
+/// Gives the user an agent for `provider`/`model` with `status` (`active` or `disabled`).
+pub async fn add_agent(
+    pool: &PgPool,
+    user_id: &str,
+    provider: &str,
+    model: &str,
+    status: &str,
+) -> String {
+    let id = helix_shared::ids::new_id();
+    sqlx::query(
+        "INSERT INTO agents (id, user_id, provider, model, status)
+         VALUES ($1, $2, $3::engine_provider, $4, $5::agent_status)",
+    )
+    .bind(&id)
+    .bind(user_id)
+    .bind(provider)
+    .bind(model)
+    .bind(status)
+    .execute(pool)
+    .await
+    .unwrap();
+    id
+}
+
 /// A JSON request with the caller's token.
 pub fn json_request(method: &str, path: &str, body: &Value, token: &str) -> Request<Body> {
     authorised(

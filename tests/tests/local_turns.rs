@@ -5,9 +5,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use helix_shared::budget::ledger;
-use helix_shared::ids::new_id;
 use helix_shared::pricing::{Price, TokenCounts, cost_micros};
-use helix_tests::{authorised, send, signed_in_user, state_with};
+use helix_tests::{add_agent, authorised, send, signed_in_user, state_with};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -19,12 +18,7 @@ const PRICES: [(&str, &str); 3] = [
 ];
 
 async fn local_agent(pool: &PgPool, user_id: &str) {
-    sqlx::query("INSERT INTO agents (id, user_id, provider, model) VALUES ($1, $2, 'local', 'smollm2-135m-instruct')")
-        .bind(new_id())
-        .bind(user_id)
-        .execute(pool)
-        .await
-        .unwrap();
+    add_agent(pool, user_id, "local", "smollm2-135m-instruct", "active").await;
 }
 
 fn turn(token: &str) -> Request<Body> {

@@ -7,9 +7,10 @@ use axum::Router;
 use axum::http::StatusCode;
 use helix_shared::budget::ledger;
 use helix_shared::db::users::User;
-use helix_shared::ids::new_id;
 use helix_shared::personality::MemorySettings;
-use helix_tests::{Reply, json_request, prepare_memory, send, signed_in_user, state_with};
+use helix_tests::{
+    Reply, add_agent, json_request, prepare_memory, send, signed_in_user, state_with,
+};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use wiremock::matchers::{method, path};
@@ -49,12 +50,7 @@ async fn world(pool: PgPool) -> World {
     ledger::grant(&pool, &user.id, 10_000_000, "test grant", None)
         .await
         .unwrap();
-    sqlx::query("INSERT INTO agents (id, user_id, provider, model) VALUES ($1, $2, 'openai', 'gpt-4o-mini')")
-        .bind(new_id())
-        .bind(&user.id)
-        .execute(&pool)
-        .await
-        .unwrap();
+    add_agent(&pool, &user.id, "openai", "gpt-4o-mini", "active").await;
     World {
         app: local_gateway::app(state.clone()),
         pool,

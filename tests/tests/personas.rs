@@ -13,7 +13,8 @@ use helix_shared::AppState;
 use helix_shared::avatars::AvatarStore;
 use helix_shared::db::users::User;
 use helix_tests::{
-    MotoServer, Reply, authorised, capture_logs, send, signed_in_user, state, state_with,
+    MotoServer, Reply, authorised, capture_logs, json_request, send, signed_in_user, state,
+    state_with,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -77,18 +78,6 @@ async fn world_with_moto_avatars(pool: PgPool, moto: &MotoServer) -> (World, aws
     let mut state = state_with(pool.clone(), &[("HELIX_AVATAR_BUCKET", BUCKET)]);
     state.avatars = AvatarStore::new(&sdk, &state.config.avatars).map(Arc::new);
     (world_from(state).await, s3)
-}
-
-fn json_request(method: &str, path: &str, body: &Value, token: &str) -> Request<Body> {
-    authorised(
-        Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-        token,
-    )
 }
 
 fn bare_request(method: &str, path: &str, token: &str) -> Request<Body> {

@@ -12,7 +12,7 @@ use helix_shared::budget::ledger;
 use helix_shared::db::users::User;
 use helix_shared::engine::EngineRegistry;
 use helix_shared::ids::new_id;
-use helix_tests::{Reply, authorised, config_with, send, signed_in_user};
+use helix_tests::{Reply, add_agent, authorised, config_with, send, signed_in_user};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use wiremock::matchers::{method, path, path_regex};
@@ -84,26 +84,6 @@ async fn test_aws() -> aws_config::SdkConfig {
         .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
         .load()
         .await
-}
-
-async fn add_agent(
-    pool: &PgPool,
-    user_id: &str,
-    provider: &str,
-    model: &str,
-    status: &str,
-) -> String {
-    let id = new_id();
-    sqlx::query("INSERT INTO agents (id, user_id, provider, model, status) VALUES ($1, $2, $3::engine_provider, $4, $5::agent_status)")
-        .bind(&id)
-        .bind(user_id)
-        .bind(provider)
-        .bind(model)
-        .bind(status)
-        .execute(pool)
-        .await
-        .unwrap();
-    id
 }
 
 async fn fund(world: &World, micros: i64) {

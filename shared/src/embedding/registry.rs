@@ -61,12 +61,7 @@ impl EmbedderRegistry {
                     .openai_api_key
                     .clone()
                     .ok_or(EngineError::NotConfigured { provider: "openai" })?;
-                let http = reqwest::Client::builder()
-                    .connect_timeout(std::time::Duration::from_secs(5))
-                    .build()
-                    .map_err(|e| EngineError::Unreachable {
-                        detail: e.to_string(),
-                    })?;
+                let http = crate::engine::http::client()?;
                 Arc::new(
                     super::openai::OpenAiEmbedder::new(
                         &config.model,

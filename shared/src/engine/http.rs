@@ -16,6 +16,17 @@ pub struct ErrorReply {
     pub body: String,
 }
 
+/// The HTTP client every provider call shares: a connection that cannot be made in 5 s is a
+/// provider outage, not something to wait the whole deadline for.
+pub fn client() -> Result<reqwest::Client, EngineError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| EngineError::Unreachable {
+            detail: e.to_string(),
+        })
+}
+
 /// Sends the request and decodes a 2xx JSON body into `T`; anything else is an `ErrorReply`
 /// for the provider to classify, or a transport error.
 pub async fn send_json<T: DeserializeOwned>(

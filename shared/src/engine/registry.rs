@@ -23,12 +23,7 @@ pub struct EngineRegistry {
 
 impl EngineRegistry {
     pub fn new(config: EngineConfig) -> Result<Self, EngineError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .build()
-            .map_err(|e| EngineError::Unreachable {
-                detail: e.to_string(),
-            })?;
+        let http = super::http::client()?;
         Ok(EngineRegistry {
             config,
             http,
