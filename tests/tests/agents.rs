@@ -64,6 +64,8 @@ async fn a_user_creates_lists_updates_and_deletes_their_agents(pool: PgPool) {
 
     let listed = call(&app, "GET", "/v1/agents", None, &token).await;
     assert_eq!(listed.body["agents"].as_array().unwrap().len(), 2);
+    // No provider keys and no AWS region here: only the in-process local model.
+    assert_eq!(listed.body["available_providers"], json!(["local"]));
 
     let disabled = call(
         &app,

@@ -28,6 +28,9 @@ pub fn app(state: AppState) -> Router {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AgentsResponse {
     pub agents: Vec<Agent>,
+    /// Providers this deployment can call right now (a key is set, or for `local` a server or the
+    /// in-process model), so a client can pick a default that will answer.
+    pub available_providers: Vec<Provider>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,6 +64,7 @@ async fn list_agents(
 ) -> Result<Json<AgentsResponse>, ApiError> {
     Ok(Json(AgentsResponse {
         agents: agents::list_for_user(&state.db, &user.id).await?,
+        available_providers: state.engines.available_providers(),
     }))
 }
 

@@ -149,6 +149,8 @@ pub struct EngineConfig {
     pub local_chat: LocalChatConfig,
     /// Overrides Bedrock's endpoint; region and credentials come from the AWS configuration.
     pub bedrock_endpoint: Option<String>,
+    /// An AWS region (or a Bedrock endpoint) is set: without one the SDK cannot call Bedrock.
+    pub bedrock_reachable: bool,
     /// Anthropic requires `max_tokens`; this is sent when a turn does not set one.
     pub anthropic_default_max_tokens: u32,
     pub retry: RetryPolicy,
@@ -538,6 +540,9 @@ fn engines(sources: &Sources) -> Result<EngineConfig, ConfigError> {
             .get("HELIX_BEDROCK_ENDPOINT")
             .map(|_| url("HELIX_BEDROCK_ENDPOINT", ""))
             .transpose()?,
+        bedrock_reachable: ["AWS_REGION", "AWS_DEFAULT_REGION", "HELIX_BEDROCK_ENDPOINT"]
+            .iter()
+            .any(|key| sources.get(key).is_some()),
         anthropic_default_max_tokens: parse_or(sources, "HELIX_ANTHROPIC_MAX_TOKENS", 1024)?,
         retry,
     })

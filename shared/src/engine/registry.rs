@@ -41,6 +41,22 @@ impl EngineRegistry {
         }
     }
 
+    /// The providers that would answer if asked now: a key is set; for Bedrock an AWS region (its
+    /// credentials come from the AWS chain, which only a call can check); for `local` a server or
+    /// the in-process model compiled in.
+    pub fn available_providers(&self) -> Vec<Provider> {
+        let config = &self.config;
+        Provider::ALL
+            .into_iter()
+            .filter(|provider| match provider {
+                Provider::OpenAi => config.openai_api_key.is_some(),
+                Provider::Anthropic => config.anthropic_api_key.is_some(),
+                Provider::Bedrock => config.bedrock_reachable,
+                Provider::Local => config.local_base_url.is_some() || cfg!(feature = "local-llm"),
+            })
+            .collect()
+    }
+
     pub async fn engine(
         &self,
         provider: Provider,
@@ -210,6 +226,24 @@ mod tests {
                 requested: "llama3.2".into(),
                 served: "smollm2-135m-instruct".into()
             }
+        );
+    }
+
+    #[test]
+    fn available_providers_are_those_with_keys_or_a_way_to_run_locally() {
+        let none = registry(&[]).available_providers();
+        assert!(!none.contains(&Provider::OpenAi) && !none.contains(&Provider::Anthropic));
+        assert_eq!(none.contains(&Provider::Local), cfg!(feature = "local-llm"));
+        assert!(!none.contains(&Provider::Bedrock), "no AWS region");
+        let keyed = registry(&[
+            ("OPENAI_API_KEY", "sk-1"),
+            ("AWS_REGION", "eu-west-1"),
+            ("HELIX_LOCAL_BASE_URL", "http://127.0.0.1:1/v1"),
+        ])
+        .available_providers();
+        assert_eq!(
+            keyed,
+            vec![Provider::OpenAi, Provider::Bedrock, Provider::Local]
         );
     }
 

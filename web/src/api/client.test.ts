@@ -23,7 +23,7 @@ async function caught(promise: Promise<unknown>): Promise<ApiError> {
 
 describe('the API client', () => {
   it('sends the session token as a bearer header and returns the typed body', async () => {
-    const fake = fakeFetch({ 'GET /v1/agents': () => jsonResponse(200, { agents: [] }) })
+    const fake = fakeFetch({ 'GET /v1/agents': () => jsonResponse(200, { agents: [], available_providers: [] }) })
     const { api } = makeApi('token-123')
 
     const answer = await api.listAgents()

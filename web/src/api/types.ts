@@ -90,6 +90,8 @@ export interface Agent {
 
 export interface Agents {
   agents: Agent[]
+  /** Providers the deployment can call now (a key is set, or a local model); the chat's default. */
+  available_providers: Provider[]
 }
 
 export interface CreateAgent {

@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 import { App } from '../App'
 import type { TurnRequest } from '../api/types'
-import { errorResponse, fakeFetch, jsonResponse, signedIn, signedInRoutes, turn } from '../test/fakeApi'
+import { agent, errorResponse, fakeFetch, jsonResponse, signedIn, signedInRoutes, turn } from '../test/fakeApi'
 
 async function openChat(routes: Parameters<typeof fakeFetch>[0]) {
   signedIn()
@@ -28,6 +28,24 @@ describe('the chat', () => {
     expect(document.querySelector('img[src="https://avatars.example/p-42.png"]')).not.toBeNull()
     const options = within(screen.getByLabelText('Engine and model')).getAllByRole('option')
     expect(options.map((o) => o.textContent)).toEqual(['openai · gpt-4o-mini', 'anthropic · claude-3-5-haiku'])
+  })
+
+  it('defaults to an agent whose provider can answer: with no API keys, the local model', async () => {
+    signedIn()
+    const fake = fakeFetch({
+      ...signedInRoutes({
+        agents: [agent({}), agent({ id: 'a-local', provider: 'local', model: 'smollm2-135m-instruct' })],
+        availableProviders: ['local'],
+      }),
+      'POST /v1/turns': () => jsonResponse(200, turn({ text: 'hello from SmolLM2' })),
+    })
+    render(<App />)
+    const picker = await screen.findByLabelText('Engine and model')
+    expect((picker as HTMLSelectElement).selectedOptions[0]?.textContent).toBe('local · smollm2-135m-instruct')
+
+    await send('hi')
+    await screen.findByText('hello from SmolLM2')
+    expect(fake.callsTo('POST', '/v1/turns')[0]?.body).toMatchObject({ engine: 'local', model: 'smollm2-135m-instruct' })
   })
 
   it('sends the whole conversation with the chosen personality, engine and model, one idempotency key per send', async () => {

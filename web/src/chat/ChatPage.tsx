@@ -20,9 +20,13 @@ export function ChatPage() {
   const api = useApi()
   const { locked } = useBudget()
   const personalities = useLoad(async () => (await api.listPersonalities()).personalities)
-  const agents = useLoad(async () =>
-    (await api.listAgents()).agents.filter((agent) => agent.status === 'active'),
-  )
+  const agents = useLoad(async () => {
+    const answer = await api.listAgents()
+    return {
+      active: answer.agents.filter((agent) => agent.status === 'active'),
+      available: answer.available_providers,
+    }
+  })
   const conversation = useConversation()
   const [chosenPersonalityId, setPersonalityId] = useState<string | null>(null)
   const [chosenAgentId, setAgentId] = useState<string | null>(null)
@@ -31,13 +35,18 @@ export function ChatPage() {
   const [toolDraft, setToolDraft] = useState<Record<string, string>>({})
 
   const personalityList = personalities.data ?? []
-  const agentList = agents.data ?? []
-  // Until the person chooses, default to the standard assistant (or the first) and the first agent.
+  const agentList = agents.data?.active ?? []
+  const available = agents.data?.available ?? []
+  // Until the person chooses, default to the standard assistant (or the first) and the first agent
+  // whose provider can answer (with no API keys, that is the local model).
   const personality =
     personalityList.find((p) => p.id === chosenPersonalityId) ??
     personalityList.find((p) => p.id === DEFAULT_PERSONALITY) ??
     personalityList[0]
-  const agent = agentList.find((a) => a.id === chosenAgentId) ?? agentList[0]
+  const agent =
+    agentList.find((a) => a.id === chosenAgentId) ??
+    agentList.find((a) => available.includes(a.provider)) ??
+    agentList[0]
 
   const sending = conversation.pending?.status === 'sending'
   const unsent = conversation.pending?.status === 'failed'

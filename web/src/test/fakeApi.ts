@@ -1,6 +1,6 @@
 // A fake Helix API behind a mocked fetch: routes answer with canned JSON, and every call is recorded.
 import { vi } from 'vitest'
-import type { Agent, Budget, Personality, TurnResponse, User } from '../api/types'
+import type { Agent, Budget, Personality, Provider, TurnResponse, User } from '../api/types'
 
 export interface RecordedCall {
   method: string
@@ -153,7 +153,9 @@ export function turn(overrides: Partial<TurnResponse> = {}): TurnResponse {
 }
 
 /** The routes every signed-in page loads, with sensible defaults. */
-export function signedInRoutes(options: { balanceCents?: number; agents?: Agent[] } = {}): Record<string, Handler> {
+export function signedInRoutes(
+  options: { balanceCents?: number; agents?: Agent[]; availableProviders?: Provider[] } = {},
+): Record<string, Handler> {
   const balanceCents = options.balanceCents ?? 1000
   return {
     'GET /v1/budget': () => jsonResponse(200, budget({ balance_cents: balanceCents })),
@@ -165,6 +167,7 @@ export function signedInRoutes(options: { balanceCents?: number; agents?: Agent[
           agent({ id: 'a-claude', provider: 'anthropic', model: 'claude-3-5-haiku' }),
           agent({ id: 'a-off', provider: 'bedrock', model: 'nova-lite', status: 'disabled' }),
         ],
+        available_providers: options.availableProviders ?? ['openai', 'anthropic', 'bedrock', 'local'],
       }),
   }
 }
