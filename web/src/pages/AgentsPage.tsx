@@ -4,6 +4,7 @@ import { useId, useState, type SubmitEvent } from 'react'
 import { useApi } from '../api/context'
 import type { Agent, Models, Provider } from '../api/types'
 import { ErrorMessage } from '../ui/ErrorMessage'
+import { ConfirmDelete } from '../ui/ConfirmDelete'
 import { formatDateTime } from '../ui/format'
 import { useLoad } from '../ui/useLoad'
 
@@ -122,29 +123,18 @@ function AgentItem({
         )}
       </div>
       {confirming && (
-        <div role="alertdialog" aria-label={`Delete ${name}?`} className="rounded-md bg-red-50 p-3 text-sm">
-          <p>
-            Delete the agent {agent.provider} · {agent.model}? Chat can no longer use it; its usage stays on
-            record. You can add it again later.
-          </p>
-          <div className="mt-2 flex gap-2">
-            <button type="button" onClick={() => void remove()} disabled={deleting} className="btn-danger">
-              {deleting ? 'Deleting…' : 'Yes, delete'}
-            </button>
-            <button
-              type="button"
-              autoFocus
-              onClick={() => {
-                setConfirming(false)
-                setKept(true)
-              }}
-              disabled={deleting}
-              className="btn-secondary"
-            >
-              Keep it
-            </button>
-          </div>
-        </div>
+        <ConfirmDelete
+          label={name}
+          busy={deleting}
+          onConfirm={() => void remove()}
+          onKeep={() => {
+            setConfirming(false)
+            setKept(true)
+          }}
+        >
+          Delete the agent {agent.provider} · {agent.model}? Chat can no longer use it; its usage stays on record.
+          You can add it again later.
+        </ConfirmDelete>
       )}
       {error !== null && <ErrorMessage error={error} />}
     </li>

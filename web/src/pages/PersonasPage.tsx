@@ -7,6 +7,7 @@ import { AvatarUploader } from '../personas/AvatarUploader'
 import { Avatar } from '../ui/Avatar'
 import { ErrorMessage } from '../ui/ErrorMessage'
 import { CharacterCount } from '../ui/CharacterCount'
+import { ConfirmDelete } from '../ui/ConfirmDelete'
 import { formatDateTime } from '../ui/format'
 import { useLoad } from '../ui/useLoad'
 
@@ -145,26 +146,17 @@ function PersonaItem({
         </div>
       )}
       {confirming && (
-        <div role="alertdialog" aria-label={`Delete ${persona.name}?`} className="rounded-md bg-red-50 p-3 text-sm">
-          <p>Delete “{persona.name}” and its avatar? This cannot be undone.</p>
-          <div className="mt-2 flex gap-2">
-            <button type="button" onClick={() => void remove()} disabled={busy} className="btn-danger">
-              {busy ? 'Deleting…' : 'Yes, delete'}
-            </button>
-            <button
-              type="button"
-              autoFocus
-              onClick={() => {
-                setConfirming(false)
-                setKept(true)
-              }}
-              disabled={busy}
-              className="btn-secondary"
-            >
-              Keep it
-            </button>
-          </div>
-        </div>
+        <ConfirmDelete
+          label={persona.name}
+          busy={busy}
+          onConfirm={() => void remove()}
+          onKeep={() => {
+            setConfirming(false)
+            setKept(true)
+          }}
+        >
+          Delete “{persona.name}” and its avatar? This cannot be undone.
+        </ConfirmDelete>
       )}
       {error !== null && <ErrorMessage error={error} />}
     </li>
