@@ -31,12 +31,20 @@ const K: u32 = 5;
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let config = Config::load().await?;
-    let sizes = sizes()?;
-    let queries: usize = env_or("HELIX_BENCH_QUERIES", 200)?;
     let pool = scratch_database(&config).await?;
-    schema::prepare(&pool, &config.embeddings).await?;
-    let user_id = bench_user(&pool).await?;
-    let document_id = bench_document(&pool, &user_id).await?;
+    let outcome = measure(&config, &pool).await;
+    pool.close().await;
+    // Hundreds of MB of vectors left behind would slow every later fsync on this server.
+    drop_scratch_database(&config).await?;
+    outcome
+}
+
+async fn measure(config: &Config, pool: &PgPool) -> Result<(), BoxError> {
+    let queries: usize = env_or("HELIX_BENCH_QUERIES", 200)?;
+    let sizes = sizes()?;
+    schema::prepare(pool, &config.embeddings).await?;
+    let user_id = bench_user(pool).await?;
+    let document_id = bench_document(pool, &user_id).await?;
     let mut rng = fastrand::Rng::with_seed(7);
     let probes: Vec<Vec<f32>> = (0..queries).map(|_| unit_vector(&mut rng)).collect();
 
@@ -47,9 +55,9 @@ async fn main() -> Result<(), BoxError> {
     );
     let mut stored = 0;
     for size in sizes {
-        drop_index(&pool).await?;
+        drop_index(pool).await?;
         insert_chunks(
-            &pool,
+            pool,
             &user_id,
             &document_id,
             stored,
@@ -58,15 +66,14 @@ async fn main() -> Result<(), BoxError> {
         )
         .await?;
         stored = size;
-        sqlx::query("ANALYZE embeddings").execute(&pool).await?;
-        let exact = time_searches(&pool, &user_id, &probes).await?;
+        sqlx::query("ANALYZE embeddings").execute(pool).await?;
+        let exact = time_searches(pool, &user_id, &probes).await?;
         print_row(size, "exact", &exact, None);
-        let build = build_index(&pool).await?;
-        let indexed = time_searches(&pool, &user_id, &probes).await?;
+        let build = build_index(pool).await?;
+        let indexed = time_searches(pool, &user_id, &probes).await?;
         print_row(size, "hnsw", &indexed, Some(build));
     }
-    embedder_latency(&config).await?;
-    pool.close().await;
+    embedder_latency(config).await?;
     Ok(())
 }
 
@@ -88,16 +95,24 @@ fn env_or(key: &str, default: usize) -> Result<usize, BoxError> {
     }
 }
 
-/// A fresh database beside the configured one, so the bench never touches real data.
-async fn scratch_database(config: &Config) -> Result<PgPool, BoxError> {
+async fn drop_scratch_database(config: &Config) -> Result<(), BoxError> {
     use secrecy::ExposeSecret;
-    let url = config.database.url.expose_secret().to_owned();
-    let mut admin = PgConnection::connect(&url).await?;
+    let mut admin = PgConnection::connect(config.database.url.expose_secret()).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)"
     )))
     .execute(&mut admin)
     .await?;
+    admin.close().await?;
+    Ok(())
+}
+
+/// A fresh database beside the configured one, so the bench never touches real data.
+async fn scratch_database(config: &Config) -> Result<PgPool, BoxError> {
+    use secrecy::ExposeSecret;
+    drop_scratch_database(config).await?;
+    let url = config.database.url.expose_secret().to_owned();
+    let mut admin = PgConnection::connect(&url).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {SCRATCH_DB}")))
         .execute(&mut admin)
         .await?;
