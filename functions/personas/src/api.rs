@@ -136,6 +136,16 @@ mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
+    // Each includer uses only some of the helpers.
+    #[allow(dead_code)]
+    mod openapi_schema {
+        include!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/support/openapi_schema.rs"
+        ));
+    }
+    use openapi_schema::{keys, schema as spec_schema, strings};
+
     fn message(error: ApiError) -> String {
         error.to_string()
     }
@@ -189,25 +199,6 @@ mod tests {
         let good: UpdatePersona =
             serde_json::from_value(serde_json::json!({"memory": {"enabled": true}})).unwrap();
         assert_eq!(good.validate().unwrap(), (None, None));
-    }
-
-    fn spec_schema(name: &str) -> serde_json::Value {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../docs/openapi.json"
-        ))
-        .unwrap();
-        let spec: serde_json::Value = serde_json::from_str(&text).unwrap();
-        spec["components"]["schemas"][name].clone()
-    }
-
-    fn keys(value: &serde_json::Value) -> BTreeSet<String> {
-        value.as_object().unwrap().keys().cloned().collect()
-    }
-
-    fn strings(value: &serde_json::Value) -> BTreeSet<String> {
-        let items = value.as_array().unwrap().iter();
-        items.map(|k| k.as_str().unwrap().to_owned()).collect()
     }
 
     fn memory() -> MemorySettings {
