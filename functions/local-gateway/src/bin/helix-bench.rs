@@ -1,15 +1,22 @@
 //! helix-bench: what Helix adds to a model call. Drives `POST /v1/turns` open-loop at a fixed rate
 //! against the release-built local gateway (a separate process, real PostgreSQL with fsync on) and
 //! the same Chat Completions call made directly to an in-process fake provider, then prints
-//! p50/p90/p99/max latency of both, the overhead, the achieved rate and the API's peak RSS.
+//! p50/p90/p99/max latency of both, the overhead, the achieved rate and the API's peak RSS. A third
+//! phase times the turn's two durable ledger writes alone (`ledger::reserve` + `ledger::settle`,
+//! straight to the database at the same rate, no HTTP), the floor under Helix's overhead that
+//! belongs to the disk rather than to Helix's code.
 //!
 //! Run: `make bench`. Knobs: `--rate N` / HELIX_BENCH_RATE (requests/s, default 200),
 //! `--seconds N` / HELIX_BENCH_SECONDS (default 20), `--warmup N` / HELIX_BENCH_WARMUP_SECONDS
-//! (default 3), HELIX_BENCH_API_BIN (default: `local-gateway` next to this binary).
+//! (default 3), `--users N` / HELIX_BENCH_USERS (default 1: every turn debits the same balance, the
+//! worst case for the ledger's row lock; N spreads turns round-robin over N users, as a team would),
+//! HELIX_BENCH_API_BIN (default: `local-gateway` next to this binary).
 //! It is a benchmark, not a test: it fails only when a request fails, never on the figures.
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,12 +27,13 @@ use axum::http::header::CONTENT_TYPE;
 use axum::routing::post;
 use axum::serve::ListenerExt;
 use helix_shared::auth::jwt::TokenKeys;
-use helix_shared::budget::ledger;
+use helix_shared::budget::ledger::{self, Charge, HoldRequest, ReserveOutcome};
 use helix_shared::config::{Config, Role};
 use helix_shared::db::{self, MIGRATOR, users};
 use helix_shared::error::cause_chain;
 use helix_shared::ids::new_id;
 use helix_shared::personality::{DEFAULT_PRESET_ID, Presets};
+use helix_shared::pricing::{Price, PriceTable, TokenCounts, cost_micros};
 use helix_shared::tools::ToolCatalog;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -33,12 +41,21 @@ use tokio::task::JoinHandle;
 
 type BoxError = Box<dyn std::error::Error>;
 
+/// The first bench user; the others are `bench+<n>@helix.local`.
 const BENCH_EMAIL: &str = "bench@helix.local";
 const BENCH_MODEL: &str = "bench-model";
 /// Topped up to this before every run ($1,000), so the bench never meets `budget_exhausted`.
 const BENCH_BALANCE_MICROS: i64 = 1_000_000_000;
 const USER_MESSAGE: &str = "Say hello.";
 const MAX_TOKENS: u32 = 20;
+/// The token counts the fake provider reports, charged in the ledger-only phase too.
+const FAKE_USAGE: TokenCounts = TokenCounts {
+    input_tokens: 40,
+    cached_input_tokens: 0,
+    output_tokens: 20,
+};
+/// How long a ledger-only hold lives (each is settled within milliseconds).
+const LEDGER_HOLD_TTL: Duration = Duration::from_secs(180);
 /// The issue's goal, reported (never enforced): p99 overhead under this at 200 requests/s.
 const P99_OVERHEAD_GOAL_MS: f64 = 3.0;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,6 +82,7 @@ async fn main() -> Result<(), BoxError> {
 #[derive(Debug, Clone, PartialEq)]
 struct Settings {
     rate_per_sec: u32,
+    users: u32,
     measure: Duration,
     warmup: Duration,
     api_binary: PathBuf,
@@ -79,6 +97,7 @@ impl Settings {
         };
         Ok(Settings {
             rate_per_sec: setting(&args, "--rate", "HELIX_BENCH_RATE", 200, 1)?,
+            users: setting(&args, "--users", "HELIX_BENCH_USERS", 1, 1)?,
             measure: Duration::from_secs(setting(
                 &args,
                 "--seconds",
@@ -126,19 +145,36 @@ struct Report {
     fsync: String,
     direct: PhaseResult,
     helix: PhaseResult,
+    ledger: PhaseResult,
     warmup_errors: usize,
     api_peak_rss_kib: Option<u64>,
+}
+
+/// A signed-in bench user and the agent its turns run under.
+#[derive(Debug, Clone)]
+struct BenchUser {
+    id: String,
+    agent_id: String,
+    token: String,
 }
 
 async fn run(settings: &Settings) -> Result<Report, BoxError> {
     let config = Config::load().await?;
     let pool = db::connect_lazy(&config.database)?;
     let fsync = require_durable_commits(&pool).await?;
-    let user_id = prepare_bench_user(&pool).await?;
-    let token = TokenKeys::new(&config.auth)
-        .issue(&user_id, chrono::Utc::now().timestamp())?
-        .token;
-    pool.close().await;
+    MIGRATOR.run(&pool).await?;
+    let keys = TokenKeys::new(&config.auth);
+    let mut users = Vec::new();
+    for email in bench_emails(settings.users) {
+        let (id, agent_id) = prepare_bench_user(&pool, &email).await?;
+        let token = keys.issue(&id, chrono::Utc::now().timestamp())?.token;
+        users.push(BenchUser {
+            id,
+            agent_id,
+            token,
+        });
+    }
+    let price = PriceTable::from_config(&config.pricing)?.price("local", BENCH_MODEL)?;
 
     let provider = start_fake_provider().await?;
     let mut api = ApiProcess::spawn(&settings.api_binary, provider)?;
@@ -149,29 +185,66 @@ async fn run(settings: &Settings) -> Result<Report, BoxError> {
     api.wait_until_healthy(&client).await?;
 
     let direct = Arc::new(direct_target(provider)?);
-    let helix = Arc::new(helix_target(api.address, &token));
+    let input_bound = u64::try_from(direct.body.len())?;
+    let helix = Arc::new(helix_target(
+        api.address,
+        users.iter().map(|user| user.token.clone()).collect(),
+    ));
     let mut warmup_errors = 0;
-    let mut measured = Vec::new();
-    for (name, target) in [("direct provider", &direct), ("through Helix", &helix)] {
-        eprintln!("helix-bench: {name}: warming up, then measuring");
-        let warmup = run_phase(&client, target, settings.rate_per_sec, settings.warmup).await?;
-        warmup_errors += warmup.errors;
-        report_first_error(&format!("{name} warm-up"), &warmup);
-        let result = run_phase(&client, target, settings.rate_per_sec, settings.measure).await?;
-        report_first_error(name, &result);
-        measured.push(result);
-    }
+    let direct = measure(
+        "direct provider",
+        settings,
+        &mut warmup_errors,
+        http_job(&client, &direct),
+    )
+    .await?;
+    let helix = measure(
+        "through Helix",
+        settings,
+        &mut warmup_errors,
+        http_job(&client, &helix),
+    )
+    .await?;
     let api_peak_rss_kib = api.peak_rss_kib();
     drop(api);
-    let helix = measured.pop().ok_or("the Helix phase did not run")?;
-    let direct = measured.pop().ok_or("the direct phase did not run")?;
+    let ledger_writes = LedgerWrites {
+        pool: pool.clone(),
+        users: Arc::new(users),
+        price,
+        input_bound,
+    };
+    let ledger = measure(
+        "ledger writes only",
+        settings,
+        &mut warmup_errors,
+        ledger_writes.job(),
+    )
+    .await?;
+    pool.close().await;
     Ok(Report {
         fsync,
         direct,
         helix,
+        ledger,
         warmup_errors,
         api_peak_rss_kib,
     })
+}
+
+/// Warms up, then measures one phase; warm-up failures are counted, not measured.
+async fn measure(
+    name: &str,
+    settings: &Settings,
+    warmup_errors: &mut usize,
+    job: JobFactory,
+) -> Result<PhaseResult, BoxError> {
+    eprintln!("helix-bench: {name}: warming up, then measuring");
+    let warmup = run_phase(Arc::clone(&job), settings.rate_per_sec, settings.warmup).await?;
+    *warmup_errors += warmup.errors;
+    report_first_error(&format!("{name} warm-up"), &warmup);
+    let result = run_phase(job, settings.rate_per_sec, settings.measure).await?;
+    report_first_error(name, &result);
+    Ok(result)
 }
 
 fn report_first_error(phase: &str, result: &PhaseResult) {
@@ -201,11 +274,20 @@ async fn require_durable_commits(pool: &PgPool) -> Result<String, BoxError> {
     Ok(fsync)
 }
 
-/// The bench user (migrations first), its `local` agent and a topped-up balance; idempotent.
-async fn prepare_bench_user(pool: &PgPool) -> Result<String, BoxError> {
-    MIGRATOR.run(pool).await?;
+/// `bench@helix.local`, then `bench+1@helix.local`, … : `count` addresses in all.
+fn bench_emails(count: u32) -> Vec<String> {
+    (0..count.max(1))
+        .map(|index| match index {
+            0 => BENCH_EMAIL.to_owned(),
+            n => BENCH_EMAIL.replacen('@', &format!("+{n}@"), 1),
+        })
+        .collect()
+}
+
+/// A bench user, its `local` agent and a topped-up balance; idempotent. Returns (user, agent) ids.
+async fn prepare_bench_user(pool: &PgPool, email: &str) -> Result<(String, String), BoxError> {
     let mut conn = pool.acquire().await?;
-    let (user, _created) = users::ensure_user(&mut conn, BENCH_EMAIL, Role::User).await?;
+    let (user, _created) = users::ensure_user(&mut conn, email, Role::User).await?;
     drop(conn);
     sqlx::query(
         "INSERT INTO agents (id, user_id, provider, model) VALUES ($1, $2, 'local', $3)
@@ -216,6 +298,13 @@ async fn prepare_bench_user(pool: &PgPool) -> Result<String, BoxError> {
     .bind(BENCH_MODEL)
     .execute(pool)
     .await?;
+    let agent_id: String = sqlx::query_scalar(
+        "SELECT id FROM agents WHERE user_id = $1 AND provider = 'local' AND model = $2",
+    )
+    .bind(&user.id)
+    .bind(BENCH_MODEL)
+    .fetch_one(pool)
+    .await?;
     let balance_micros: i64 = sqlx::query_scalar("SELECT balance_micros FROM users WHERE id = $1")
         .bind(&user.id)
         .fetch_one(pool)
@@ -224,7 +313,7 @@ async fn prepare_bench_user(pool: &PgPool) -> Result<String, BoxError> {
         let top_up = BENCH_BALANCE_MICROS - balance_micros;
         ledger::grant(pool, &user.id, top_up, "bench grant", None).await?;
     }
-    Ok(user.id)
+    Ok((user.id, agent_id))
 }
 
 // ---- the fake provider --------------------------------------------------------------------
@@ -329,23 +418,30 @@ fn parse_vm_hwm_kib(status: &str) -> Option<u64> {
 
 // ---- load ---------------------------------------------------------------------------------
 
-/// One kind of request the bench sends, again and again.
+/// One kind of request the bench sends, again and again, signed in as each bearer in turn.
 struct Target {
     url: String,
     body: String,
-    bearer: Option<String>,
+    bearers: Vec<String>,
 }
 
 impl Target {
-    fn request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+    /// The `sequence`-th request of a phase.
+    fn request(&self, client: &reqwest::Client, sequence: usize) -> reqwest::RequestBuilder {
         let request = client
             .post(&self.url)
             .header(CONTENT_TYPE, "application/json")
             .body(self.body.clone());
-        match &self.bearer {
+        match self.bearer(sequence) {
             Some(token) => request.bearer_auth(token),
             None => request,
         }
+    }
+
+    /// Round-robin over the signed-in users; none for the unauthenticated direct target.
+    fn bearer(&self, sequence: usize) -> Option<&str> {
+        let index = sequence.checked_rem(self.bearers.len())?;
+        self.bearers.get(index).map(String::as_str)
     }
 }
 
@@ -380,11 +476,11 @@ fn direct_target(provider: SocketAddr) -> Result<Target, BoxError> {
     Ok(Target {
         url: format!("http://{provider}/v1/chat/completions"),
         body: body.to_string(),
-        bearer: None,
+        bearers: Vec::new(),
     })
 }
 
-fn helix_target(api: SocketAddr, token: &str) -> Target {
+fn helix_target(api: SocketAddr, tokens: Vec<String>) -> Target {
     let body = json!({
         "engine": "local",
         "personalityId": DEFAULT_PRESET_ID,
@@ -394,7 +490,7 @@ fn helix_target(api: SocketAddr, token: &str) -> Target {
     Target {
         url: format!("http://{api}/v1/turns"),
         body: body.to_string(),
-        bearer: Some(token.to_owned()),
+        bearers: tokens,
     }
 }
 
@@ -423,31 +519,104 @@ impl PhaseResult {
     }
 }
 
-/// Sends `rate_per_sec` requests a second for `duration`, open-loop: each starts at its scheduled
+/// One scheduled request's work; `Err` is a one-line reason.
+type Job = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+/// Makes the `n`-th job of a phase.
+type JobFactory = Arc<dyn Fn(usize) -> Job + Send + Sync>;
+
+/// Sends `target`'s request and reads the whole answer; a non-2xx answer is an error.
+fn http_job(client: &reqwest::Client, target: &Arc<Target>) -> JobFactory {
+    let (client, target) = (client.clone(), Arc::clone(target));
+    Arc::new(move |sequence| Box::pin(send(target.request(&client, sequence))))
+}
+
+/// The ledger-only phase: the turn's reservation and settlement as the turns function makes them.
+struct LedgerWrites {
+    pool: PgPool,
+    users: Arc<Vec<BenchUser>>,
+    price: Price,
+    input_bound: u64,
+}
+
+impl LedgerWrites {
+    fn job(self) -> JobFactory {
+        let writes = Arc::new(self);
+        Arc::new(move |sequence| {
+            let writes = Arc::clone(&writes);
+            Box::pin(async move { writes.reserve_and_settle(sequence).await })
+        })
+    }
+
+    async fn reserve_and_settle(&self, sequence: usize) -> Result<(), String> {
+        let user = self
+            .users
+            .get(sequence % self.users.len().max(1))
+            .ok_or("no bench user")?;
+        let trace_id = new_id();
+        let request = HoldRequest {
+            user_id: &user.id,
+            agent_id: Some(&user.agent_id),
+            trace_id: &trace_id,
+            price: self.price,
+            input_bound: self.input_bound,
+            requested_max_tokens: MAX_TOKENS,
+            ttl: LEDGER_HOLD_TTL,
+        };
+        let hold = match ledger::reserve(&self.pool, &request).await {
+            Ok(ReserveOutcome::Held(hold)) => hold,
+            Ok(ReserveOutcome::Exhausted { .. }) => return Err("budget exhausted".to_owned()),
+            Err(error) => return Err(cause_chain(&error)),
+        };
+        let cost = cost_micros(self.price, FAKE_USAGE);
+        // The same fields the turns function records, so the row is the same size.
+        let meta = json!({
+            "engine": "local", "provider": "local", "model": BENCH_MODEL,
+            "personality_id": DEFAULT_PRESET_ID, "trace_id": trace_id,
+            "price_table_version": "bench", "hold_id": hold.id,
+            "hold_micros": hold.reservation.hold_micros, "max_tokens": hold.reservation.max_tokens,
+            "max_tokens_reduced": hold.reservation.clamped, "usage_estimated": false,
+            "cached_input_tokens": 0,
+        });
+        let charge = Charge {
+            hold: &hold,
+            agent_id: Some(&user.agent_id),
+            input_tokens: FAKE_USAGE.input_tokens,
+            output_tokens: FAKE_USAGE.output_tokens,
+            cost_micros: cost,
+            kind: "completion",
+            meta,
+        };
+        ledger::settle(&self.pool, &charge)
+            .await
+            .map(|_| ())
+            .map_err(|error| cause_chain(&error))
+    }
+}
+
+/// Runs `rate_per_sec` jobs a second for `duration`, open-loop: each starts at its scheduled
 /// instant however slow earlier ones are, and its latency counts from that instant (so a stalled
 /// sender cannot hide a slow server: no coordinated omission). The schedule runs on its own
 /// thread because `thread::sleep` wakes within tens of microseconds, tokio's timer within a
 /// millisecond, which would blur sub-millisecond figures.
 async fn run_phase(
-    client: &reqwest::Client,
-    target: &Arc<Target>,
+    job: JobFactory,
     rate_per_sec: u32,
     duration: Duration,
 ) -> Result<PhaseResult, BoxError> {
     let offsets = start_offsets(rate_per_sec, duration);
     let runtime = tokio::runtime::Handle::current();
-    let (client, target) = (client.clone(), Arc::clone(target));
     let phase_start = Instant::now();
     let requests: Vec<JoinHandle<Result<Duration, String>>> =
         tokio::task::spawn_blocking(move || {
             offsets
                 .into_iter()
-                .map(|offset| {
+                .enumerate()
+                .map(|(sequence, offset)| {
                     let scheduled = phase_start + offset;
                     if let Some(wait) = scheduled.checked_duration_since(Instant::now()) {
                         std::thread::sleep(wait);
                     }
-                    runtime.spawn(timed_request(target.request(&client), scheduled))
+                    runtime.spawn(timed(job(sequence), scheduled))
                 })
                 .collect()
         })
@@ -480,11 +649,14 @@ fn start_offsets(rate_per_sec: u32, duration: Duration) -> Vec<Duration> {
         .collect()
 }
 
+/// Runs one job; its latency counts from its scheduled start.
+async fn timed(job: Job, scheduled: Instant) -> Result<Duration, String> {
+    job.await?;
+    Ok(scheduled.elapsed())
+}
+
 /// Sends one request and reads its whole body; a transport error or a non-2xx answer is an error.
-async fn timed_request(
-    request: reqwest::RequestBuilder,
-    scheduled: Instant,
-) -> Result<Duration, String> {
+async fn send(request: reqwest::RequestBuilder) -> Result<(), String> {
     let outcome = async {
         let response = request.send().await?;
         let status = response.status();
@@ -492,9 +664,8 @@ async fn timed_request(
         Ok::<_, reqwest::Error>((status, body))
     }
     .await;
-    let latency = scheduled.elapsed();
     match outcome {
-        Ok((status, _)) if status.is_success() => Ok(latency),
+        Ok((status, _)) if status.is_success() => Ok(()),
         Ok((status, body)) => Err(format!(
             "HTTP {status}: {}",
             String::from_utf8_lossy(&body[..body.len().min(300)])
@@ -519,7 +690,7 @@ fn percentile(sorted: &[Duration], percent: f64) -> Duration {
 
 impl Report {
     fn failed_requests(&self) -> usize {
-        self.warmup_errors + self.direct.errors + self.helix.errors
+        self.warmup_errors + self.direct.errors + self.helix.errors + self.ledger.errors
     }
 
     fn render(&self, settings: &Settings) -> String {
@@ -529,8 +700,9 @@ impl Report {
             "release build"
         };
         let mut out = format!(
-            "helix-bench: {} req/s for {} s (after {} s warm-up), {build}, fsync {}\n",
+            "helix-bench: {} req/s over {} user(s) for {} s (after {} s warm-up), {build}, fsync {}\n",
             settings.rate_per_sec,
+            settings.users,
             settings.measure.as_secs(),
             settings.warmup.as_secs(),
             self.fsync,
@@ -542,6 +714,7 @@ impl Report {
         for (label, phase) in [
             ("direct provider", &self.direct),
             ("through Helix", &self.helix),
+            ("ledger only", &self.ledger),
         ] {
             out.push_str(&format!(
                 "{label:<16}{:>10}{:>10}{:>10}{:>10}{:>10.1}{:>9}\n",
@@ -568,6 +741,10 @@ impl Report {
                 "missed"
             },
         ));
+        out.push_str(
+            "ledger only: the turn's reservation and settlement (two durable commits) sent straight \
+             to the database, no HTTP: the part of the overhead this disk sets\n",
+        );
         match self.api_peak_rss_kib {
             Some(kib) => out.push_str(&format!("API peak RSS: {:.1} MB\n", kib as f64 / 1024.0)),
             None => out.push_str("API peak RSS: unknown (no /proc/<pid>/status)\n"),
@@ -630,6 +807,35 @@ mod tests {
             [0, 333_333_333, 666_666_666].map(Duration::from_nanos)
         );
         assert!(start_offsets(200, Duration::ZERO).is_empty());
+    }
+
+    #[test]
+    fn bench_users_have_distinct_addresses_starting_with_the_original() {
+        assert_eq!(bench_emails(1), ["bench@helix.local"]);
+        assert_eq!(
+            bench_emails(3),
+            [
+                "bench@helix.local",
+                "bench+1@helix.local",
+                "bench+2@helix.local"
+            ]
+        );
+    }
+
+    #[test]
+    fn requests_take_turns_among_the_users() {
+        let target = Target {
+            url: "http://127.0.0.1:1/v1/turns".to_owned(),
+            body: "{}".to_owned(),
+            bearers: vec!["a".to_owned(), "b".to_owned(), "c".to_owned()],
+        };
+        let seen: Vec<_> = (0..7).filter_map(|n| target.bearer(n)).collect();
+        assert_eq!(seen, ["a", "b", "c", "a", "b", "c", "a"]);
+        let direct = Target {
+            bearers: Vec::new(),
+            ..target
+        };
+        assert_eq!(direct.bearer(5), None);
     }
 
     #[test]
