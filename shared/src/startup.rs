@@ -42,7 +42,7 @@ pub async fn init() -> Result<AppState, StartupError> {
         .inspect_err(|e| tracing::error!(error.chain = %cause_chain(e), "startup failed"))?;
     if tracing_on {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        state.tracer = Tracer::new(&sdk);
+        state.tracer = Tracer::from_environment(&sdk).await;
     }
     if state.config.avatars.bucket.is_some() {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

@@ -1,6 +1,9 @@
 //! X-Ray segments for model-provider calls, so each call shows in its request's trace.
-//! Best effort: a send is bounded by a short timeout and can never fail the turn.
+//! Best effort: a send can never fail the turn. In Lambda a segment is one UDP datagram to the
+//! X-Ray daemon (`AWS_XRAY_DAEMON_ADDRESS`), which never waits; elsewhere it is a
+//! PutTraceSegments call bounded by a short timeout.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -13,35 +16,90 @@ const SEND_TIMEOUT: Duration = Duration::from_millis(250);
 /// Tokens and attempts go under this metadata namespace (X-Ray groups metadata by namespace).
 const METADATA_NAMESPACE: &str = "helix";
 
+/// The environment variable Lambda sets to the X-Ray daemon's address when tracing is active.
+pub const DAEMON_ADDRESS_VAR: &str = "AWS_XRAY_DAEMON_ADDRESS";
+
+/// What the daemon expects before each segment document in a datagram.
+const DAEMON_HEADER: &str = "{\"format\": \"json\", \"version\": 1}\n";
+
 /// Where subsegments go; sends nothing when tracing is off.
 #[derive(Clone)]
 pub struct Tracer {
-    client: Option<aws_sdk_xray::Client>,
+    sink: Option<Sink>,
+}
+
+#[derive(Clone)]
+enum Sink {
+    /// A UDP socket connected to the X-Ray daemon.
+    Daemon(Arc<tokio::net::UdpSocket>),
+    /// The X-Ray API (PutTraceSegments).
+    Api(aws_sdk_xray::Client),
 }
 
 impl Tracer {
     pub fn disabled() -> Self {
-        Tracer { client: None }
+        Tracer { sink: None }
     }
 
+    /// Sends through the X-Ray API.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         Tracer {
-            client: Some(aws_sdk_xray::Client::new(sdk)),
+            sink: Some(Sink::Api(aws_sdk_xray::Client::new(sdk))),
+        }
+    }
+
+    /// Sends to the X-Ray daemon at `address` (`host:port`, or Lambda's `udp:host:port tcp:…`).
+    pub async fn daemon(address: &str) -> Result<Self, XrayError> {
+        let target = daemon_udp_address(address)
+            .ok_or_else(|| XrayError::DaemonAddress(address.to_owned()))?;
+        let local = if target.starts_with('[') {
+            "[::]:0"
+        } else {
+            "0.0.0.0:0"
+        };
+        let socket = tokio::net::UdpSocket::bind(local)
+            .await
+            .map_err(|error| XrayError::Send(error.to_string()))?;
+        socket
+            .connect(target)
+            .await
+            .map_err(|error| XrayError::Send(error.to_string()))?;
+        Ok(Tracer {
+            sink: Some(Sink::Daemon(Arc::new(socket))),
+        })
+    }
+
+    /// The daemon when Lambda names one, else the API. A daemon address that cannot be used is
+    /// logged and the API is used instead, so tracing keeps working.
+    pub async fn from_environment(sdk: &aws_config::SdkConfig) -> Self {
+        let Ok(address) = std::env::var(DAEMON_ADDRESS_VAR) else {
+            return Tracer::new(sdk);
+        };
+        match Tracer::daemon(&address).await {
+            Ok(tracer) => tracer,
+            Err(error) => {
+                tracing::warn!(error = %error, "X-Ray daemon unusable; sending segments through the API");
+                Tracer::new(sdk)
+            }
         }
     }
 
     pub fn is_enabled(&self) -> bool {
-        self.client.is_some()
+        self.sink.is_some()
     }
 
-    /// Sends one segment for a finished provider call, within 250 ms. Failures are logged here,
-    /// so a caller may ignore the result; it is returned for tests.
+    /// Sends one segment for a finished provider call: at once to the daemon, or within 250 ms
+    /// through the API. Failures are logged here, so a caller may ignore the result; it is
+    /// returned for tests.
     pub async fn record_provider_call(&self, call: &ProviderCall<'_>) -> Result<(), XrayError> {
-        let Some(client) = &self.client else {
+        let Some(sink) = &self.sink else {
             return Ok(());
         };
         let result = match segment_document(call, &new_segment_id()) {
-            Ok(document) => send(client, document).await,
+            Ok(document) => match sink {
+                Sink::Daemon(socket) => send_to_daemon(socket, &document).await,
+                Sink::Api(client) => send(client, document).await,
+            },
             Err(error) => Err(error),
         };
         if let Err(error) = &result {
@@ -49,6 +107,28 @@ impl Tracer {
         }
         result
     }
+}
+
+/// The UDP address in `AWS_XRAY_DAEMON_ADDRESS`: either `host:port`, or `udp:host:port` beside a
+/// `tcp:host:port`, as Lambda and the X-Ray SDKs write it.
+fn daemon_udp_address(value: &str) -> Option<&str> {
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    let address = match parts.as_slice() {
+        [single] => single.strip_prefix("udp:").unwrap_or(single),
+        several => several.iter().find_map(|part| part.strip_prefix("udp:"))?,
+    };
+    let (host, port) = address.rsplit_once(':')?;
+    (!host.is_empty() && port.parse::<u16>().is_ok()).then_some(address)
+}
+
+/// One datagram: the daemon's header line, then the document. UDP never waits for an answer.
+async fn send_to_daemon(socket: &tokio::net::UdpSocket, document: &str) -> Result<(), XrayError> {
+    let datagram = format!("{DAEMON_HEADER}{document}");
+    socket
+        .send(datagram.as_bytes())
+        .await
+        .map(|_| ())
+        .map_err(|error| XrayError::Send(error.to_string()))
 }
 
 /// A finished provider call, as the turn saw it.
@@ -85,8 +165,10 @@ pub enum XrayError {
     /// API Gateway request ids can be Helix trace ids, but X-Ray accepts only its own format.
     #[error("the trace id is not an X-Ray trace id")]
     NotAnXrayTraceId,
-    #[error("PutTraceSegments failed: {0}")]
+    #[error("sending the segment failed: {0}")]
     Send(String),
+    #[error("{DAEMON_ADDRESS_VAR} is not host:port or udp:host:port: {0:?}")]
+    DaemonAddress(String),
     #[error("X-Ray rejected {unprocessed} segment(s)")]
     Rejected { unprocessed: usize },
     #[error("PutTraceSegments timed out")]
@@ -502,6 +584,27 @@ mod tests {
         assert_eq!(header.root.as_ref().map(TraceId::as_str), Some(TRACE_ID));
         assert_eq!(header.parent, Some("53995c3f42cd8ad8"));
         assert_eq!(TraceHeader::parse("Sampled=0").parent, None);
+    }
+
+    #[test]
+    fn the_daemon_address_is_read_as_lambda_and_the_sdks_write_it() {
+        let lambda = "169.254.79.129:2000";
+        assert_eq!(daemon_udp_address(lambda), Some(lambda));
+        assert_eq!(
+            daemon_udp_address("tcp:127.0.0.1:2000 udp:127.0.0.2:2001"),
+            Some("127.0.0.2:2001")
+        );
+        assert_eq!(daemon_udp_address("udp:xray:2000"), Some("xray:2000"));
+        assert_eq!(daemon_udp_address("[::1]:2000"), Some("[::1]:2000"));
+        for bad in [
+            "",
+            "daemon",
+            "host:port",
+            ":2000",
+            "tcp:127.0.0.1:2000 tcp:x:1",
+        ] {
+            assert_eq!(daemon_udp_address(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use helix_shared::budget::ledger;
 use helix_shared::db::users::User;
 use helix_shared::engine::EngineRegistry;
 use helix_shared::ids::new_id;
+use helix_shared::xray::Tracer;
 use helix_tests::{Reply, add_agent, authorised, config_with, send, signed_in_user};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -773,4 +774,56 @@ async fn futures_join_all<T: Send + 'static>(
         results.push(handle.await.unwrap());
     }
     results
+}
+
+/// The next segment document the fake X-Ray daemon receives, without its header line.
+async fn next_segment(daemon: &tokio::net::UdpSocket) -> Value {
+    let mut buffer = vec![0; 65_536];
+    let length = tokio::time::timeout(std::time::Duration::from_secs(5), daemon.recv(&mut buffer))
+        .await
+        .expect("no segment reached the X-Ray daemon")
+        .unwrap();
+    let datagram = std::str::from_utf8(&buffer[..length]).unwrap();
+    let (_header, document) = datagram.split_once('\n').unwrap();
+    serde_json::from_str(document).unwrap()
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn with_tracing_on_each_provider_call_is_sent_to_xray_with_its_outcome(pool: PgPool) {
+    let mut world = world(pool.clone(), &[]).await;
+    let daemon = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let address = daemon.local_addr().unwrap().to_string();
+    world.state.tracer = Tracer::daemon(&address).await.unwrap();
+    world.app = helix_local_app(&world.state);
+    fund(&world, GRANT_MICROS).await;
+    answer_everywhere(&world.provider).await;
+
+    let reply = post_turn(&world, &ask("anthropic")).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let segment = next_segment(&daemon).await;
+    assert_eq!(segment["trace_id"], reply.body["trace_id"]);
+    assert_eq!(segment["name"], "anthropic");
+    assert_eq!(
+        segment["annotations"],
+        json!({"engine": "anthropic", "provider": "anthropic", "model": "claude-haiku-4-5"})
+    );
+    assert_eq!(segment["metadata"]["helix"]["output_tokens"], 30);
+    assert!(segment["end_time"].as_f64() >= segment["start_time"].as_f64());
+    assert_eq!(segment.get("fault"), None);
+
+    world.provider.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&world.provider)
+        .await;
+    let failed = post_turn(&world, &ask("openai")).await;
+
+    assert_eq!(failed.status, StatusCode::BAD_GATEWAY, "{}", failed.body);
+    let segment = next_segment(&daemon).await;
+    assert_eq!(segment["trace_id"], failed.body["error"]["trace_id"]);
+    assert_eq!(segment["fault"], true);
+    assert_eq!(segment["http"]["response"]["status"], 503);
+    assert_eq!(open_holds(&pool).await, 0);
+    assert_invariant(&pool).await;
 }

@@ -194,3 +194,56 @@ async fn an_xray_endpoint_that_never_answers_times_out_within_the_bound() {
     );
     holder.abort();
 }
+
+/// Plays Lambda's X-Ray daemon: takes the datagram, checks its header line, and forwards the
+/// document to X-Ray (moto) as the daemon does, so the test proves X-Ray accepts what was sent.
+#[tokio::test]
+async fn with_a_daemon_a_segment_is_one_datagram_that_xray_accepts() {
+    let moto = MotoServer::start().await;
+    let (_sdk, client) = warmed_up_xray(&moto).await;
+    let daemon = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("tcp:127.0.0.1:2000 udp:{}", daemon.local_addr().unwrap());
+    let tracer = Tracer::daemon(&address).await.unwrap();
+    let trace_id = TraceId::generate();
+    let header = format!("Root={trace_id};Parent={PARENT};Sampled=1");
+
+    tracer
+        .record_provider_call(&provider_call(trace_id.as_str(), Some(&header)))
+        .await
+        .unwrap();
+
+    let mut buffer = vec![0; 65_536];
+    let length = tokio::time::timeout(Duration::from_secs(5), daemon.recv(&mut buffer))
+        .await
+        .expect("no datagram reached the daemon")
+        .unwrap();
+    let datagram = std::str::from_utf8(&buffer[..length]).unwrap();
+    let (header_line, document) = datagram.split_once('\n').unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(header_line).unwrap(),
+        json!({"format": "json", "version": 1})
+    );
+    let segment: Value = serde_json::from_str(document).unwrap();
+    assert_eq!(segment["type"], "subsegment");
+    assert_eq!(segment["parent_id"], PARENT);
+    assert_eq!(segment["trace_id"], trace_id.as_str());
+    let forwarded = client
+        .put_trace_segments()
+        .trace_segment_documents(document)
+        .send()
+        .await
+        .unwrap();
+    assert!(forwarded.unprocessed_trace_segments().is_empty());
+    assert_eq!(stored_documents(&client, trace_id.as_str()).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_daemon_address_that_is_not_host_and_port_is_refused() {
+    let result = Tracer::daemon("xray-daemon").await;
+
+    assert!(
+        matches!(result, Err(XrayError::DaemonAddress(ref value)) if value == "xray-daemon"),
+        "{}",
+        result.err().map(|e| e.to_string()).unwrap_or_default()
+    );
+}

@@ -70,19 +70,19 @@ pub async fn run_turn(
     let call_started = (Instant::now(), SystemTime::now());
     let outcome = call_engine(state, turn.provider, &agent.model, &prepared).await;
     let provider_latency = call_started.0.elapsed();
-    record_xray(
-        state,
-        context,
-        turn.provider,
-        &agent.model,
-        call_started.1,
-        &outcome,
-    )
-    .await;
+    // Sent once the money is settled, so a slow X-Ray never keeps a hold open.
+    let xray = XrayCall {
+        provider: turn.provider,
+        model: &agent.model,
+        started: call_started.1,
+        ended: call_started.1 + provider_latency,
+        outcome: call_outcome(&outcome),
+    };
     let completion = match outcome {
         Ok(completion) => completion,
         Err(error) => {
             ledger::release(&state.db, &hold).await?;
+            record_xray(state, context, &xray).await;
             return Err(error.into());
         }
     };
@@ -131,6 +131,7 @@ pub async fn run_turn(
         memory_doc_ids: memory_doc_ids.clone(),
     };
     let (settlement, response) = settle(state, context, &charge, respond).await?;
+    record_xray(state, context, &xray).await;
     if settlement.exceeded_hold {
         tracing::warn!(
             hold_micros = hold.reservation.hold_micros,
@@ -350,45 +351,51 @@ fn billable_usage(
     (usage, true)
 }
 
-async fn record_xray(
-    state: &AppState,
-    context: &TurnContext<'_>,
+/// A finished provider call, for its X-Ray subsegment.
+struct XrayCall<'a> {
     provider: Provider,
-    model: &str,
+    model: &'a str,
     started: SystemTime,
-    outcome: &Result<Completion, EngineError>,
-) {
+    ended: SystemTime,
+    outcome: CallOutcome,
+}
+
+fn call_outcome(outcome: &Result<Completion, EngineError>) -> CallOutcome {
+    match outcome {
+        Ok(completion) => {
+            let usage = completion.usage.unwrap_or_default();
+            CallOutcome::Ok {
+                input_tokens: usage.input_tokens,
+                output_tokens: usage.output_tokens,
+            }
+        }
+        Err(error) => CallOutcome::Failed {
+            status: match error {
+                EngineError::Upstream { status } => Some(*status),
+                EngineError::RateLimited { .. } => Some(429),
+                EngineError::Auth => Some(401),
+                EngineError::InvalidRequest { .. } | EngineError::ContextLength => Some(400),
+                _ => None,
+            },
+            throttled: matches!(error, EngineError::RateLimited { .. }),
+        },
+    }
+}
+
+async fn record_xray(state: &AppState, context: &TurnContext<'_>, call: &XrayCall<'_>) {
     if !state.tracer.is_enabled() {
         return;
     }
     let call = ProviderCall {
         trace_header: context.trace_header,
         trace_id: context.trace_id,
-        engine: provider.as_str(),
-        provider: provider.as_str(),
-        model,
-        started,
-        ended: SystemTime::now(),
+        engine: call.provider.as_str(),
+        provider: call.provider.as_str(),
+        model: call.model,
+        started: call.started,
+        ended: call.ended,
         attempts: None,
-        outcome: match outcome {
-            Ok(completion) => {
-                let usage = completion.usage.unwrap_or_default();
-                CallOutcome::Ok {
-                    input_tokens: usage.input_tokens,
-                    output_tokens: usage.output_tokens,
-                }
-            }
-            Err(error) => CallOutcome::Failed {
-                status: match error {
-                    EngineError::Upstream { status } => Some(*status),
-                    EngineError::RateLimited { .. } => Some(429),
-                    EngineError::Auth => Some(401),
-                    EngineError::InvalidRequest { .. } | EngineError::ContextLength => Some(400),
-                    _ => None,
-                },
-                throttled: matches!(error, EngineError::RateLimited { .. }),
-            },
-        },
+        outcome: call.outcome,
     };
     if let Err(error) = state.tracer.record_provider_call(&call).await {
         tracing::debug!(%error, "no X-Ray subsegment for this provider call");
