@@ -40,7 +40,7 @@ class Module:
     outputs: dict[str, dict] = field(default_factory=dict)
     module_calls: dict[str, dict] = field(default_factory=dict)
     resources: dict[tuple[str, str], dict] = field(default_factory=dict)
-    data: set[tuple[str, str]] = field(default_factory=set)
+    data: dict[tuple[str, str], dict] = field(default_factory=dict)
     ephemeral_resources: set[tuple[str, str]] = field(default_factory=set)
     providers: set[str] = field(default_factory=set)
     provider_configs: list[tuple[str, dict]] = field(default_factory=list)
@@ -96,8 +96,8 @@ def load(directory: Path, problems: list[str]) -> Module:
             for name, body in named.items():
                 module.resources[(rtype, name)] = body
         for dtype, named in blocks(parsed, "data"):
-            for name in named:
-                module.data.add((dtype, name))
+            for name, body in named.items():
+                module.data[(dtype, name)] = body
         for etype, named in blocks(parsed, "ephemeral"):
             for name in named:
                 module.ephemeral_resources.add((etype, name))
@@ -174,6 +174,8 @@ def check_module(module: Module, modules: dict[Path, Module], problems: list[str
         check_value(value, f"local {name}")
     for name, body in module.provider_configs:
         check_value(body, f"provider {name}")
+    for (dtype, name), body in module.data.items():
+        check_value(body, f"data {dtype}.{name}")
     for (rtype, name), body in module.resources.items():
         context = f"resource {rtype}.{name}"
         check_value(body, context)

@@ -2,34 +2,22 @@
 # password is write-only (Terraform 1.11+): it reaches RDS and Secrets Manager but never the state.
 # pgvector is enabled by the first migration (db-migrate), not here.
 
-data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
-resource "aws_kms_key" "database" {
-  description             = "${var.name}: Aurora storage, Performance Insights and the credentials secret"
-  deletion_window_in_days = 30
-  enable_key_rotation     = true
-  policy                  = data.aws_iam_policy_document.database_key.json
+module "key" {
+  source      = "../kms"
+  description = "${var.name}: Aurora storage, Performance Insights and the credentials secret"
+  alias       = "${var.name}-database"
 }
 
-data "aws_iam_policy_document" "database_key" {
-  # checkov:skip=CKV_AWS_109: A key policy's "*" resource is the key itself; the account root statement is AWS's default key policy, so IAM policies decide who uses the key.
-  # checkov:skip=CKV_AWS_111: Same key-policy statement: "*" is this key only, administered by the account through IAM.
-  # checkov:skip=CKV_AWS_356: Same key-policy statement: a key policy cannot name narrower resources than its own key.
-  statement {
-    sid       = "AccountAdministersTheKey"
-    actions   = ["kms:*"]
-    resources = ["*"] # in a key policy, "*" means this key
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
+moved {
+  from = aws_kms_key.database
+  to   = module.key.aws_kms_key.this
 }
 
-resource "aws_kms_alias" "database" {
-  name          = "alias/${var.name}-database"
-  target_key_id = aws_kms_key.database.key_id
+moved {
+  from = aws_kms_alias.database
+  to   = module.key.aws_kms_alias.this
 }
 
 resource "aws_db_subnet_group" "this" {
@@ -127,7 +115,7 @@ resource "aws_rds_cluster" "this" {
   port                            = 5432
 
   storage_encrypted                   = true
-  kms_key_id                          = aws_kms_key.database.arn
+  kms_key_id                          = module.key.key_arn
   iam_database_authentication_enabled = true
   enabled_cloudwatch_logs_exports     = ["postgresql"]
 
@@ -158,7 +146,7 @@ resource "aws_rds_cluster_instance" "this" {
   auto_minor_version_upgrade = true
 
   performance_insights_enabled    = true
-  performance_insights_kms_key_id = aws_kms_key.database.arn
+  performance_insights_kms_key_id = module.key.key_arn
   monitoring_interval             = 60
   monitoring_role_arn             = aws_iam_role.monitoring.arn
 }
@@ -190,7 +178,7 @@ resource "aws_secretsmanager_secret" "credentials" {
   # checkov:skip=CKV2_AWS_57: The password is set write-only from the operator's input and also lives in the Helix secret's DATABASE_URL; rotate both together by bumping master_password_version (docs/deploy.md).
   name_prefix             = "${var.name}-db-credentials-"
   description             = "Aurora master credentials for ${var.name}"
-  kms_key_id              = aws_kms_key.database.arn
+  kms_key_id              = module.key.key_arn
   recovery_window_in_days = var.secret_recovery_window_days
 }
 
@@ -222,7 +210,7 @@ data "aws_iam_policy_document" "proxy_read_secret" {
   }
   statement {
     actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.database.arn]
+    resources = [module.key.key_arn]
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"

@@ -7,8 +7,7 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  account_root = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
-  api_metrics  = "Helix/Api"
+  api_metrics = "Helix/Api"
   # turns and memory wait on model providers (the LLM call; embedding every chunk of a document).
   provider_p99_thresholds_ms = { turns = var.turns_p99_latency_ms, memory = var.memory_p99_latency_ms }
   p99_thresholds_ms = {
@@ -18,26 +17,28 @@ locals {
 
 # ------------------------------------------------------------------ one key for logs and alarms
 
-resource "aws_kms_key" "logs" {
-  description             = "${var.name}: CloudWatch log groups and the alarm topic"
-  deletion_window_in_days = 30
-  enable_key_rotation     = true
-  policy                  = data.aws_iam_policy_document.logs_key.json
+module "key" {
+  source            = "../kms"
+  description       = "${var.name}: CloudWatch log groups and the alarm topic"
+  alias             = "${var.name}-logs"
+  extra_policy_json = data.aws_iam_policy_document.logs_key_services.json
 }
 
-data "aws_iam_policy_document" "logs_key" {
-  # checkov:skip=CKV_AWS_109: A key policy's "*" resource is the key itself; the account root statement is AWS's default key policy, so IAM policies decide who uses the key.
-  # checkov:skip=CKV_AWS_111: Same key-policy statement: "*" is this key only, administered by the account through IAM.
-  # checkov:skip=CKV_AWS_356: Same key-policy statement: a key policy cannot name narrower resources than its own key.
-  statement {
-    sid       = "AccountAdministersTheKey"
-    actions   = ["kms:*"]
-    resources = ["*"] # in a key policy, "*" means this key
-    principals {
-      type        = "AWS"
-      identifiers = [local.account_root]
-    }
-  }
+moved {
+  from = aws_kms_key.logs
+  to   = module.key.aws_kms_key.this
+}
+
+moved {
+  from = aws_kms_alias.logs
+  to   = module.key.aws_kms_alias.this
+}
+
+# What CloudWatch needs of the logs key, beside the account's administration (in the kms module).
+data "aws_iam_policy_document" "logs_key_services" {
+  # checkov:skip=CKV_AWS_109: These are key-policy statements: "*" is the key itself, and the services may only use it (the logs one only for this account's log groups).
+  # checkov:skip=CKV_AWS_111: Same key-policy statements: "*" is this key only.
+  # checkov:skip=CKV_AWS_356: Same key-policy statements: a key policy cannot name narrower resources than its own key.
   statement {
     sid       = "CloudWatchLogsEncrypts"
     actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
@@ -63,11 +64,6 @@ data "aws_iam_policy_document" "logs_key" {
   }
 }
 
-resource "aws_kms_alias" "logs" {
-  name          = "alias/${var.name}-logs"
-  target_key_id = aws_kms_key.logs.key_id
-}
-
 # ------------------------------------------------------------------ log groups
 
 # Lambda writes to /aws/lambda/<function name>; creating them here sets retention and the key before
@@ -77,14 +73,14 @@ resource "aws_cloudwatch_log_group" "function" {
   for_each          = toset(var.function_names)
   name              = "/aws/lambda/${var.name}-${each.value}"
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.logs.arn
+  kms_key_id        = module.key.key_arn
 }
 
 resource "aws_cloudwatch_log_group" "api_access" {
   # checkov:skip=CKV_AWS_338: Retention is a per-environment choice (dev 14 days, prod 90) to bound cost; money is audited in the database ledger, not in logs.
   name              = "/helix/${var.name}/api-access"
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.logs.arn
+  kms_key_id        = module.key.key_arn
 }
 
 # ------------------------------------------------------------------ metrics from the API access log
@@ -119,7 +115,7 @@ resource "aws_cloudwatch_log_metric_filter" "server_errors" {
 
 resource "aws_sns_topic" "alarms" {
   name              = "${var.name}-alarms"
-  kms_master_key_id = aws_kms_key.logs.arn
+  kms_master_key_id = module.key.key_arn
 }
 
 resource "aws_sns_topic_subscription" "email" {

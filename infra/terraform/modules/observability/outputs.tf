@@ -10,5 +10,5 @@ output "alarm_topic_arn" {
 
 output "logs_kms_key_arn" {
   description = "The key the log groups are encrypted with."
-  value       = aws_kms_key.logs.arn
+  value       = module.key.key_arn
 }

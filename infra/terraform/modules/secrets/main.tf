@@ -2,41 +2,27 @@
 # configuration keys. Its value is written write-only from ephemeral inputs: no value is ever in the state,
 # the plan, or this repository. The operator supplies them (TF_VAR_*, see docs/deploy.md).
 
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
-
-resource "aws_kms_key" "secret" {
-  description             = "${var.name}: the Helix secret"
-  deletion_window_in_days = 30
-  enable_key_rotation     = true
-  policy                  = data.aws_iam_policy_document.secret_key.json
+module "key" {
+  source      = "../kms"
+  description = "${var.name}: the Helix secret"
+  alias       = "${var.name}-secret"
 }
 
-data "aws_iam_policy_document" "secret_key" {
-  # checkov:skip=CKV_AWS_109: A key policy's "*" resource is the key itself; the account root statement is AWS's default key policy, so IAM policies decide who uses the key.
-  # checkov:skip=CKV_AWS_111: Same key-policy statement: "*" is this key only, administered by the account through IAM.
-  # checkov:skip=CKV_AWS_356: Same key-policy statement: a key policy cannot name narrower resources than its own key.
-  statement {
-    sid       = "AccountAdministersTheKey"
-    actions   = ["kms:*"]
-    resources = ["*"] # in a key policy, "*" means this key
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
+moved {
+  from = aws_kms_key.secret
+  to   = module.key.aws_kms_key.this
 }
 
-resource "aws_kms_alias" "secret" {
-  name          = "alias/${var.name}-secret"
-  target_key_id = aws_kms_key.secret.key_id
+moved {
+  from = aws_kms_alias.secret
+  to   = module.key.aws_kms_alias.this
 }
 
 resource "aws_secretsmanager_secret" "helix" {
   # checkov:skip=CKV2_AWS_57: Helix reads the secret once per cold start and has no rotation Lambda; rotate by supplying new values and bumping secret_version (docs/deploy.md), which also keeps DATABASE_URL in step with the database password.
   name                    = var.secret_name
   description             = "Helix configuration (JWT secret, passcode hashes, DATABASE_URL, provider keys)"
-  kms_key_id              = aws_kms_key.secret.arn
+  kms_key_id              = module.key.key_arn
   recovery_window_in_days = var.recovery_window_days
 }
 

@@ -10,5 +10,5 @@ output "secret_name" {
 
 output "kms_key_arn" {
   description = "The key the secret is encrypted with (SAM parameter HelixSecretKmsKeyArn)."
-  value       = aws_kms_key.secret.arn
+  value       = module.key.key_arn
 }
