@@ -117,26 +117,19 @@ fn ask(engine: &str) -> Value {
 
 /// Each provider's wire answer: "Hello!" with 120 input and 30 output tokens.
 async fn answer_everywhere(server: &MockServer) {
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(openai_answer(
-            "Hello!",
-            120,
-            30,
-            json!([]),
-        )))
-        .mount(server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/local/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(openai_answer(
-            "Hello!",
-            120,
-            30,
-            json!([]),
-        )))
-        .mount(server)
-        .await;
+    // OpenAI itself and the local OpenAI-compatible server speak the same wire format.
+    for chat_path in ["/v1/chat/completions", "/local/v1/chat/completions"] {
+        Mock::given(method("POST"))
+            .and(path(chat_path))
+            .respond_with(ResponseTemplate::new(200).set_body_json(openai_answer(
+                "Hello!",
+                120,
+                30,
+                json!([]),
+            )))
+            .mount(server)
+            .await;
+    }
     Mock::given(method("POST"))
         .and(path("/v1/messages"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
