@@ -4,6 +4,8 @@
 pub mod api;
 mod turn;
 
+pub use turn::{CallRecord, completion_charge};
+
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};

@@ -90,23 +90,20 @@ pub async fn run_turn(
     let (usage, usage_estimated) =
         billable_usage(&completion, &prepared, hold.reservation.max_tokens);
     let cost = cost_micros(price, usage.into());
-    let meta = json!({
-        "engine": turn.provider, "provider": turn.provider, "model": agent.model,
-        "personality_id": personality.id, "trace_id": context.trace_id,
-        "price_table_version": state.prices.version(), "hold_id": hold.id,
-        "hold_micros": hold.reservation.hold_micros, "max_tokens": hold.reservation.max_tokens,
-        "max_tokens_reduced": hold.reservation.clamped, "usage_estimated": usage_estimated,
-        "cached_input_tokens": usage.cached_input_tokens,
-    });
-    let charge = Charge {
-        hold: &hold,
-        agent_id: Some(&agent.id),
-        input_tokens: usage.input_tokens,
-        output_tokens: usage.output_tokens,
-        cost_micros: cost,
-        kind: "completion",
-        meta,
-    };
+    let charge = completion_charge(
+        &hold,
+        &agent.id,
+        usage,
+        cost,
+        &CallRecord {
+            provider: turn.provider,
+            model: &agent.model,
+            personality_id: &personality.id,
+            trace_id: context.trace_id,
+            price_table_version: state.prices.version(),
+            usage_estimated,
+        },
+    );
     let respond = |settlement: &ledger::Settlement| TurnResponse {
         text: completion.text.clone(),
         usage: UsageView {
@@ -157,6 +154,44 @@ pub async fn run_turn(
         "turn completed"
     );
     Ok(response)
+}
+
+/// What a completion's ledger row records about the call beside its tokens and cost.
+pub struct CallRecord<'a> {
+    pub provider: Provider,
+    pub model: &'a str,
+    pub personality_id: &'a str,
+    pub trace_id: &'a str,
+    pub price_table_version: &'a str,
+    /// The provider reported no usage, so the tokens are Helix's upper bounds.
+    pub usage_estimated: bool,
+}
+
+/// The settlement of a completion under `hold`: its tokens, exact cost and the row's metadata.
+pub fn completion_charge<'a>(
+    hold: &'a Hold,
+    agent_id: &'a str,
+    usage: Usage,
+    cost_micros: i64,
+    record: &CallRecord<'_>,
+) -> Charge<'a> {
+    let meta = json!({
+        "engine": record.provider, "provider": record.provider, "model": record.model,
+        "personality_id": record.personality_id, "trace_id": record.trace_id,
+        "price_table_version": record.price_table_version, "hold_id": hold.id,
+        "hold_micros": hold.reservation.hold_micros, "max_tokens": hold.reservation.max_tokens,
+        "max_tokens_reduced": hold.reservation.clamped, "usage_estimated": record.usage_estimated,
+        "cached_input_tokens": usage.cached_input_tokens,
+    });
+    Charge {
+        hold,
+        agent_id: Some(agent_id),
+        input_tokens: usage.input_tokens,
+        output_tokens: usage.output_tokens,
+        cost_micros,
+        kind: "completion",
+        meta,
+    }
 }
 
 /// Charges the turn; with an Idempotency-Key, stores the response in the same transaction so a

@@ -27,13 +27,14 @@ use axum::http::header::CONTENT_TYPE;
 use axum::routing::post;
 use axum::serve::ListenerExt;
 use helix_shared::auth::jwt::TokenKeys;
-use helix_shared::budget::ledger::{self, Charge, HoldRequest, ReserveOutcome};
+use helix_shared::budget::ledger::{self, HoldRequest, ReserveOutcome};
 use helix_shared::config::{Config, Role};
 use helix_shared::db::{self, MIGRATOR, users};
+use helix_shared::engine::{Provider, Usage};
 use helix_shared::error::cause_chain;
 use helix_shared::ids::new_id;
 use helix_shared::personality::{DEFAULT_PRESET_ID, Presets};
-use helix_shared::pricing::{Price, PriceTable, TokenCounts, cost_micros};
+use helix_shared::pricing::{Price, PriceTable, cost_micros};
 use helix_shared::tools::ToolCatalog;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -49,10 +50,10 @@ const BENCH_BALANCE_MICROS: i64 = 1_000_000_000;
 const USER_MESSAGE: &str = "Say hello.";
 const MAX_TOKENS: u32 = 20;
 /// The token counts the fake provider reports, charged in the ledger-only phase too.
-const FAKE_USAGE: TokenCounts = TokenCounts {
+const FAKE_USAGE: Usage = Usage {
     input_tokens: 40,
-    cached_input_tokens: 0,
     output_tokens: 20,
+    cached_input_tokens: 0,
 };
 /// How long a ledger-only hold lives (each is settled within milliseconds).
 const LEDGER_HOLD_TTL: Duration = Duration::from_secs(180);
@@ -567,25 +568,21 @@ impl LedgerWrites {
             Ok(ReserveOutcome::Exhausted { .. }) => return Err("budget exhausted".to_owned()),
             Err(error) => return Err(cause_chain(&error)),
         };
-        let cost = cost_micros(self.price, FAKE_USAGE);
-        // The same fields the turns function records, so the row is the same size.
-        let meta = json!({
-            "engine": "local", "provider": "local", "model": BENCH_MODEL,
-            "personality_id": DEFAULT_PRESET_ID, "trace_id": trace_id,
-            "price_table_version": "bench", "hold_id": hold.id,
-            "hold_micros": hold.reservation.hold_micros, "max_tokens": hold.reservation.max_tokens,
-            "max_tokens_reduced": hold.reservation.clamped, "usage_estimated": false,
-            "cached_input_tokens": 0,
-        });
-        let charge = Charge {
-            hold: &hold,
-            agent_id: Some(&user.agent_id),
-            input_tokens: FAKE_USAGE.input_tokens,
-            output_tokens: FAKE_USAGE.output_tokens,
-            cost_micros: cost,
-            kind: "completion",
-            meta,
-        };
+        // The turns function's own charge, so the row is the one a turn writes.
+        let charge = turns::completion_charge(
+            &hold,
+            &user.agent_id,
+            FAKE_USAGE,
+            cost_micros(self.price, FAKE_USAGE.into()),
+            &turns::CallRecord {
+                provider: Provider::Local,
+                model: BENCH_MODEL,
+                personality_id: DEFAULT_PRESET_ID,
+                trace_id: &trace_id,
+                price_table_version: "bench",
+                usage_estimated: false,
+            },
+        );
         ledger::settle(&self.pool, &charge)
             .await
             .map(|_| ())
