@@ -117,6 +117,8 @@ pub struct DatabaseConfig {
     pub url: SecretString,
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// A pooled connection idle at least this long is pinged before it is lent out.
+    pub ping_after_idle: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -274,6 +276,11 @@ impl Config {
                     sources,
                     "HELIX_DB_ACQUIRE_TIMEOUT",
                     Duration::from_secs(5),
+                )?,
+                ping_after_idle: duration_or(
+                    sources,
+                    "HELIX_DB_PING_AFTER_IDLE",
+                    Duration::from_secs(10),
                 )?,
             },
             log: LogConfig {

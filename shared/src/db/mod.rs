@@ -8,9 +8,9 @@ pub mod seed;
 pub mod users;
 
 use secrecy::ExposeSecret;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgPool};
 
 use crate::config::DatabaseConfig;
 
@@ -20,10 +20,27 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 /// A pool that connects on first use, so a cold start never waits on (or fails for) the database
 /// before a request needs it.
 pub fn connect_lazy(config: &DatabaseConfig) -> Result<PgPool, sqlx::Error> {
+    pool_options(config).connect_lazy(config.url.expose_secret())
+}
+
+/// The pool's settings. sqlx pings every connection before lending it out unless told otherwise:
+/// one extra round trip per query, four per turn. A connection used moments ago is alive, so only
+/// one that sat idle for `ping_after_idle` (a thawed Lambda, a failover) is checked; a dead one is
+/// dropped and the pool opens another, so the caller never sees it.
+pub fn pool_options(config: &DatabaseConfig) -> PgPoolOptions {
+    let ping_after_idle = config.ping_after_idle;
     PgPoolOptions::new()
         .max_connections(config.max_connections)
         .acquire_timeout(config.acquire_timeout)
-        .connect_lazy(config.url.expose_secret())
+        .test_before_acquire(false)
+        .before_acquire(move |connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= ping_after_idle {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// Cheap liveness check used by `/healthz`.
