@@ -4,7 +4,8 @@
 //! p50/p90/p99/max latency of both, the overhead, the achieved rate and the API's peak RSS. A third
 //! phase times the turn's two durable ledger writes alone (`ledger::reserve` + `ledger::settle`,
 //! straight to the database at the same rate, no HTTP), the floor under Helix's overhead that
-//! belongs to the disk rather than to Helix's code.
+//! belongs to the disk rather than to Helix's code. A fourth times one `SELECT 1` through the same
+//! pool at the same rate: what each of the turn's four database round trips costs on this machine.
 //!
 //! Run: `make bench`. Knobs: `--rate N` / HELIX_BENCH_RATE (requests/s, default 200),
 //! `--seconds N` / HELIX_BENCH_SECONDS (default 20), `--warmup N` / HELIX_BENCH_WARMUP_SECONDS
@@ -147,6 +148,7 @@ struct Report {
     direct: PhaseResult,
     helix: PhaseResult,
     ledger: PhaseResult,
+    round_trip: PhaseResult,
     warmup_errors: usize,
     api_peak_rss_kib: Option<u64>,
 }
@@ -221,12 +223,20 @@ async fn run(settings: &Settings) -> Result<Report, BoxError> {
         ledger_writes.job(),
     )
     .await?;
+    let round_trip = measure(
+        "database round trip",
+        settings,
+        &mut warmup_errors,
+        round_trip_job(&pool),
+    )
+    .await?;
     pool.close().await;
     Ok(Report {
         fsync,
         direct,
         helix,
         ledger,
+        round_trip,
         warmup_errors,
         api_peak_rss_kib,
     })
@@ -531,6 +541,15 @@ fn http_job(client: &reqwest::Client, target: &Arc<Target>) -> JobFactory {
     Arc::new(move |sequence| Box::pin(send(target.request(&client, sequence))))
 }
 
+/// One `SELECT 1` through the pool: the cost of a database round trip at this rate.
+fn round_trip_job(pool: &PgPool) -> JobFactory {
+    let pool = pool.clone();
+    Arc::new(move |_| {
+        let pool = pool.clone();
+        Box::pin(async move { db::ping(&pool).await.map_err(|error| cause_chain(&error)) })
+    })
+}
+
 /// The ledger-only phase: the turn's reservation and settlement as the turns function makes them.
 struct LedgerWrites {
     pool: PgPool,
@@ -687,7 +706,11 @@ fn percentile(sorted: &[Duration], percent: f64) -> Duration {
 
 impl Report {
     fn failed_requests(&self) -> usize {
-        self.warmup_errors + self.direct.errors + self.helix.errors + self.ledger.errors
+        self.warmup_errors
+            + self.direct.errors
+            + self.helix.errors
+            + self.ledger.errors
+            + self.round_trip.errors
     }
 
     fn render(&self, settings: &Settings) -> String {
@@ -712,6 +735,7 @@ impl Report {
             ("direct provider", &self.direct),
             ("through Helix", &self.helix),
             ("ledger only", &self.ledger),
+            ("db round trip", &self.round_trip),
         ] {
             out.push_str(&format!(
                 "{label:<16}{:>10}{:>10}{:>10}{:>10}{:>10.1}{:>9}\n",
@@ -740,7 +764,9 @@ impl Report {
         ));
         out.push_str(
             "ledger only: the turn's reservation and settlement (two durable commits) sent straight \
-             to the database, no HTTP: the part of the overhead this disk sets\n",
+             to the database, no HTTP: the part of the overhead this disk sets\n\
+             db round trip: one SELECT 1 at the same rate; a turn makes four (guard, agent, \
+             reserve, settle)\n",
         );
         match self.api_peak_rss_kib {
             Some(kib) => out.push_str(&format!("API peak RSS: {:.1} MB\n", kib as f64 / 1024.0)),
@@ -833,6 +859,67 @@ mod tests {
             ..target
         };
         assert_eq!(direct.bearer(5), None);
+    }
+
+    /// A phase whose every request took `ms`, 200 of them in one second.
+    fn phase_of(ms: u64, errors: usize) -> PhaseResult {
+        PhaseResult {
+            latencies: vec![Duration::from_millis(ms); 200],
+            errors,
+            first_error: None,
+            elapsed: Duration::from_secs(1),
+        }
+    }
+
+    fn report(helix_ms: u64) -> Report {
+        Report {
+            fsync: "on".to_owned(),
+            direct: phase_of(1, 0),
+            helix: phase_of(helix_ms, 0),
+            ledger: phase_of(2, 0),
+            round_trip: phase_of(1, 3),
+            warmup_errors: 1,
+            api_peak_rss_kib: Some(2048),
+        }
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            rate_per_sec: 200,
+            users: 1,
+            measure: Duration::from_secs(1),
+            warmup: Duration::from_secs(1),
+            api_binary: PathBuf::from("local-gateway"),
+        }
+    }
+
+    #[test]
+    fn the_report_has_a_row_per_phase_and_judges_the_goal_on_p99_overhead() {
+        let met = report(3).render(&settings());
+        for label in [
+            "direct provider",
+            "through Helix",
+            "ledger only",
+            "db round trip",
+        ] {
+            assert!(met.contains(label), "no {label} row in:\n{met}");
+        }
+        assert!(
+            met.contains("p99 2.00 ms (goal: p99 < 3 ms at 200 req/s: met)"),
+            "{met}"
+        );
+        assert!(met.contains("API peak RSS: 2.0 MB"), "{met}");
+
+        let missed = report(4).render(&settings());
+        assert!(
+            missed.contains("p99 3.00 ms (goal: p99 < 3 ms at 200 req/s: missed)"),
+            "{missed}"
+        );
+    }
+
+    #[test]
+    fn errors_in_any_phase_or_the_warm_up_count_as_failures() {
+        assert_eq!(report(3).failed_requests(), 4);
     }
 
     #[test]
