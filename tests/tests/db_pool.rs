@@ -7,16 +7,24 @@ use helix_tests::config_with;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-/// A one-connection pool built by Helix's own pool settings.
-fn helix_pool(ping_after_idle: &str, connect: PgConnectOptions) -> PgPool {
+/// A one-connection pool built by Helix's own pool settings, whose connection the server has
+/// since killed (as a failover or an idle timeout would).
+async fn helix_pool_with_a_dead_connection(
+    ping_after_idle: &str,
+    options: PgPoolOptions,
+    connect: PgConnectOptions,
+) -> PgPool {
+    let admin = options.connect_with(connect.clone()).await.unwrap();
     let config = config_with(&[
         ("HELIX_DB_PING_AFTER_IDLE", ping_after_idle),
         ("HELIX_DB_MAX_CONNECTIONS", "1"),
     ]);
-    db::pool_options(&config.database).connect_lazy_with(connect)
+    let pool = db::pool_options(&config.database).connect_lazy_with(connect);
+    kill_pooled_connection(&pool, &admin).await;
+    pool
 }
 
-/// Kills the server side of the pool's one connection, as a failover or an idle timeout would.
+/// Kills the server side of the pool's one connection.
 async fn kill_pooled_connection(pool: &PgPool, admin: &PgPool) {
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(pool)
@@ -43,9 +51,7 @@ async fn a_connection_idle_past_the_threshold_is_pinged_and_a_dead_one_replaced_
     options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let admin = options.connect_with(connect.clone()).await.unwrap();
-    let pool = helix_pool("0s", connect);
-    kill_pooled_connection(&pool, &admin).await;
+    let pool = helix_pool_with_a_dead_connection("0s", options, connect).await;
 
     assert_eq!(select_one(&pool).await.unwrap(), 1);
 }
@@ -55,9 +61,7 @@ async fn a_recently_used_connection_is_lent_without_a_ping(
     options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let admin = options.connect_with(connect.clone()).await.unwrap();
-    let pool = helix_pool("1h", connect);
-    kill_pooled_connection(&pool, &admin).await;
+    let pool = helix_pool_with_a_dead_connection("1h", options, connect).await;
 
     // Not pinged, so the dead connection reaches the query (this is the round trip saved)...
     assert!(select_one(&pool).await.is_err());
