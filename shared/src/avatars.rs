@@ -10,10 +10,9 @@ use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::ApiError;
-use crate::config::AvatarConfig;
-use crate::error::cause_chain;
 use crate::ids::new_id;
+use crate::settings::{ConfigError, Sources, duration_or, invalid, parse_or};
+use crate::telemetry::cause_chain;
 
 /// Every avatar key starts here, then the owner's id: `avatars/<user_id>/<persona_id>/<id>.<ext>`.
 const KEY_ROOT: &str = "avatars";
@@ -54,17 +53,6 @@ pub enum AvatarError {
         #[source]
         source: Box<dyn StdError + Send + Sync>,
     },
-}
-
-impl From<AvatarError> for ApiError {
-    fn from(error: AvatarError) -> Self {
-        match error {
-            AvatarError::UnsupportedContentType | AvatarError::ContentLengthOutOfRange { .. } => {
-                ApiError::bad_request(error.to_string())
-            }
-            AvatarError::Presign(_) | AvatarError::Delete { .. } => ApiError::internal(error),
-        }
-    }
 }
 
 /// Everything a client needs to PUT an avatar straight to S3 (the bytes never pass through Helix).
@@ -254,9 +242,89 @@ fn headers_to_send(request: &PresignedRequest) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Persona avatars: a private S3 bucket reached only through short-lived presigned URLs.
+#[derive(Debug, Clone)]
+pub struct AvatarConfig {
+    /// Without a bucket the avatar route answers 503 and personas show no avatar.
+    pub bucket: Option<String>,
+    /// The largest upload a presigned URL allows; S3 enforces it through the signed Content-Length.
+    pub max_bytes: u64,
+    pub upload_ttl: Duration,
+    pub download_ttl: Duration,
+}
+
+/// Avatars are small pictures; S3 would take 5 GiB in one PUT, so Helix caps what it signs.
+pub const MAX_AVATAR_BYTES_LIMIT: u64 = 10 * 1024 * 1024;
+
+impl AvatarConfig {
+    pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
+        let config = AvatarConfig {
+            bucket: sources
+                .get("HELIX_AVATAR_BUCKET")
+                .map(|b| b.trim().to_owned()),
+            max_bytes: parse_or(sources, "HELIX_AVATAR_MAX_BYTES", 2 * 1024 * 1024)?,
+            upload_ttl: duration_or(
+                sources,
+                "HELIX_AVATAR_UPLOAD_TTL",
+                Duration::from_secs(5 * 60),
+            )?,
+            download_ttl: duration_or(
+                sources,
+                "HELIX_AVATAR_DOWNLOAD_TTL",
+                Duration::from_secs(15 * 60),
+            )?,
+        };
+        config.check_bounds()?;
+        Ok(config)
+    }
+
+    fn check_bounds(&self) -> Result<(), ConfigError> {
+        if let Some(bucket) = &self.bucket
+            && !is_bucket_name(bucket)
+        {
+            return Err(invalid(
+                "HELIX_AVATAR_BUCKET",
+                "must be an S3 bucket name: 3 to 63 lowercase letters, digits, dots or hyphens",
+            ));
+        }
+        if !(1..=MAX_AVATAR_BYTES_LIMIT).contains(&self.max_bytes) {
+            return Err(invalid(
+                "HELIX_AVATAR_MAX_BYTES",
+                format!("must be 1 to {MAX_AVATAR_BYTES_LIMIT} (10 MiB)"),
+            ));
+        }
+        // Presigned URLs die with the credentials that signed them (a Lambda role's last hours),
+        // so long lifetimes would only promise what S3 may not keep.
+        if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&self.upload_ttl) {
+            return Err(invalid(
+                "HELIX_AVATAR_UPLOAD_TTL",
+                "must be between 1s and 1h",
+            ));
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(12 * 3600)).contains(&self.download_ttl) {
+            return Err(invalid(
+                "HELIX_AVATAR_DOWNLOAD_TTL",
+                "must be between 1s and 12h",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// S3's rules, loosely: a typo (an ARN, a URL, upper case) is caught at start, not at first upload.
+fn is_bucket_name(name: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
+    let alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (3..=63).contains(&name.len())
+        && name.chars().all(allowed)
+        && name.starts_with(alphanumeric)
+        && name.ends_with(alphanumeric)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ApiError;
 
     const MIB: u64 = 1024 * 1024;
 

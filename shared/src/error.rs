@@ -9,7 +9,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::telemetry::current_trace_id;
+use crate::avatars::AvatarError;
+use crate::engine::EngineError;
+use crate::pagination::PageError;
+use crate::telemetry::{cause_chain, current_trace_id};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -154,18 +157,6 @@ impl ApiError {
     }
 }
 
-/// "outer: middle: root", so one log line carries the whole story of a 5xx.
-pub fn cause_chain(error: &dyn StdError) -> String {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    chain
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
@@ -234,6 +225,79 @@ impl From<sqlx::Error> for ApiError {
             }
             other => ApiError::internal(other),
         }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    /// A provider's auth failure is Helix's misconfiguration, not the caller's: it is a 502, so the
+    /// web app does not mistake it for an expired session (which is what a 401 means to it).
+    fn from(error: EngineError) -> Self {
+        let message = error.to_string();
+        match error {
+            EngineError::Auth => ApiError::BadGateway {
+                code: "provider_auth_failed",
+                message,
+            },
+            EngineError::RateLimited { retry_after } => ApiError::TooManyRequests {
+                code: "provider_rate_limited",
+                message,
+                retry_after_secs: retry_after.map_or(1, |d| d.as_secs().max(1)),
+            },
+            EngineError::InvalidRequest { .. } => ApiError::BadRequest {
+                code: "provider_rejected_request",
+                message,
+            },
+            EngineError::ContextLength => ApiError::BadRequest {
+                code: "context_length_exceeded",
+                message,
+            },
+            EngineError::Upstream { .. } => ApiError::BadGateway {
+                code: "provider_error",
+                message,
+            },
+            EngineError::Malformed { .. } => ApiError::BadGateway {
+                code: "provider_malformed_response",
+                message: "the provider's response could not be understood".into(),
+            },
+            EngineError::Unreachable { .. } => ApiError::BadGateway {
+                code: "provider_unreachable",
+                message: "the provider could not be reached".into(),
+            },
+            EngineError::Timeout => ApiError::GatewayTimeout {
+                code: "provider_timeout",
+                message,
+            },
+            EngineError::NotConfigured { .. } => ApiError::Unavailable {
+                code: "provider_not_configured",
+                message,
+            },
+            EngineError::LocalModelUnavailable { .. } => ApiError::Unavailable {
+                code: "local_model_unavailable",
+                message,
+            },
+            EngineError::ModelNotServed { .. } => ApiError::BadRequest {
+                code: "model_not_available",
+                message,
+            },
+            EngineError::LocalModelFailed { .. } => ApiError::Internal(Box::new(error)),
+        }
+    }
+}
+
+impl From<AvatarError> for ApiError {
+    fn from(error: AvatarError) -> Self {
+        match error {
+            AvatarError::UnsupportedContentType | AvatarError::ContentLengthOutOfRange { .. } => {
+                ApiError::bad_request(error.to_string())
+            }
+            AvatarError::Presign(_) | AvatarError::Delete { .. } => ApiError::internal(error),
+        }
+    }
+}
+
+impl From<PageError> for ApiError {
+    fn from(error: PageError) -> Self {
+        ApiError::bad_request(error.to_string())
     }
 }
 
@@ -397,5 +461,84 @@ mod tests {
             "{}",
             cause_chain(&wrapped)
         );
+    }
+
+    #[test]
+    fn engine_errors_map_to_clear_http_answers() {
+        use std::time::Duration;
+
+        let cases = [
+            (
+                EngineError::Auth,
+                StatusCode::BAD_GATEWAY,
+                "provider_auth_failed",
+            ),
+            (
+                EngineError::RateLimited {
+                    retry_after: Some(Duration::from_secs(7)),
+                },
+                StatusCode::TOO_MANY_REQUESTS,
+                "provider_rate_limited",
+            ),
+            (
+                EngineError::InvalidRequest {
+                    message: "bad".into(),
+                },
+                StatusCode::BAD_REQUEST,
+                "provider_rejected_request",
+            ),
+            (
+                EngineError::ContextLength,
+                StatusCode::BAD_REQUEST,
+                "context_length_exceeded",
+            ),
+            (
+                EngineError::Upstream { status: 500 },
+                StatusCode::BAD_GATEWAY,
+                "provider_error",
+            ),
+            (
+                EngineError::Timeout,
+                StatusCode::GATEWAY_TIMEOUT,
+                "provider_timeout",
+            ),
+            (
+                EngineError::Malformed { detail: "x".into() },
+                StatusCode::BAD_GATEWAY,
+                "provider_malformed_response",
+            ),
+            (
+                EngineError::Unreachable { detail: "x".into() },
+                StatusCode::BAD_GATEWAY,
+                "provider_unreachable",
+            ),
+            (
+                EngineError::NotConfigured { provider: "openai" },
+                StatusCode::SERVICE_UNAVAILABLE,
+                "provider_not_configured",
+            ),
+            (
+                EngineError::LocalModelUnavailable { reason: "x".into() },
+                StatusCode::SERVICE_UNAVAILABLE,
+                "local_model_unavailable",
+            ),
+            (
+                EngineError::ModelNotServed {
+                    requested: "a".into(),
+                    served: "b".into(),
+                },
+                StatusCode::BAD_REQUEST,
+                "model_not_available",
+            ),
+            (
+                EngineError::LocalModelFailed { reason: "x".into() },
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let api = ApiError::from(error);
+            assert_eq!((api.status(), api.code()), (status, code));
+        }
     }
 }

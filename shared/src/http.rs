@@ -161,7 +161,7 @@ mod tests {
             ),
         ];
         let config = crate::config::Config::from_sources(
-            &crate::config::Sources::default().with_layer(layer.into()),
+            &crate::settings::Sources::default().with_layer(layer.into()),
         )
         .unwrap();
         AppState::from_config(config).unwrap()

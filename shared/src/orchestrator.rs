@@ -1,8 +1,10 @@
 //! A turn's plan and its call: the personality's system prompt before the conversation, its
 //! defaults under the caller's overrides, and its tool whitelist enforced both ways. No HTTP here.
 
-use crate::engine::{Completion, CompletionInput, Engine, EngineError, Message, Role, ToolCall};
+use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall};
+use crate::engine::{Engine, EngineError};
 use crate::personality::Personality;
+use crate::settings::{ConfigError, Sources, invalid, parse_or};
 use crate::tools::ToolCatalog;
 
 /// What the caller may change for one turn; `None` falls back to the personality's defaults.
@@ -127,6 +129,22 @@ pub fn drop_disallowed_tool_calls(
         .partition(|call| allowed.contains(&call.name));
     completion.tool_calls = kept;
     dropped
+}
+
+#[derive(Debug, Clone)]
+pub struct TurnsConfig {
+    /// Output tokens asked for when neither the turn nor its personality says.
+    pub default_max_tokens: u32,
+}
+
+impl TurnsConfig {
+    pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
+        let default_max_tokens = parse_or(sources, "HELIX_DEFAULT_MAX_TOKENS", 1024)?;
+        if !(1..=32_768).contains(&default_max_tokens) {
+            return Err(invalid("HELIX_DEFAULT_MAX_TOKENS", "must be 1 to 32768"));
+        }
+        Ok(TurnsConfig { default_max_tokens })
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,14 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
-use crate::ApiError;
+/// A cursor or limit a client sent that Helix cannot use; a 400 naming the field.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PageError {
+    #[error("cursor: not a cursor from a previous page")]
+    Cursor,
+    #[error("limit: must be 1 to {MAX_LIMIT}")]
+    Limit,
+}
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
@@ -26,8 +33,8 @@ impl Cursor {
     }
 
     /// A cursor from a client; anything that is not one Helix made is a 400 naming `cursor`.
-    pub fn decode(raw: &str) -> Result<Self, ApiError> {
-        let invalid = || ApiError::bad_request("cursor: not a cursor from a previous page");
+    pub fn decode(raw: &str) -> Result<Self, PageError> {
+        let invalid = || PageError::Cursor;
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let (micros, id) = text.split_once('|').ok_or_else(invalid)?;
@@ -47,13 +54,11 @@ impl Cursor {
 }
 
 /// `limit` from a query string: 1 to 100, 20 when absent.
-pub fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
+pub fn limit(requested: Option<i64>) -> Result<i64, PageError> {
     match requested {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "limit: must be 1 to {MAX_LIMIT}"
-        ))),
+        Some(_) => Err(PageError::Limit),
     }
 }
 

@@ -2,11 +2,12 @@
 //! exact cost in integer micro-dollars, so that sums never drift and a 10-token call is never free.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
-pub const MICROS_PER_USD: i64 = 1_000_000;
-pub const MICROS_PER_CENT: i64 = 10_000;
+use crate::settings::{ConfigError, Sources, parse_or};
+use crate::usage::Usage;
 
 /// Prices are quoted per million tokens; this is the divisor the one rounding applies to.
 const TOKENS_PER_MTOK: u128 = 1_000_000;
@@ -26,15 +27,6 @@ pub struct Price {
     pub input_per_mtok_micros: u64,
     pub cached_input_per_mtok_micros: u64,
     pub output_per_mtok_micros: u64,
-}
-
-/// Tokens as the provider reports them; `cached_input_tokens` is the part of `input_tokens` served
-/// from the provider's prompt cache.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TokenCounts {
-    pub input_tokens: u64,
-    pub cached_input_tokens: u64,
-    pub output_tokens: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -95,7 +87,7 @@ struct ModelRow {
 
 impl PriceTable {
     /// The table the configuration asks for: the replacement file if one is set, else the embedded one.
-    pub fn from_config(config: &crate::config::PricingConfig) -> Result<Self, PricingError> {
+    pub fn from_config(config: &PricingConfig) -> Result<Self, PricingError> {
         match &config.override_file {
             None => Self::embedded(config.local_price),
             Some(path) => {
@@ -271,7 +263,7 @@ impl PriceTable {
         &self,
         provider: &str,
         model: &str,
-        tokens: TokenCounts,
+        tokens: Usage,
     ) -> Result<i64, PricingError> {
         Ok(cost_micros(self.price(provider, model)?, tokens))
     }
@@ -283,7 +275,7 @@ impl PriceTable {
 /// u128 intermediates hold every product of two u64s; the result saturates at `i64::MAX`, since
 /// Helix's money amounts are i64. If a provider reports more cached than input tokens, every reported
 /// token is still charged: the cached ones at the cached rate, none at a negative count.
-pub fn cost_micros(price: Price, tokens: TokenCounts) -> i64 {
+pub fn cost_micros(price: Price, tokens: Usage) -> i64 {
     let uncached_input = tokens
         .input_tokens
         .saturating_sub(tokens.cached_input_tokens);
@@ -301,41 +293,34 @@ fn mul(tokens: u64, per_mtok_micros: u64) -> u128 {
     u128::from(tokens) * u128::from(per_mtok_micros)
 }
 
-// The two conversions from micro-dollars to cents. Helix stores and computes money in micros; cents
-// exist only for display and for compatibility columns. Call these, never divide by 10_000 inline,
-// so every screen and column agrees on the rounding:
-// - a charge (`cost_cents`) rounds to the nearest cent, halves up: the exact amount stays in micros,
-//   so the cent figure only has to be the honest nearest one;
-// - a balance (`balance_cents`) rounds down, also below zero, so Helix never shows more money than
-//   there is.
+/// Where prices come from: the table compiled in, or a replacement file; local models' price.
+#[derive(Debug, Clone)]
+pub struct PricingConfig {
+    pub override_file: Option<PathBuf>,
+    pub local_price: Price,
+}
 
-/// A charge in cents: the nearest cent, halves rounding up (toward +∞).
-/// 4_999 micros → 0, 5_000 → 1, 15_000 → 2, -5_000 → 0, -5_001 → -1.
-pub fn cost_cents(cost_micros: i64) -> i64 {
-    let cents = cost_micros.div_euclid(MICROS_PER_CENT);
-    let remainder = cost_micros.rem_euclid(MICROS_PER_CENT);
-    // `cents` is at most i64::MAX / 10_000, so the +1 cannot overflow.
-    if remainder >= MICROS_PER_CENT / 2 {
-        cents + 1
-    } else {
-        cents
+impl PricingConfig {
+    pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
+        Ok(PricingConfig {
+            override_file: sources.get("HELIX_PRICING_FILE").map(PathBuf::from),
+            local_price: Price {
+                input_per_mtok_micros: parse_or(sources, "HELIX_LOCAL_INPUT_PER_MTOK_MICROS", 0)?,
+                cached_input_per_mtok_micros: parse_or(
+                    sources,
+                    "HELIX_LOCAL_CACHED_INPUT_PER_MTOK_MICROS",
+                    0,
+                )?,
+                output_per_mtok_micros: parse_or(sources, "HELIX_LOCAL_OUTPUT_PER_MTOK_MICROS", 0)?,
+            },
+        })
     }
-}
-
-/// Cents needed to cover `micros` (rounded up): what a 402 says a call requires.
-pub fn cents_to_cover(micros: i64) -> i64 {
-    micros.div_euclid(MICROS_PER_CENT) + i64::from(micros.rem_euclid(MICROS_PER_CENT) != 0)
-}
-
-/// A balance in cents: rounded down (toward −∞, also for negatives), so Helix never shows more
-/// money than there is. 19_999 micros → 1, -1 → -1, -10_000 → -1, -10_001 → -2.
-pub fn balance_cents(balance_micros: i64) -> i64 {
-    balance_micros.div_euclid(MICROS_PER_CENT)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::MICROS_PER_CENT;
 
     const FREE: Price = Price {
         input_per_mtok_micros: 0,
@@ -376,8 +361,8 @@ mod tests {
         PriceTable::embedded(FREE).expect("the embedded table is valid")
     }
 
-    fn tokens(input: u64, cached: u64, output: u64) -> TokenCounts {
-        TokenCounts {
+    fn tokens(input: u64, cached: u64, output: u64) -> Usage {
+        Usage {
             input_tokens: input,
             cached_input_tokens: cached,
             output_tokens: output,
@@ -543,7 +528,7 @@ mod tests {
     #[test]
     fn zero_tokens_cost_nothing() {
         assert_eq!(
-            embedded().cost_micros("anthropic", "claude-opus-4-1", TokenCounts::default()),
+            embedded().cost_micros("anthropic", "claude-opus-4-1", Usage::default()),
             Ok(0)
         );
     }
@@ -737,35 +722,13 @@ mod tests {
     }
 
     #[test]
-    fn a_cost_in_cents_is_the_nearest_cent_with_halves_rounding_up() {
-        assert_eq!(cost_cents(0), 0);
-        assert_eq!(cost_cents(4_999), 0);
-        assert_eq!(cost_cents(5_000), 1);
-        assert_eq!(cost_cents(14_999), 1);
-        assert_eq!(cost_cents(15_000), 2);
-        assert_eq!(cost_cents(-5_000), 0);
-        assert_eq!(cost_cents(-5_001), -1);
-        assert_eq!(cost_cents(i64::MAX), i64::MAX / MICROS_PER_CENT + 1);
-    }
-
-    #[test]
-    fn a_balance_in_cents_rounds_down_even_below_zero() {
-        assert_eq!(balance_cents(0), 0);
-        assert_eq!(balance_cents(19_999), 1);
-        assert_eq!(balance_cents(-1), -1);
-        assert_eq!(balance_cents(-10_000), -1);
-        assert_eq!(balance_cents(-10_001), -2);
-        assert_eq!(balance_cents(i64::MIN), i64::MIN / MICROS_PER_CENT - 1);
-    }
-
-    #[test]
     fn the_configuration_can_replace_the_table_with_a_file() {
         let path = std::env::temp_dir().join(format!("helix-prices-{}.json", std::process::id()));
         let json = r#"{"version": "custom-1", "effective_date": "2026-12-01", "currency": "USD",
             "models": [{"provider": "openai", "model": "gpt-x", "input_per_mtok_micros": 1000000,
                         "cached_input_per_mtok_micros": 500000, "output_per_mtok_micros": 2000000}]}"#;
         std::fs::write(&path, json).unwrap();
-        let config = crate::config::PricingConfig {
+        let config = PricingConfig {
             override_file: Some(path.clone()),
             local_price: Price::default(),
         };
@@ -778,7 +741,7 @@ mod tests {
             "the file replaces the table"
         );
 
-        let missing = crate::config::PricingConfig {
+        let missing = PricingConfig {
             override_file: Some(path),
             local_price: Price::default(),
         };

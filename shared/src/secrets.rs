@@ -7,7 +7,7 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use serde_json::Value;
 
-use crate::config::ConfigError;
+use crate::settings::ConfigError;
 
 /// Fetches the secret and flattens it into configuration keys.
 pub async fn fetch_layer(

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use crate::avatars::AvatarStore;
-use crate::config::{Config, ConfigError};
-use crate::error::cause_chain;
+use crate::config::Config;
+use crate::settings::ConfigError;
 use crate::state::AppState;
+use crate::telemetry::cause_chain;
 use crate::telemetry::{self, TelemetryError};
 use crate::xray::Tracer;
 

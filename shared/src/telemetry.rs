@@ -1,6 +1,7 @@
 //! Structured JSON logs and the per-request trace id. Every field of the enclosing spans is
 //! flattened into each log line, so a request's `trace_id` appears on everything it logs.
 
+use std::error::Error as StdError;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,7 +14,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry};
 
-use crate::config::{LogConfig, LogFormat};
+use crate::settings::{ConfigError, Sources, invalid};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
@@ -114,6 +115,48 @@ pub async fn with_trace_id<F: Future>(trace_id: TraceId, future: F) -> F::Output
 /// The trace id of the request being served, if any: error bodies quote it to the client.
 pub fn current_trace_id() -> Option<TraceId> {
     CURRENT_TRACE_ID.try_with(TraceId::clone).ok()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+impl LogConfig {
+    pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
+        let format = match sources.get("HELIX_LOG_FORMAT") {
+            None | Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            Some(_) => return Err(invalid("HELIX_LOG_FORMAT", "expected json or pretty")),
+        };
+        Ok(LogConfig {
+            // llama.cpp narrates every model load at info level (hundreds of lines).
+            filter: sources
+                .get("HELIX_LOG")
+                .unwrap_or("info,llama-cpp-2=warn")
+                .to_owned(),
+            format,
+        })
+    }
+}
+
+/// "outer: middle: root", so one log line carries the whole story of a 5xx.
+pub fn cause_chain(error: &dyn StdError) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::engine::ToolDefinition;
+use crate::chat::ToolDefinition;
 
 /// Every tool Helix knows, by name.
 #[derive(Debug, Clone, PartialEq)]

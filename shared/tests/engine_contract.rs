@@ -6,13 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use helix_shared::chat::{CompletionInput, Message, Role, ToolCall, ToolDefinition};
 use helix_shared::engine::anthropic::AnthropicEngine;
 use helix_shared::engine::bedrock::BedrockEngine;
 use helix_shared::engine::openai::OpenAiEngine;
 use helix_shared::engine::retry::RetryPolicy;
-use helix_shared::engine::{
-    CompletionInput, Engine, EngineError, Message, Role, ToolCall, ToolDefinition, Usage,
-};
+use helix_shared::engine::{Engine, EngineError};
+use helix_shared::usage::Usage;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -369,7 +369,7 @@ async fn complete(
     server: &MockServer,
     policy: RetryPolicy,
     input: &CompletionInput,
-) -> Result<helix_shared::engine::Completion, EngineError> {
+) -> Result<helix_shared::chat::Completion, EngineError> {
     provider
         .engine(&server.uri(), policy)
         .await

@@ -6,10 +6,11 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use helix_shared::chat::{CompletionInput, Message, Role};
 use helix_shared::embedding::local::MiniLmEmbedder;
 use helix_shared::embedding::{Embedder, cosine};
 use helix_shared::engine::llama::{LlamaEngine, LlamaSettings};
-use helix_shared::engine::{CompletionInput, Engine, EngineError, Message, Role};
+use helix_shared::engine::{Engine, EngineError};
 use tokio::sync::OnceCell;
 
 fn models_dir() -> PathBuf {

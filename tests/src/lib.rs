@@ -8,7 +8,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use helix_shared::AppState;
-use helix_shared::config::{Config, Sources};
+use helix_shared::config::Config;
+use helix_shared::settings::Sources;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -43,7 +44,7 @@ pub async fn signed_in_user(
 ) -> (helix_shared::db::users::User, String) {
     let mut db = state.db.acquire().await.unwrap();
     let (user, _) =
-        helix_shared::db::users::ensure_user(&mut db, email, helix_shared::config::Role::User)
+        helix_shared::db::users::ensure_user(&mut db, email, helix_shared::user::UserRole::User)
             .await
             .unwrap();
     let token = state

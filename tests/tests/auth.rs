@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use helix_shared::config::{DEV_FNBO_PASSCODE, DEV_MASTER_PASSCODE};
+use helix_shared::auth::settings::{DEV_FNBO_PASSCODE, DEV_MASTER_PASSCODE};
 use helix_shared::db::seed::seed_demo_data;
 use helix_tests::{
     Reply, config_with, get, get_with_token, post_json_from, request, send, state, state_with,
@@ -35,7 +35,9 @@ async fn count(pool: &PgPool, table: &str) -> i64 {
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn the_right_passcode_returns_a_bearer_token_that_opens_v1_routes(pool: PgPool) {
     let state = state(pool.clone());
-    seed_demo_data(&pool, &state.config).await.unwrap();
+    seed_demo_data(&pool, &state.config.auth.passcodes, &state.config.seed)
+        .await
+        .unwrap();
     let app = local_gateway::app(state);
 
     let reply = sign_in(&app, DEV_MASTER_PASSCODE, HOME).await;
@@ -218,7 +220,7 @@ async fn every_kind_of_bad_token_is_401_invalid_token(pool: PgPool) {
         .as_str()
         .unwrap()
         .to_owned();
-    let secret = helix_shared::config::DEV_JWT_SECRET;
+    let secret = helix_shared::auth::settings::DEV_JWT_SECRET;
     let for_user = |overrides: Value| {
         let mut claims = claims(overrides);
         claims["sub"] = json!(user_id);

@@ -3,8 +3,8 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use helix_shared::auth::settings::DEV_MASTER_PASSCODE;
 use helix_shared::budget::ledger;
-use helix_shared::config::DEV_MASTER_PASSCODE;
 use helix_shared::ids::new_id;
 use helix_tests::{authorised, get, post_json_from, send, signed_in_user, state};
 use serde_json::json;

@@ -3,9 +3,10 @@
 //! Its own test binary: a thread-local log capture is only reliable with no other tests beside it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use helix_shared::chat::{CompletionInput, Message, Role};
+use helix_shared::engine::Engine;
 use helix_shared::engine::openai::OpenAiEngine;
 use helix_shared::engine::retry::RetryPolicy;
-use helix_shared::engine::{CompletionInput, Engine, Message, Role};
 use helix_tests::capture_logs;
 use serde_json::json;
 use tracing::Instrument;

@@ -5,7 +5,8 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use helix_shared::budget::ledger;
-use helix_shared::pricing::{Price, TokenCounts, cost_micros};
+use helix_shared::pricing::{Price, cost_micros};
+use helix_shared::usage::Usage;
 use helix_tests::{add_agent, authorised, send, signed_in_user, state_with};
 use serde_json::json;
 use sqlx::PgPool;
@@ -54,7 +55,7 @@ async fn a_local_turn_is_answered_in_process_and_charged_at_the_local_price(pool
     assert!(!body["text"].as_str().unwrap().is_empty());
     assert_eq!(body["engine"], "local");
     assert_eq!(body["model"], "smollm2-135m-instruct");
-    let tokens = TokenCounts {
+    let tokens = Usage {
         input_tokens: body["usage"]["input_tokens"].as_u64().unwrap(),
         cached_input_tokens: 0,
         output_tokens: body["usage"]["output_tokens"].as_u64().unwrap(),

@@ -341,7 +341,7 @@ async fn persona_names_and_prompts_have_length_limits(pool: PgPool) {
 
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn cent_columns_follow_the_exact_micro_columns_by_the_documented_rules(pool: PgPool) {
-    use helix_shared::pricing::{balance_cents, cost_cents};
+    use helix_shared::money::{balance_cents, cost_cents};
     let user = insert_user(&pool, "cents@example.com").await;
     for micros in [0_i64, 1, 4_999, 5_000, 9_999, 10_000, 15_000, 123_456_789] {
         let (budget, cost): (i64, i64) = sqlx::query_as(

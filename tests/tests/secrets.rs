@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_secretsmanager::Client;
-use helix_shared::config::{Config, ConfigError, Sources};
+use helix_shared::config::Config;
 use helix_shared::secrets::fetch_layer;
+use helix_shared::settings::{ConfigError, Sources};
 use helix_tests::MotoServer;
 use secrecy::ExposeSecret;
 

@@ -8,7 +8,9 @@ use sqlx::PgPool;
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn seeding_creates_a_user_per_passcode_with_budget_persona_and_agents(pool: PgPool) {
     let config = config_with(&[("HELIX_SEED_BUDGET_CENTS", "2500")]);
-    let report = seed_demo_data(&pool, &config).await.unwrap();
+    let report = seed_demo_data(&pool, &config.auth.passcodes, &config.seed)
+        .await
+        .unwrap();
     assert_eq!(report.users_created, 2);
     assert_eq!(report.personas_created, 2);
     assert_eq!(report.agents_created, 8);
@@ -49,14 +51,18 @@ async fn seeding_creates_a_user_per_passcode_with_budget_persona_and_agents(pool
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn seeding_twice_changes_nothing_and_keeps_spent_budgets(pool: PgPool) {
     let config = config_with(&[]);
-    seed_demo_data(&pool, &config).await.unwrap();
+    seed_demo_data(&pool, &config.auth.passcodes, &config.seed)
+        .await
+        .unwrap();
     // As if the user had spent all but 7 cents of the opening grant.
     sqlx::query("UPDATE users SET balance_micros = 70000 WHERE email = 'fnbo@helix.local'")
         .execute(&pool)
         .await
         .unwrap();
 
-    let second = seed_demo_data(&pool, &config).await.unwrap();
+    let second = seed_demo_data(&pool, &config.auth.passcodes, &config.seed)
+        .await
+        .unwrap();
 
     assert_eq!(second, SeedReport::default());
     let budget: i64 =

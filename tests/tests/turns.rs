@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode};
 use helix_shared::AppState;
 use helix_shared::budget::ledger;
 use helix_shared::db::users::User;
-use helix_shared::engine::EngineRegistry;
+use helix_shared::engine::registry::EngineRegistry;
 use helix_shared::ids::new_id;
 use helix_shared::xray::Tracer;
 use helix_tests::{Reply, add_agent, authorised, config_with, send, signed_in_user};
@@ -241,7 +241,7 @@ async fn a_turn_on_each_provider_answers_and_charges_the_exact_cost(pool: PgPool
         let price = world.state.prices.price(engine, model).unwrap();
         let expected = helix_shared::pricing::cost_micros(
             price,
-            helix_shared::pricing::TokenCounts {
+            helix_shared::usage::Usage {
                 input_tokens: 120,
                 cached_input_tokens: 0,
                 output_tokens: 30,
@@ -250,13 +250,13 @@ async fn a_turn_on_each_provider_answers_and_charges_the_exact_cost(pool: PgPool
         assert_eq!(body["cost"]["micros"], expected, "{engine}");
         assert_eq!(
             body["cost"]["cents"],
-            helix_shared::pricing::cost_cents(expected)
+            helix_shared::money::cost_cents(expected)
         );
         spent += expected;
         assert_eq!(body["budget"]["remaining_micros"], GRANT_MICROS - spent);
         assert_eq!(
             body["budget"]["remaining_cents"],
-            helix_shared::pricing::balance_cents(GRANT_MICROS - spent)
+            helix_shared::money::balance_cents(GRANT_MICROS - spent)
         );
         assert_eq!(body["max_tokens_reduced"], false);
     }

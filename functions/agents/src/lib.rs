@@ -7,8 +7,8 @@ use axum::routing::{get, patch};
 use axum::{Json, Router};
 use helix_shared::auth::AuthUser;
 use helix_shared::db::agents::{self, Agent, AgentWriteError};
-use helix_shared::engine::Provider;
 use helix_shared::http::ApiJson;
+use helix_shared::provider::Provider;
 use helix_shared::{ApiError, AppState, http};
 use serde::{Deserialize, Serialize};
 

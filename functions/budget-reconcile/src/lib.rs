@@ -5,7 +5,7 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use helix_shared::AppState;
 use helix_shared::budget::reconcile::{self, Options, Summary};
-use helix_shared::error::cause_chain;
+use helix_shared::telemetry::cause_chain;
 use lambda_runtime::LambdaEvent;
 
 pub const FUNCTION_NAME: &str = "budget-reconcile";

@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use helix_shared::auth::AuthUser;
 use helix_shared::budget::account::{self, LedgerEntry, LedgerFilter};
 use helix_shared::budget::ledger;
-use helix_shared::config::Role;
 use helix_shared::http::ApiJson;
+use helix_shared::money::{MICROS_PER_CENT, balance_cents, cost_cents};
 use helix_shared::pagination::{self, Cursor};
-use helix_shared::pricing::{MICROS_PER_CENT, balance_cents, cost_cents};
+use helix_shared::user::UserRole;
 use helix_shared::{ApiError, AppState, http};
 use serde::{Deserialize, Serialize};
 
@@ -132,7 +132,7 @@ async fn create_grant(
     admin: AuthUser,
     ApiJson(request): ApiJson<GrantRequest>,
 ) -> Result<(StatusCode, Json<GrantResponse>), ApiError> {
-    if admin.role != Role::Admin {
+    if admin.role != UserRole::Admin {
         return Err(ApiError::Forbidden {
             code: "admin_only",
             message: "only an admin may grant budget".into(),
@@ -147,7 +147,7 @@ async fn create_grant(
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(ApiError::bad_request("reason: must be 1 to 500 characters"));
     }
-    let email = helix_shared::config::normalise_email(&request.email)
+    let email = helix_shared::auth::settings::normalise_email(&request.email)
         .ok_or_else(|| ApiError::bad_request("email: not an email address"))?;
     let recipient: String = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(&email)

@@ -2,10 +2,10 @@
 //! operator machine can reach it (Aurora sits in private subnets). Invoked once after each deploy.
 
 use helix_shared::AppState;
-use helix_shared::config::EmbeddingConfig;
 use helix_shared::db::MIGRATOR;
-use helix_shared::error::cause_chain;
+use helix_shared::embedding::settings::EmbeddingConfig;
 use helix_shared::memory::schema;
+use helix_shared::telemetry::cause_chain;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use sqlx::PgPool;

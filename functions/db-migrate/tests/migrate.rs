@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use helix_shared::AppState;
-use helix_shared::config::{Config, Sources};
+use helix_shared::config::Config;
+use helix_shared::settings::Sources;
 use lambda_runtime::{Context, LambdaEvent};
 use sqlx::PgPool;
 

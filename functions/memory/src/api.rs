@@ -2,7 +2,8 @@
 //! every 400 names its field.
 
 use helix_shared::ApiError;
-use helix_shared::memory::store::{Document, Hit};
+use helix_shared::memory::Hit;
+use helix_shared::memory::store::Document;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

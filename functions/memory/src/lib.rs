@@ -14,8 +14,8 @@ use helix_shared::db::personas;
 use helix_shared::http::ApiJson;
 use helix_shared::ids::new_id;
 use helix_shared::memory::chunking::{self, ChunkLimits};
-use helix_shared::memory::metering::{self, Metered, Payer, Purpose};
 use helix_shared::memory::store::{self, NewDocument, Scope};
+use helix_shared::pipeline::embedding::{self, MeteredEmbeddings, Payer, Purpose};
 use helix_shared::telemetry::current_trace_id;
 use helix_shared::{ApiError, AppState, http};
 
@@ -65,7 +65,7 @@ async fn post_document(
         user_id: &user.id,
         trace_id: &trace_id,
     };
-    let metered = metering::embed(&state, &payer, Purpose::Document, &texts).await?;
+    let metered = embedding::embed(&state, &payer, Purpose::Document, &texts).await?;
     let generated;
     let doc_id = match valid.doc_id {
         Some(doc_id) => doc_id,
@@ -135,7 +135,8 @@ async fn search(
         user_id: &user.id,
         trace_id: &trace_id,
     };
-    let mut metered = metering::embed(&state, &payer, Purpose::Search, &[query.to_owned()]).await?;
+    let mut metered =
+        embedding::embed(&state, &payer, Purpose::Search, &[query.to_owned()]).await?;
     let vector = metered.embeddings.vectors.pop().unwrap_or_default();
     let scope = persona_id.map_or(Scope::All, Scope::Persona);
     let results = store::search(&state.db, &user.id, scope, vector, k, min_score).await?;
@@ -169,14 +170,14 @@ fn trace_id() -> String {
         .unwrap_or_default()
 }
 
-fn cost_view(metered: &Metered) -> CostView {
+fn cost_view(metered: &MeteredEmbeddings) -> CostView {
     CostView {
         micros: metered.cost_micros,
         cents: metered.cost_cents,
     }
 }
 
-fn budget_view(metered: &Metered) -> BudgetView {
+fn budget_view(metered: &MeteredEmbeddings) -> BudgetView {
     BudgetView {
         remaining_micros: metered.balance_micros,
         remaining_cents: metered.balance_cents,

@@ -2,9 +2,11 @@
 //! request body into a turn Helix can run (every 400 names its field).
 
 use helix_shared::ApiError;
-use helix_shared::engine::{Message, Provider, Role, ToolCall};
+use helix_shared::chat::{Message, Role, ToolCall};
 use helix_shared::orchestrator::Overrides;
 use helix_shared::personality::{Personality, PersonalityKind};
+use helix_shared::pipeline::turn::{TurnInput, TurnOutcome};
+use helix_shared::provider::Provider;
 use serde::{Deserialize, Serialize};
 
 pub const MAX_MESSAGES: usize = 500;
@@ -49,19 +51,8 @@ pub struct OverridesIn {
     pub max_tokens: Option<u32>,
 }
 
-/// A request that passed validation.
-#[derive(Debug, Clone)]
-pub struct ValidTurn {
-    pub provider: Provider,
-    pub model: Option<String>,
-    pub personality_id: String,
-    pub messages: Vec<Message>,
-    pub overrides: Overrides,
-    pub tools: Option<Vec<String>>,
-}
-
 impl TurnRequest {
-    pub fn validate(self) -> Result<ValidTurn, ApiError> {
+    pub fn validate(self) -> Result<TurnInput, ApiError> {
         let bad = |message: String| Err(ApiError::bad_request(message));
         if self.personality_id.trim().is_empty() || self.personality_id.len() > 100 {
             return bad("personalityId: must be 1 to 100 characters".into());
@@ -95,7 +86,7 @@ impl TurnRequest {
                 "overrides.max_tokens: must be 1 to {MAX_OUTPUT_TOKENS}"
             ));
         }
-        Ok(ValidTurn {
+        Ok(TurnInput {
             provider: self.engine,
             model: self.model,
             personality_id: self.personality_id,
@@ -186,6 +177,34 @@ pub struct TurnResponse {
     pub max_tokens_reduced: bool,
     /// The memory documents whose chunks were placed into the context, best match first.
     pub memory_doc_ids: Vec<String>,
+}
+
+impl From<&TurnOutcome> for TurnResponse {
+    fn from(outcome: &TurnOutcome) -> Self {
+        TurnResponse {
+            text: outcome.text.clone(),
+            usage: UsageView {
+                input_tokens: outcome.usage.input_tokens,
+                output_tokens: outcome.usage.output_tokens,
+            },
+            tool_calls: outcome.tool_calls.clone(),
+            cost: CostView {
+                micros: outcome.cost_micros,
+                cents: outcome.cost_cents,
+            },
+            budget: BudgetView {
+                remaining_cents: outcome.balance_cents,
+                remaining_micros: outcome.balance_micros,
+            },
+            engine: outcome.provider,
+            model: outcome.model.clone(),
+            personality_id: outcome.personality_id.clone(),
+            trace_id: outcome.trace_id.clone(),
+            max_tokens: outcome.max_tokens,
+            max_tokens_reduced: outcome.max_tokens_reduced,
+            memory_doc_ids: outcome.memory_doc_ids.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

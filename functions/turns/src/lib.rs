@@ -2,9 +2,6 @@
 //! budget (POST /v1/turns), and the personality picker (GET /v1/personalities).
 
 pub mod api;
-mod turn;
-
-pub use turn::{CallRecord, completion_charge};
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -13,15 +10,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use helix_shared::auth::AuthUser;
 use helix_shared::avatars;
-use helix_shared::db::idempotency::{self, Claim};
+use helix_shared::db::idempotency;
 use helix_shared::db::personas;
 use helix_shared::http::ApiJson;
 use helix_shared::personality::Personality;
 use helix_shared::telemetry::current_trace_id;
 use helix_shared::{ApiError, AppState, http};
 
-use crate::api::{PersonalitiesResponse, PersonalityView, TurnRequest};
-use crate::turn::{TurnContext, run_turn};
+use helix_shared::pipeline::claim_key;
+use helix_shared::pipeline::turn::{Idempotent, TurnContext, TurnOutcome, run_turn};
+
+use crate::api::{PersonalitiesResponse, PersonalityView, TurnRequest, TurnResponse};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -49,52 +48,26 @@ async fn post_turn(
         .transpose()
         .map_err(ApiError::internal)?;
     let turn = request.validate()?;
-    if let (Some(key), Some(fingerprint)) = (&key, &fingerprint) {
-        match idempotency::claim(&state.db, &user.id, key, fingerprint).await? {
-            Claim::Fresh => {}
-            Claim::Replay(response) => {
-                return Ok(([("idempotent-replayed", "true")], Json(response)).into_response());
-            }
-            Claim::Conflict => {
-                return Err(conflict(
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used for a different request",
-                ));
-            }
-            Claim::InProgress => {
-                return Err(conflict(
-                    "idempotency_key_in_progress",
-                    "a request with this Idempotency-Key is still running",
-                ));
-            }
-        }
+    if let (Some(key), Some(fingerprint)) = (&key, &fingerprint)
+        && let Some(response) = claim_key(&state.db, &user.id, key, fingerprint).await?
+    {
+        return Ok(([("idempotent-replayed", "true")], Json(response)).into_response());
     }
     let trace_id = current_trace_id()
         .map(|id| id.to_string())
         .unwrap_or_default();
+    let render = |outcome: &TurnOutcome| serde_json::to_value(TurnResponse::from(outcome));
     let context = TurnContext {
         user: &user,
         trace_id: &trace_id,
         trace_header: headers.get("x-amzn-trace-id").and_then(|v| v.to_str().ok()),
-        idempotency_key: key.as_deref(),
+        idempotency: key.as_deref().map(|key| Idempotent {
+            key,
+            render: &render,
+        }),
     };
-    match run_turn(&state, &context, turn).await {
-        Ok(response) => Ok(Json(response).into_response()),
-        Err(error) => {
-            // Nothing was charged: give the key back so a retry runs the turn again.
-            if let Some(key) = &key {
-                idempotency::abandon(&state.db, &user.id, key).await?;
-            }
-            Err(error)
-        }
-    }
-}
-
-fn conflict(code: &'static str, message: &str) -> ApiError {
-    ApiError::Conflict {
-        code,
-        message: message.to_owned(),
-    }
+    let outcome = run_turn(&state, &context, turn).await?;
+    Ok(Json(TurnResponse::from(&outcome)).into_response())
 }
 
 /// Presets first, then the caller's own personas (newest first), in one shape for the picker.

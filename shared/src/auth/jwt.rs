@@ -7,7 +7,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use crate::config::AuthConfig;
+use crate::auth::settings::AuthConfig;
 use crate::ids::new_id;
 
 /// Clock skew tolerated between Lambda instances, in seconds.

@@ -3,6 +3,7 @@
 
 pub mod jwt;
 pub mod passcode;
+pub mod settings;
 pub mod throttle;
 
 use axum::extract::{FromRef, FromRequestParts, Request, State};
@@ -11,8 +12,8 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::config::Role;
 use crate::db::users;
+use crate::user::UserRole;
 use crate::{ApiError, AppState};
 
 /// The signed-in caller, loaded from the database on each request (a deleted user is refused).
@@ -21,7 +22,7 @@ pub struct AuthUser {
     pub id: String,
     pub email: String,
     pub name: Option<String>,
-    pub role: Role,
+    pub role: UserRole,
 }
 
 /// Only paths under this prefix need a token; `finish` guards all of them, routed or not.

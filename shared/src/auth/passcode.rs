@@ -3,7 +3,7 @@
 
 use secrecy::ExposeSecret;
 
-use crate::config::PasscodeEntry;
+use crate::auth::settings::PasscodeEntry;
 
 pub const MAX_PASSCODE_CHARS: usize = 256;
 
@@ -38,7 +38,7 @@ pub fn hash_passcode(passcode: &str, cost: u32) -> Result<String, bcrypt::Bcrypt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Role;
+    use crate::user::UserRole;
     use secrecy::SecretString;
     use std::cell::Cell;
 
@@ -48,7 +48,7 @@ mod tests {
             .map(|p| PasscodeEntry {
                 email: format!("{p}@example.com"),
                 hash: SecretString::from(bcrypt::hash(p, 4).unwrap()),
-                role: Role::User,
+                role: UserRole::User,
             })
             .collect()
     }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use sqlx::{PgExecutor, PgPool};
 
 use crate::ids::new_id;
+use crate::settings::{ConfigError, Sources, duration_or, switch};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -186,6 +187,27 @@ pub fn emf_line(summary: &Summary, function: &str, timestamp_ms: i64) -> String 
         "ReconcileDuration": summary.duration_ms,
     })
     .to_string()
+}
+
+#[derive(Debug, Clone)]
+pub struct ReconcileConfig {
+    /// Correct a balance that drifted from its ledger (with an audit row), not just report it.
+    pub repair: bool,
+    /// Idempotency keys older than this are forgotten.
+    pub idempotency_retention: Duration,
+}
+
+impl ReconcileConfig {
+    pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
+        Ok(ReconcileConfig {
+            repair: switch(sources, "HELIX_RECONCILE_REPAIR")?,
+            idempotency_retention: duration_or(
+                sources,
+                "HELIX_IDEMPOTENCY_RETENTION",
+                Duration::from_secs(24 * 3600),
+            )?,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Pure reservation arithmetic: the worst case a call can cost, and how much output a balance can
 //! still pay for. Integer micro-dollars throughout; no I/O.
 
-use crate::engine::CompletionInput;
-use crate::pricing::{Price, TokenCounts, cost_micros};
+use crate::chat::CompletionInput;
+use crate::pricing::{Price, cost_micros};
+use crate::usage::Usage;
 
 /// The smallest output worth calling a model for; below it the caller is out of budget.
 pub const MIN_OUTPUT_TOKENS: u32 = 16;
@@ -41,7 +42,7 @@ pub fn input_token_bound(input: &CompletionInput) -> u64 {
 pub fn worst_case_micros(price: Price, input_bound: u64, max_tokens: u32) -> i64 {
     cost_micros(
         price,
-        TokenCounts {
+        Usage {
             input_tokens: input_bound,
             cached_input_tokens: 0,
             output_tokens: u64::from(max_tokens),
@@ -120,7 +121,7 @@ fn affordable_output_tokens(balance_micros: i64, price: Price, input_bound: u64)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Message, Role, ToolDefinition};
+    use crate::chat::{Message, Role, ToolDefinition};
 
     /// gpt-4o-mini: $0.15 in, $0.60 out per million tokens.
     const MINI: Price = Price {

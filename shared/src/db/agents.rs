@@ -2,7 +2,7 @@
 
 use sqlx::{FromRow, PgExecutor};
 
-use crate::engine::Provider;
+use crate::provider::Provider;
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct AgentRow {

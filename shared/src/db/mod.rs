@@ -7,12 +7,14 @@ pub mod personas;
 pub mod seed;
 pub mod users;
 
-use secrecy::ExposeSecret;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgPool};
 
-use crate::config::DatabaseConfig;
+use crate::settings::{ConfigError, Sources, duration_or, invalid, parse_or};
 
 /// Every migration in `migrations/`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
@@ -46,4 +48,39 @@ pub fn pool_options(config: &DatabaseConfig) -> PgPoolOptions {
 /// Cheap liveness check used by `/healthz`.
 pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    /// A pooled connection idle at least this long is pinged before it is lent out.
+    pub ping_after_idle: Duration,
+}
+
+impl DatabaseConfig {
+    pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
+        let url = sources.get("DATABASE_URL").ok_or(ConfigError::Missing {
+            key: "DATABASE_URL",
+        })?;
+        let config = DatabaseConfig {
+            url: SecretString::from(url),
+            max_connections: parse_or(sources, "HELIX_DB_MAX_CONNECTIONS", 10)?,
+            acquire_timeout: duration_or(
+                sources,
+                "HELIX_DB_ACQUIRE_TIMEOUT",
+                Duration::from_secs(5),
+            )?,
+            ping_after_idle: duration_or(
+                sources,
+                "HELIX_DB_PING_AFTER_IDLE",
+                Duration::from_secs(10),
+            )?,
+        };
+        if config.max_connections == 0 {
+            return Err(invalid("HELIX_DB_MAX_CONNECTIONS", "must be at least 1"));
+        }
+        Ok(config)
+    }
 }

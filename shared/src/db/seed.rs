@@ -3,11 +3,12 @@
 
 use sqlx::PgPool;
 
+use crate::auth::settings::PasscodeEntry;
 use crate::budget::ledger;
-use crate::config::Config;
 use crate::db::users;
 use crate::ids::new_id;
-use crate::pricing::MICROS_PER_CENT;
+use crate::money::MICROS_PER_CENT;
+use crate::settings::{ConfigError, Sources, invalid, parse_or};
 
 /// The agents every demo user starts with. `local` works with no API key (issue: embedded models).
 const DEMO_AGENTS: [(&str, &str); 4] = [
@@ -29,16 +30,18 @@ pub struct SeedReport {
     pub agents_created: u64,
 }
 
-pub async fn seed_demo_data(pool: &PgPool, config: &Config) -> Result<SeedReport, sqlx::Error> {
+/// A user for each passcode (with the opening grant when new), a demo persona and agents.
+pub async fn seed_demo_data(
+    pool: &PgPool,
+    passcodes: &[PasscodeEntry],
+    seed: &SeedConfig,
+) -> Result<SeedReport, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let mut report = SeedReport::default();
-    for entry in &config.auth.passcodes {
+    for entry in passcodes {
         let (user, created) = users::ensure_user(&mut tx, &entry.email, entry.role).await?;
-        if created && config.seed.opening_budget_cents > 0 {
-            let micros = config
-                .seed
-                .opening_budget_cents
-                .saturating_mul(MICROS_PER_CENT);
+        if created && seed.opening_budget_cents > 0 {
+            let micros = seed.opening_budget_cents.saturating_mul(MICROS_PER_CENT);
             ledger::grant(
                 &mut *tx,
                 &user.id,
@@ -94,4 +97,21 @@ async fn insert_agent(
     .execute(tx)
     .await?;
     Ok(result.rows_affected())
+}
+
+#[derive(Debug, Clone)]
+pub struct SeedConfig {
+    pub opening_budget_cents: i64,
+}
+
+impl SeedConfig {
+    pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
+        let opening_budget_cents = parse_or(sources, "HELIX_SEED_BUDGET_CENTS", 1_000)?;
+        if opening_budget_cents < 0 {
+            return Err(invalid("HELIX_SEED_BUDGET_CENTS", "must not be negative"));
+        }
+        Ok(SeedConfig {
+            opening_budget_cents,
+        })
+    }
 }

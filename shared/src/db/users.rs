@@ -2,8 +2,8 @@
 
 use sqlx::{FromRow, PgConnection, PgExecutor};
 
-use crate::config::Role;
 use crate::ids::new_id;
+use crate::user::UserRole;
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct User {
@@ -11,16 +11,16 @@ pub struct User {
     pub email: String,
     pub name: Option<String>,
     #[sqlx(try_from = "String")]
-    pub role: Role,
+    pub role: UserRole,
     pub budget_cents: i64,
 }
 
-impl TryFrom<String> for Role {
+impl TryFrom<String> for UserRole {
     type Error = String;
     fn try_from(value: String) -> Result<Self, Self::Error> {
         match value.as_str() {
-            "user" => Ok(Role::User),
-            "admin" => Ok(Role::Admin),
+            "user" => Ok(UserRole::User),
+            "admin" => Ok(UserRole::Admin),
             other => Err(format!("unknown role {other:?}")),
         }
     }
@@ -43,7 +43,7 @@ pub async fn find_by_id(db: impl PgExecutor<'_>, id: &str) -> Result<Option<User
 pub async fn ensure_user(
     db: &mut PgConnection,
     email: &str,
-    role: Role,
+    role: UserRole,
 ) -> Result<(User, bool), sqlx::Error> {
     #[derive(FromRow)]
     struct Ensured {

@@ -6,6 +6,7 @@
 pub mod local;
 pub mod openai;
 pub mod registry;
+pub mod settings;
 pub mod titan;
 
 use std::fmt;
@@ -13,8 +14,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::EngineError;
-
-pub use registry::EmbedderRegistry;
 
 /// Who computes the vectors. `local` runs in the Helix process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

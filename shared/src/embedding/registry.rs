@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
+use super::settings::EmbeddingConfig;
 use super::{Embedder, EmbeddingProvider};
-use crate::config::{EmbeddingConfig, EngineConfig};
 use crate::engine::EngineError;
+use crate::engine::settings::EngineConfig;
 
 pub struct EmbedderRegistry {
     config: EmbeddingConfig,

@@ -7,9 +7,11 @@ use serde_json::Value;
 
 use super::http::{self, ErrorReply};
 use super::retry::{CallSite, RetryPolicy, call_with_retries};
-use super::{Completion, CompletionInput, Engine, EngineError, Message, Role, ToolCall, Usage};
+use super::settings::DEFAULT_ANTHROPIC_BASE_URL;
+use super::{Engine, EngineError};
+use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall};
+use crate::usage::Usage;
 
-pub const DEFAULT_ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 pub struct AnthropicEngine {

@@ -17,7 +17,9 @@ use aws_smithy_types::{Document, Number};
 use serde_json::Value;
 
 use super::retry::{CallSite, RetryPolicy, call_with_retries};
-use super::{Completion, CompletionInput, Engine, EngineError, Message, Role, ToolCall, Usage};
+use super::{Engine, EngineError};
+use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall};
+use crate::usage::Usage;
 
 pub struct BedrockEngine {
     model: String,

@@ -18,7 +18,9 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Completion, CompletionInput, Engine, EngineError, Message, Role, Usage};
+use super::{Engine, EngineError};
+use crate::chat::{Completion, CompletionInput, Message, Role};
+use crate::usage::Usage;
 
 /// How the in-process chat model runs.
 #[derive(Debug, Clone)]

@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use super::http::{self, ErrorReply};
 use super::retry::{CallSite, RetryPolicy, call_with_retries};
-use super::{
-    Completion, CompletionInput, Engine, EngineError, Message, Provider, Role, ToolCall, Usage,
-};
-
-pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+use super::settings::DEFAULT_OPENAI_BASE_URL;
+use super::{Engine, EngineError};
+use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall};
+use crate::provider::Provider;
+use crate::usage::Usage;
 
 pub struct OpenAiEngine {
     provider: Provider,

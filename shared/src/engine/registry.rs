@@ -9,8 +9,9 @@ use tokio::sync::OnceCell;
 use super::anthropic::AnthropicEngine;
 use super::bedrock::BedrockEngine;
 use super::openai::OpenAiEngine;
-use super::{Engine, EngineError, Provider};
-use crate::config::EngineConfig;
+use super::settings::EngineConfig;
+use super::{Engine, EngineError};
+use crate::provider::Provider;
 
 pub struct EngineRegistry {
     config: EngineConfig,
@@ -148,7 +149,8 @@ impl EngineRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, Sources};
+    use crate::config::Config;
+    use crate::settings::Sources;
 
     fn registry(pairs: &[(&str, &str)]) -> EngineRegistry {
         let mut layer: std::collections::HashMap<String, String> = pairs

@@ -1,13 +1,24 @@
 //! Long-term memory: documents chunked ([`chunking`]), embedded with the deployment's one model
-//! and metered like model calls ([`metering`]), stored and searched in Postgres + pgvector
+//! and metered like model calls (`pipeline::embedding`), stored and searched in Postgres + pgvector
 //! ([`store`], [`schema`]), and placed into a turn's context ([`context_block`]).
 
 pub mod chunking;
-pub mod metering;
 pub mod schema;
+pub mod settings;
 pub mod store;
 
-use store::Hit;
+use serde::Serialize;
+
+/// One retrieved chunk, best first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    pub doc_id: String,
+    pub title: Option<String>,
+    pub chunk_index: i32,
+    pub content: String,
+    /// Cosine similarity, 1 = same direction.
+    pub score: f64,
+}
 
 /// The retrieved chunks as one clearly delimited block the model can tell apart from the
 /// conversation, each chunk labelled with its document id.

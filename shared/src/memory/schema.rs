@@ -4,7 +4,7 @@
 
 use sqlx::PgPool;
 
-use crate::config::EmbeddingConfig;
+use crate::embedding::settings::EmbeddingConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {

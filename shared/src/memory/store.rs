@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
 
+use super::Hit;
 use super::chunking::Chunk;
 use crate::ids::new_id;
 
@@ -44,17 +45,6 @@ pub enum Scope<'a> {
     Persona(&'a str),
     /// Only the shared documents: what a preset's turns may see.
     Shared,
-}
-
-/// One retrieved chunk, best first.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct Hit {
-    pub doc_id: String,
-    pub title: Option<String>,
-    pub chunk_index: i32,
-    pub content: String,
-    /// Cosine similarity, 1 = same direction.
-    pub score: f64,
 }
 
 /// Stores the document, replacing any earlier one with the same `doc_id` atomically.
@@ -215,7 +205,7 @@ pub async fn search(
     sqlx::query("SET LOCAL hnsw.iterative_scan = strict_order")
         .execute(&mut *tx)
         .await?;
-    let hits = sqlx::query_as(
+    let hits: Vec<(String, Option<String>, i32, String, f64)> = sqlx::query_as(
         "SELECT doc_id, title, chunk_index, content, score FROM (
              SELECT e.doc_id, d.title, e.chunk_index, e.content,
                     1 - (e.vector <=> $2) AS score, e.vector <=> $2 AS distance
@@ -237,5 +227,14 @@ pub async fn search(
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(hits)
+    Ok(hits
+        .into_iter()
+        .map(|(doc_id, title, chunk_index, content, score)| Hit {
+            doc_id,
+            title,
+            chunk_index,
+            content,
+            score,
+        })
+        .collect())
 }

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use helix_shared::auth::passcode::{MAX_PASSCODE_CHARS, hash_passcode};
 use helix_shared::db::{MIGRATOR, seed};
-use helix_shared::error::cause_chain;
 use helix_shared::startup;
+use helix_shared::telemetry::cause_chain;
 
 const USAGE: &str = "usage: helix-admin <migrate|seed|reconcile|hash-passcode [--cost N]>";
 /// bcrypt cost for new passcode hashes: ~250 ms per check on a Lambda vCPU.
@@ -60,7 +60,8 @@ async fn migrate() -> Result<(), BoxError> {
 
 async fn seed() -> Result<(), BoxError> {
     let state = startup::init().await?;
-    let report = seed::seed_demo_data(&state.db, &state.config).await?;
+    let report =
+        seed::seed_demo_data(&state.db, &state.config.auth.passcodes, &state.config.seed).await?;
     tracing::info!(
         users_created = report.users_created,
         personas_created = report.personas_created,

@@ -28,15 +28,18 @@ use axum::http::header::CONTENT_TYPE;
 use axum::routing::post;
 use axum::serve::ListenerExt;
 use helix_shared::auth::jwt::TokenKeys;
-use helix_shared::budget::ledger::{self, HoldRequest, ReserveOutcome};
-use helix_shared::config::{Config, Role};
+use helix_shared::budget::ledger;
+use helix_shared::config::Config;
 use helix_shared::db::{self, MIGRATOR, users};
-use helix_shared::engine::{Provider, Usage};
-use helix_shared::error::cause_chain;
 use helix_shared::ids::new_id;
 use helix_shared::personality::{DEFAULT_PRESET_ID, Presets};
-use helix_shared::pricing::{Price, PriceTable, cost_micros};
+use helix_shared::pipeline::{self, Billed, CallSpec, ChargeKind};
+use helix_shared::pricing::{Price, PriceTable};
+use helix_shared::provider::Provider;
+use helix_shared::telemetry::cause_chain;
 use helix_shared::tools::ToolCatalog;
+use helix_shared::usage::Usage;
+use helix_shared::user::UserRole;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
@@ -56,8 +59,8 @@ const FAKE_USAGE: Usage = Usage {
     output_tokens: 20,
     cached_input_tokens: 0,
 };
-/// How long a ledger-only hold lives (each is settled within milliseconds).
-const LEDGER_HOLD_TTL: Duration = Duration::from_secs(180);
+/// The deadline a ledger-only call is reserved under (each is settled within milliseconds).
+const LEDGER_CALL_DEADLINE: Duration = Duration::from_secs(120);
 /// The issue's goal, reported (never enforced): p99 overhead under this at 200 requests/s.
 const P99_OVERHEAD_GOAL_MS: f64 = 3.0;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -298,7 +301,7 @@ fn bench_emails(count: u32) -> Vec<String> {
 /// A bench user, its `local` agent and a topped-up balance; idempotent. Returns (user, agent) ids.
 async fn prepare_bench_user(pool: &PgPool, email: &str) -> Result<(String, String), BoxError> {
     let mut conn = pool.acquire().await?;
-    let (user, _created) = users::ensure_user(&mut conn, email, Role::User).await?;
+    let (user, _created) = users::ensure_user(&mut conn, email, UserRole::User).await?;
     drop(conn);
     sqlx::query(
         "INSERT INTO agents (id, user_id, provider, model) VALUES ($1, $2, 'local', $3)
@@ -573,36 +576,26 @@ impl LedgerWrites {
             .get(sequence % self.users.len().max(1))
             .ok_or("no bench user")?;
         let trace_id = new_id();
-        let request = HoldRequest {
+        // The turn pipeline's own reserve and settle, so the rows are the ones a turn writes.
+        let spec = CallSpec {
             user_id: &user.id,
             agent_id: Some(&user.agent_id),
             trace_id: &trace_id,
+            kind: ChargeKind::Completion,
+            provider: Provider::Local.as_str(),
+            model: BENCH_MODEL,
             price: self.price,
+            price_table_version: "bench",
             input_bound: self.input_bound,
             requested_max_tokens: MAX_TOKENS,
-            ttl: LEDGER_HOLD_TTL,
+            deadline: LEDGER_CALL_DEADLINE,
         };
-        let hold = match ledger::reserve(&self.pool, &request).await {
-            Ok(ReserveOutcome::Held(hold)) => hold,
-            Ok(ReserveOutcome::Exhausted { .. }) => return Err("budget exhausted".to_owned()),
-            Err(error) => return Err(cause_chain(&error)),
-        };
-        // The turns function's own charge, so the row is the one a turn writes.
-        let charge = turns::completion_charge(
-            &hold,
-            &user.agent_id,
-            FAKE_USAGE,
-            cost_micros(self.price, FAKE_USAGE.into()),
-            &turns::CallRecord {
-                provider: Provider::Local,
-                model: BENCH_MODEL,
-                personality_id: DEFAULT_PRESET_ID,
-                trace_id: &trace_id,
-                price_table_version: "bench",
-                usage_estimated: false,
-            },
-        );
-        ledger::settle(&self.pool, &charge)
+        let metered = pipeline::reserve(&self.pool, spec)
+            .await
+            .map_err(|error| cause_chain(&error))?;
+        let row = pipeline::details(json!({ "personality_id": DEFAULT_PRESET_ID }));
+        metered
+            .settle(&self.pool, Billed::reported(FAKE_USAGE), row)
             .await
             .map(|_| ())
             .map_err(|error| cause_chain(&error))

@@ -1,0 +1,230 @@
+//! One metered model call, written once: reserve the worst case → call → settle the exact cost or
+//! release the hold. Turns (`turn`), memory's embeddings (`embedding`) and the benchmark all go
+//! through it, so the hold's lifetime, the 402 and the ledger row's metadata cannot drift apart.
+
+pub mod embedding;
+pub mod turn;
+
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use sqlx::{PgExecutor, PgPool};
+
+use crate::ApiError;
+use crate::budget::ledger::{self, Charge, Hold, HoldRequest, ReserveOutcome, Settlement};
+use crate::db::idempotency::{self, Claim};
+use crate::money::{balance_cents, cents_to_cover};
+use crate::pricing::{Price, cost_micros};
+use crate::usage::Usage;
+
+/// How long after the engine deadline a hold is presumed abandoned (a crashed call) and
+/// reconciliation may refund it.
+pub const HOLD_GRACE: Duration = Duration::from_secs(60);
+
+/// What a ledger row is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeKind {
+    Completion,
+    Embedding,
+}
+
+impl ChargeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChargeKind::Completion => "completion",
+            ChargeKind::Embedding => "embedding",
+        }
+    }
+}
+
+/// One call to be paid for: who pays, for which model at which price, and the most it can cost.
+#[derive(Debug, Clone)]
+pub struct CallSpec<'a> {
+    pub user_id: &'a str,
+    pub agent_id: Option<&'a str>,
+    pub trace_id: &'a str,
+    pub kind: ChargeKind,
+    /// The engine/provider id (`openai`, `local`, …) for the ledger row and the logs.
+    pub provider: &'a str,
+    pub model: &'a str,
+    pub price: Price,
+    pub price_table_version: &'a str,
+    /// An upper bound of the input tokens (see `budget::rules`).
+    pub input_bound: u64,
+    /// Output tokens asked for; the reservation may clamp them to what the balance covers.
+    pub requested_max_tokens: u32,
+    /// How long the call may take; the hold outlives it by [`HOLD_GRACE`].
+    pub deadline: Duration,
+}
+
+/// A call whose worst case is held: it must end in [`Metered::settle`] (or a charge settled in
+/// the caller's transaction) or [`Metered::release`].
+#[derive(Debug)]
+pub struct Metered<'a> {
+    pub spec: CallSpec<'a>,
+    pub hold: Hold,
+}
+
+/// A settled call: its exact cost and the balance after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    pub cost_micros: i64,
+    pub settlement: Settlement,
+}
+
+/// What a call used, as charged: the provider's usage, or Helix's upper bound when it reported none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Billed {
+    pub usage: Usage,
+    pub usage_estimated: bool,
+}
+
+impl Billed {
+    pub fn reported(usage: Usage) -> Self {
+        Billed {
+            usage,
+            usage_estimated: false,
+        }
+    }
+}
+
+/// Holds the call's worst case, or as much output as the balance covers; a balance that cannot pay
+/// even the smallest call is a 402 before anything is sent to a provider.
+pub async fn reserve<'a>(db: &PgPool, spec: CallSpec<'a>) -> Result<Metered<'a>, ApiError> {
+    let request = HoldRequest {
+        user_id: spec.user_id,
+        agent_id: spec.agent_id,
+        trace_id: spec.trace_id,
+        price: spec.price,
+        input_bound: spec.input_bound,
+        requested_max_tokens: spec.requested_max_tokens,
+        ttl: spec.deadline + HOLD_GRACE,
+    };
+    match ledger::reserve(db, &request).await? {
+        ReserveOutcome::Held(hold) => Ok(Metered { spec, hold }),
+        ReserveOutcome::Exhausted {
+            balance_micros,
+            required_micros,
+        } => Err(ApiError::BudgetExhausted {
+            balance_cents: balance_cents(balance_micros),
+            required_cents: cents_to_cover(required_micros),
+        }),
+    }
+}
+
+impl Metered<'_> {
+    /// The output tokens the hold pays for: what the call may ask the provider for.
+    pub fn max_tokens(&self) -> u32 {
+        self.hold.reservation.max_tokens
+    }
+
+    /// Runs the provider call under the hold. A failed call gives the whole hold back, so a call
+    /// the provider refused charges nothing.
+    pub async fn call<T, E: Into<ApiError>>(
+        &self,
+        db: &PgPool,
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, ApiError> {
+        match call.await {
+            Ok(value) => Ok(value),
+            Err(error) => {
+                self.release(db).await?;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Gives the whole hold back: nothing is charged.
+    pub async fn release(&self, db: impl PgExecutor<'_>) -> Result<(), ApiError> {
+        ledger::release(db, &self.hold).await?;
+        Ok(())
+    }
+
+    /// The ledger row for what the call used: tokens, exact cost, and the metadata every row
+    /// carries, plus `details` of this kind of call (a turn's personality, an embedding's purpose).
+    pub fn charge(&self, billed: Billed, details: Map<String, Value>) -> Charge<'_> {
+        let spec = &self.spec;
+        let reservation = &self.hold.reservation;
+        let mut meta = json!({
+            "engine": spec.provider, "provider": spec.provider, "model": spec.model,
+            "trace_id": spec.trace_id, "price_table_version": spec.price_table_version,
+            "hold_id": self.hold.id, "hold_micros": reservation.hold_micros,
+            "max_tokens": reservation.max_tokens, "max_tokens_reduced": reservation.clamped,
+            "usage_estimated": billed.usage_estimated,
+            "cached_input_tokens": billed.usage.cached_input_tokens,
+        });
+        if let Value::Object(common) = &mut meta {
+            common.extend(details);
+        }
+        Charge {
+            hold: &self.hold,
+            agent_id: spec.agent_id,
+            input_tokens: billed.usage.input_tokens,
+            output_tokens: billed.usage.output_tokens,
+            cost_micros: cost_micros(spec.price, billed.usage),
+            kind: spec.kind.as_str(),
+            meta,
+        }
+    }
+
+    /// Charges what the call used and refunds the rest of the hold, in one statement. `db` may be
+    /// a transaction that also records the answer (an idempotent turn).
+    pub async fn settle(
+        &self,
+        db: impl PgExecutor<'_>,
+        billed: Billed,
+        details: Map<String, Value>,
+    ) -> Result<Settled, ApiError> {
+        let charge = self.charge(billed, details);
+        let settlement = ledger::settle(db, &charge).await?;
+        if settlement.exceeded_hold {
+            tracing::warn!(
+                engine = self.spec.provider,
+                provider = self.spec.provider,
+                model = self.spec.model,
+                hold_micros = self.hold.reservation.hold_micros,
+                cost_micros = charge.cost_micros,
+                "provider reported more than was reserved; charged the truth"
+            );
+        }
+        Ok(Settled {
+            cost_micros: charge.cost_micros,
+            settlement,
+        })
+    }
+}
+
+/// Claims an Idempotency-Key for a request with this fingerprint: `None` to go ahead, or the
+/// stored answer of the earlier request to replay. A key in use by another request, or by this
+/// one still running, is a 409.
+pub async fn claim_key(
+    db: &PgPool,
+    user_id: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Option<Value>, ApiError> {
+    let conflict = |code, message: &str| ApiError::Conflict {
+        code,
+        message: message.to_owned(),
+    };
+    match idempotency::claim(db, user_id, key, fingerprint).await? {
+        Claim::Fresh => Ok(None),
+        Claim::Replay(response) => Ok(Some(response)),
+        Claim::Conflict => Err(conflict(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different request",
+        )),
+        Claim::InProgress => Err(conflict(
+            "idempotency_key_in_progress",
+            "a request with this Idempotency-Key is still running",
+        )),
+    }
+}
+
+/// `details` for [`Metered::charge`] from `json!({...})` literals.
+pub fn details(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}

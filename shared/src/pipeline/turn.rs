@@ -1,0 +1,430 @@
+//! One turn, start to finish: agent and personality, plan, memory recall, then the metered call
+//! (reserve → call → settle or release). A failed call charges nothing and gives its
+//! Idempotency-Key back; a keyed turn's answer is stored in the transaction that charges it.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{Value, json};
+
+use super::embedding::{self, Payer, Purpose};
+use super::{Billed, CallSpec, ChargeKind, Metered, Settled, details};
+use crate::auth::AuthUser;
+use crate::budget::rules::input_token_bound;
+use crate::chat::{Completion, Message, ToolCall};
+use crate::db::{agents, idempotency, personas};
+use crate::engine::EngineError;
+use crate::memory::store::{self, Scope};
+use crate::memory::{self, Hit};
+use crate::orchestrator::{self, Overrides, PlanError, PreparedTurn};
+use crate::personality::{Personality, PersonalityKind};
+use crate::provider::Provider;
+use crate::usage::Usage;
+use crate::xray::{CallOutcome, ProviderCall};
+use crate::{ApiError, AppState};
+
+/// A turn request that passed validation (the HTTP layer's job).
+#[derive(Debug, Clone)]
+pub struct TurnInput {
+    pub provider: Provider,
+    pub model: Option<String>,
+    pub personality_id: String,
+    pub messages: Vec<Message>,
+    pub overrides: Overrides,
+    pub tools: Option<Vec<String>>,
+}
+
+/// Who is asking and how the request is traced.
+pub struct TurnContext<'a> {
+    pub user: &'a AuthUser,
+    pub trace_id: &'a str,
+    pub trace_header: Option<&'a str>,
+    /// With an Idempotency-Key (already claimed): the answer is stored, as `render` shapes it, in
+    /// the transaction that charges the turn, so a retry is replayed and never charged twice.
+    pub idempotency: Option<Idempotent<'a>>,
+}
+
+pub struct Idempotent<'a> {
+    pub key: &'a str,
+    pub render: &'a (dyn Fn(&TurnOutcome) -> Result<Value, serde_json::Error> + Sync),
+}
+
+/// A charged turn: the answer, what it used and cost, and the balance after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnOutcome {
+    pub text: String,
+    pub usage: Usage,
+    pub tool_calls: Vec<ToolCall>,
+    pub cost_micros: i64,
+    pub cost_cents: i64,
+    pub balance_micros: i64,
+    pub balance_cents: i64,
+    pub provider: Provider,
+    pub model: String,
+    pub personality_id: String,
+    pub trace_id: String,
+    /// The output limit the model was given.
+    pub max_tokens: u32,
+    /// The balance could not pay for the requested max_tokens, so it was lowered to fit.
+    pub max_tokens_reduced: bool,
+    /// The memory documents whose chunks were placed into the context, best match first.
+    pub memory_doc_ids: Vec<String>,
+}
+
+/// The agent a turn runs under.
+struct Agent {
+    id: String,
+    model: String,
+}
+
+/// Runs the turn; on any failure the Idempotency-Key (if any) is given back, since nothing was
+/// charged, so a retry runs the turn again.
+pub async fn run_turn(
+    state: &AppState,
+    context: &TurnContext<'_>,
+    turn: TurnInput,
+) -> Result<TurnOutcome, ApiError> {
+    let outcome = charged_turn(state, context, turn).await;
+    if outcome.is_err()
+        && let Some(keyed) = &context.idempotency
+    {
+        idempotency::abandon(&state.db, &context.user.id, keyed.key).await?;
+    }
+    outcome
+}
+
+async fn charged_turn(
+    state: &AppState,
+    context: &TurnContext<'_>,
+    turn: TurnInput,
+) -> Result<TurnOutcome, ApiError> {
+    let started = Instant::now();
+    let agent = resolve_agent(state, context.user, turn.provider, turn.model.as_deref()).await?;
+    let personality = resolve_personality(state, context.user, &turn.personality_id).await?;
+    let price = state
+        .prices
+        .price(turn.provider.as_str(), &agent.model)
+        .map_err(|e| ApiError::BadRequest {
+            code: "model_not_priced",
+            message: e.to_string(),
+        })?;
+    let mut prepared = orchestrator::prepare_turn(
+        &personality,
+        turn.messages,
+        turn.overrides,
+        turn.tools.as_deref(),
+        &state.tools,
+        state.config.turns.default_max_tokens,
+    )
+    .map_err(plan_error)?;
+    let memory_hits = recall(state, context, &personality, &prepared).await?;
+    if !memory_hits.is_empty() {
+        orchestrator::add_context(&mut prepared, memory::context_block(&memory_hits));
+    }
+
+    let spec = CallSpec {
+        user_id: &context.user.id,
+        agent_id: Some(&agent.id),
+        trace_id: context.trace_id,
+        kind: ChargeKind::Completion,
+        provider: turn.provider.as_str(),
+        model: &agent.model,
+        price,
+        price_table_version: state.prices.version(),
+        input_bound: input_token_bound(&prepared.input),
+        requested_max_tokens: prepared
+            .input
+            .max_tokens
+            .unwrap_or(state.config.turns.default_max_tokens),
+        deadline: state.config.engines.retry.deadline,
+    };
+    let metered = super::reserve(&state.db, spec).await?;
+    prepared.input.max_tokens = Some(metered.max_tokens());
+
+    let mut xray = XrayCall::start(turn.provider, &agent.model);
+    let result = metered
+        .call(&state.db, async {
+            let result = call_engine(state, turn.provider, &agent.model, &prepared).await;
+            xray.finish(&result);
+            result
+        })
+        .await;
+    let completion = match result {
+        Ok(completion) => completion,
+        Err(error) => {
+            record_xray(state, context, &xray).await;
+            return Err(error);
+        }
+    };
+
+    let billed = billable_usage(&completion, &prepared, metered.max_tokens());
+    let row = details(json!({ "personality_id": personality.id }));
+    let outcome = |settled: &Settled| TurnOutcome {
+        text: completion.text.clone(),
+        usage: billed.usage,
+        tool_calls: completion.tool_calls.clone(),
+        cost_micros: settled.cost_micros,
+        cost_cents: settled.settlement.cost_cents,
+        balance_micros: settled.settlement.balance_micros,
+        balance_cents: settled.settlement.balance_cents,
+        provider: turn.provider,
+        model: agent.model.clone(),
+        personality_id: personality.id.clone(),
+        trace_id: context.trace_id.to_owned(),
+        max_tokens: metered.max_tokens(),
+        max_tokens_reduced: metered.hold.reservation.clamped,
+        memory_doc_ids: memory::doc_ids(&memory_hits),
+    };
+    let outcome = settle(state, context, &metered, billed, row, outcome).await?;
+    record_xray(state, context, &xray).await;
+    tracing::info!(
+        user_id = %context.user.id,
+        engine = turn.provider.as_str(),
+        provider = turn.provider.as_str(),
+        model = %agent.model,
+        personality_id = %personality.id,
+        input_tokens = outcome.usage.input_tokens,
+        output_tokens = outcome.usage.output_tokens,
+        usage_estimated = billed.usage_estimated,
+        cost_micros = outcome.cost_micros,
+        balance_micros = outcome.balance_micros,
+        max_tokens = outcome.max_tokens,
+        max_tokens_reduced = outcome.max_tokens_reduced,
+        memory_chunks = memory_hits.len(),
+        provider_latency_ms = xray.latency().as_secs_f64() * 1000.0,
+        helix_latency_ms = started.elapsed().saturating_sub(xray.latency()).as_secs_f64() * 1000.0,
+        "turn completed"
+    );
+    Ok(outcome)
+}
+
+/// Charges the turn; with an Idempotency-Key, stores the rendered answer in the same transaction.
+async fn settle(
+    state: &AppState,
+    context: &TurnContext<'_>,
+    metered: &Metered<'_>,
+    billed: Billed,
+    row: serde_json::Map<String, Value>,
+    outcome: impl Fn(&Settled) -> TurnOutcome,
+) -> Result<TurnOutcome, ApiError> {
+    let Some(keyed) = &context.idempotency else {
+        let settled = metered.settle(&state.db, billed, row).await?;
+        return Ok(outcome(&settled));
+    };
+    let mut tx = state.db.begin().await?;
+    let settled = metered.settle(&mut *tx, billed, row).await?;
+    let outcome = outcome(&settled);
+    let stored = (keyed.render)(&outcome).map_err(ApiError::internal)?;
+    idempotency::complete(&mut *tx, &context.user.id, keyed.key, &stored).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+async fn resolve_agent(
+    state: &AppState,
+    user: &AuthUser,
+    provider: Provider,
+    model: Option<&str>,
+) -> Result<Agent, ApiError> {
+    let row = agents::find_for_turn(&state.db, &user.id, provider, model).await?;
+    match row {
+        Some(row) if row.active => Ok(Agent {
+            id: row.id,
+            model: row.model,
+        }),
+        Some(row) => Err(ApiError::Forbidden {
+            code: "agent_disabled",
+            message: format!("your {provider} agent for {} is disabled", row.model),
+        }),
+        None => Err(ApiError::Forbidden {
+            code: "agent_not_configured",
+            message: match model {
+                Some(model) => format!("you have no {provider} agent for {model}"),
+                None => format!("you have no {provider} agent"),
+            },
+        }),
+    }
+}
+
+/// A preset by id, else one of the caller's own personas; anyone else's persona does not exist.
+async fn resolve_personality(
+    state: &AppState,
+    user: &AuthUser,
+    id: &str,
+) -> Result<Personality, ApiError> {
+    if let Some(preset) = state.presets.get(id) {
+        return Ok(preset.clone());
+    }
+    let persona = personas::find_for_user(&state.db, &user.id, id)
+        .await?
+        .ok_or(ApiError::NotFound {
+            resource: "personality",
+        })?;
+    Ok(Personality::from_persona(
+        persona.id,
+        persona.name,
+        persona.prompt,
+        None,
+        persona.memory.map(|m| m.0),
+    ))
+}
+
+/// The memory chunks this turn should see: none unless the personality enables memory and the
+/// user has stored something it may see (so an empty memory costs no embedding call). The query
+/// embedding is charged like any model call, before the turn's own reservation.
+async fn recall(
+    state: &AppState,
+    context: &TurnContext<'_>,
+    personality: &Personality,
+    prepared: &PreparedTurn,
+) -> Result<Vec<Hit>, ApiError> {
+    let Some(settings) = personality.memory.filter(|m| m.enabled) else {
+        return Ok(Vec::new());
+    };
+    let Some(query) = orchestrator::latest_user_text(&prepared.input.messages) else {
+        return Ok(Vec::new());
+    };
+    let scope = match personality.kind {
+        PersonalityKind::Persona => Scope::Persona(&personality.id),
+        PersonalityKind::Preset => Scope::Shared,
+    };
+    let user_id = &context.user.id;
+    if !store::has_chunks(&state.db, user_id, scope).await? {
+        return Ok(Vec::new());
+    }
+    let payer = Payer {
+        user_id,
+        trace_id: context.trace_id,
+    };
+    let mut metered =
+        embedding::embed(state, &payer, Purpose::TurnRetrieval, &[query.to_owned()]).await?;
+    let vector = metered.embeddings.vectors.pop().unwrap_or_default();
+    let hits = store::search(
+        &state.db,
+        user_id,
+        scope,
+        vector,
+        settings.k,
+        settings.min_score,
+    )
+    .await?;
+    Ok(hits)
+}
+
+fn plan_error(error: PlanError) -> ApiError {
+    let code = match error {
+        PlanError::ToolNotAllowed(_) => "tool_not_allowed",
+        PlanError::UnknownTool(_) => "unknown_tool",
+    };
+    ApiError::BadRequest {
+        code,
+        message: error.to_string(),
+    }
+}
+
+async fn call_engine(
+    state: &AppState,
+    provider: Provider,
+    model: &str,
+    prepared: &PreparedTurn,
+) -> Result<Completion, EngineError> {
+    let engine = state.engines.engine(provider, model).await?;
+    orchestrator::execute(engine.as_ref(), prepared).await
+}
+
+/// The provider's usage, or — if it reported none — an upper bound from what was sent and
+/// received, never more output than was allowed.
+pub fn billable_usage(completion: &Completion, prepared: &PreparedTurn, max_tokens: u32) -> Billed {
+    if let Some(usage) = completion.usage {
+        return Billed::reported(usage);
+    }
+    let calls: usize = completion
+        .tool_calls
+        .iter()
+        .map(|c| c.name.len() + c.arguments.to_string().len())
+        .sum();
+    let output = ((completion.text.len() + calls) as u64).min(u64::from(max_tokens));
+    Billed {
+        usage: Usage {
+            input_tokens: input_token_bound(&prepared.input),
+            output_tokens: output,
+            cached_input_tokens: 0,
+        },
+        usage_estimated: true,
+    }
+}
+
+/// A provider call, timed for its X-Ray subsegment (sent once the money is settled, so a slow
+/// X-Ray never keeps a hold open).
+struct XrayCall<'a> {
+    provider: Provider,
+    model: &'a str,
+    started: (Instant, SystemTime),
+    latency: Duration,
+    outcome: CallOutcome,
+}
+
+impl<'a> XrayCall<'a> {
+    fn start(provider: Provider, model: &'a str) -> Self {
+        XrayCall {
+            provider,
+            model,
+            started: (Instant::now(), SystemTime::now()),
+            latency: Duration::ZERO,
+            outcome: CallOutcome::Failed {
+                status: None,
+                throttled: false,
+            },
+        }
+    }
+
+    fn finish(&mut self, result: &Result<Completion, EngineError>) {
+        self.latency = self.started.0.elapsed();
+        self.outcome = call_outcome(result);
+    }
+
+    fn latency(&self) -> Duration {
+        self.latency
+    }
+}
+
+fn call_outcome(outcome: &Result<Completion, EngineError>) -> CallOutcome {
+    match outcome {
+        Ok(completion) => {
+            let usage = completion.usage.unwrap_or_default();
+            CallOutcome::Ok {
+                input_tokens: usage.input_tokens,
+                output_tokens: usage.output_tokens,
+            }
+        }
+        Err(error) => CallOutcome::Failed {
+            status: match error {
+                EngineError::Upstream { status } => Some(*status),
+                EngineError::RateLimited { .. } => Some(429),
+                EngineError::Auth => Some(401),
+                EngineError::InvalidRequest { .. } | EngineError::ContextLength => Some(400),
+                _ => None,
+            },
+            throttled: matches!(error, EngineError::RateLimited { .. }),
+        },
+    }
+}
+
+async fn record_xray(state: &AppState, context: &TurnContext<'_>, call: &XrayCall<'_>) {
+    if !state.tracer.is_enabled() {
+        return;
+    }
+    let call = ProviderCall {
+        trace_header: context.trace_header,
+        trace_id: context.trace_id,
+        engine: call.provider.as_str(),
+        provider: call.provider.as_str(),
+        model: call.model,
+        started: call.started.1,
+        ended: call.started.1 + call.latency,
+        attempts: None,
+        outcome: call.outcome,
+    };
+    if let Err(error) = state.tracer.record_provider_call(&call).await {
+        tracing::debug!(%error, "no X-Ray subsegment for this provider call");
+    }
+}
