@@ -9,13 +9,32 @@ use crate::avatars::AvatarStore;
 use crate::config::Config;
 use crate::db;
 use crate::embedding::registry::EmbedderRegistry;
-use crate::engine::EngineError;
 use crate::engine::registry::EngineRegistry;
 use crate::personality::{PresetError, Presets};
 use crate::pricing::{PriceTable, PricingError};
 use crate::tools::ToolCatalog;
 use crate::xray::Tracer;
 
+/// What every function has: its configuration and the database pool (which connects lazily).
+/// The scheduled and deploy-time functions need nothing more.
+#[derive(Clone)]
+pub struct Core {
+    pub config: Arc<Config>,
+    pub db: PgPool,
+}
+
+impl Core {
+    pub fn from_config(config: Config) -> Result<Self, StateError> {
+        let db = db::connect_lazy(&config.database)?;
+        Ok(Core {
+            config: Arc::new(config),
+            db,
+        })
+    }
+}
+
+/// Everything the HTTP functions use. Engines and the embedder are built on first use, and the
+/// AWS-backed parts (`tracer`, `avatars`) only when a function's startup asks for them.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
@@ -39,8 +58,6 @@ pub enum StateError {
     Database(#[from] sqlx::Error),
     #[error("{0}")]
     Pricing(#[from] PricingError),
-    #[error("engine registry: {0}")]
-    Engines(#[from] EngineError),
     #[error("{0}")]
     Presets(#[from] PresetError),
 }
@@ -54,7 +71,7 @@ impl AppState {
             tracer: Tracer::disabled(),
             avatars: None,
             tokens: Arc::new(TokenKeys::new(&config.auth)),
-            engines: Arc::new(EngineRegistry::new(config.engines.clone())?),
+            engines: Arc::new(EngineRegistry::new(config.engines.clone())),
             embedders: Arc::new(EmbedderRegistry::new(
                 config.embeddings.clone(),
                 config.engines.clone(),
@@ -69,5 +86,13 @@ impl AppState {
     pub fn from_config(config: Config) -> Result<Self, StateError> {
         let pool = db::connect_lazy(&config.database)?;
         AppState::new(config, pool)
+    }
+
+    /// The configuration and pool alone, for code that needs nothing else.
+    pub fn core(&self) -> Core {
+        Core {
+            config: Arc::clone(&self.config),
+            db: self.db.clone(),
+        }
     }
 }

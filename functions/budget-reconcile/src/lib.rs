@@ -3,8 +3,8 @@
 //! JSON summary plus CloudWatch metrics (Embedded Metric Format).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use helix_shared::AppState;
 use helix_shared::budget::reconcile::{self, Options, Summary};
+use helix_shared::state::Core;
 use helix_shared::telemetry::cause_chain;
 use lambda_runtime::LambdaEvent;
 
@@ -19,20 +19,20 @@ pub enum ReconcileError {
 
 /// The Lambda handler: one reconciliation run per scheduled event.
 pub async fn handle(
-    state: &AppState,
+    core: &Core,
     event: LambdaEvent<EventBridgeEvent>,
 ) -> Result<Summary, ReconcileError> {
     tracing::info!(request_id = %event.context.request_id, "budget reconciliation started");
-    run_once(state).await
+    run_once(core).await
 }
 
 /// One run, as the schedule (or `helix-admin reconcile`) triggers it.
-pub async fn run_once(state: &AppState) -> Result<Summary, ReconcileError> {
+pub async fn run_once(core: &Core) -> Result<Summary, ReconcileError> {
     let options = Options {
-        repair: state.config.reconcile.repair,
-        idempotency_retention: state.config.reconcile.idempotency_retention,
+        repair: core.config.reconcile.repair,
+        idempotency_retention: core.config.reconcile.idempotency_retention,
     };
-    let summary = reconcile::run(&state.db, &options)
+    let summary = reconcile::run(&core.db, &options)
         .await
         .inspect_err(|error| {
             tracing::error!(error.chain = %cause_chain(error), "budget reconciliation failed");

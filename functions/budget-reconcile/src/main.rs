@@ -4,7 +4,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let state = helix_shared::startup::init().await?;
-    let handler = |event: LambdaEvent<_>| budget_reconcile::handle(&state, event);
+    let core = helix_shared::startup::init_core().await?;
+    let handler = |event: LambdaEvent<_>| budget_reconcile::handle(&core, event);
     lambda_runtime::run(service_fn(handler)).await
 }

@@ -1,7 +1,9 @@
 //! Lambda entry point: /v1/budget.
 
+use helix_shared::startup::{self, Services};
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let state = helix_shared::startup::init().await?;
+    let state = startup::init(Services::default()).await?;
     lambda_http::run(budget::app(state)).await
 }

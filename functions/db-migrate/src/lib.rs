@@ -1,10 +1,10 @@
 //! `db-migrate`: applies the migrations embedded in `helix-shared` to the deployed database, where no
 //! operator machine can reach it (Aurora sits in private subnets). Invoked once after each deploy.
 
-use helix_shared::AppState;
 use helix_shared::db::MIGRATOR;
 use helix_shared::embedding::settings::EmbeddingConfig;
 use helix_shared::memory::schema;
+use helix_shared::state::Core;
 use helix_shared::telemetry::cause_chain;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
@@ -36,11 +36,11 @@ pub enum MigrateError {
 
 /// The Lambda handler: the event's payload is ignored (`{}` is enough).
 pub async fn handle(
-    state: &AppState,
+    core: &Core,
     event: LambdaEvent<serde_json::Value>,
 ) -> Result<MigrationReport, MigrateError> {
     tracing::info!(request_id = %event.context.request_id, "database migration started");
-    migrate(&state.db, &state.config.embeddings)
+    migrate(&core.db, &core.config.embeddings)
         .await
         .inspect(|report| {
             tracing::info!(

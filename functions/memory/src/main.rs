@@ -1,8 +1,13 @@
 //! Lambda entry point: /v1/memory/documents and /v1/memory/search.
 
+use helix_shared::startup::{self, Services};
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let state = helix_shared::startup::init().await?;
-    helix_shared::startup::check_memory(&state).await?;
+    let services = Services {
+        memory: true,
+        ..Services::default()
+    };
+    let state = startup::init(services).await?;
     lambda_http::run(memory::app(state)).await
 }

@@ -1,7 +1,13 @@
 //! Lambda entry point: /v1/personas.
 
+use helix_shared::startup::{self, Services};
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let state = helix_shared::startup::init().await?;
+    let services = Services {
+        avatars: true,
+        ..Services::default()
+    };
+    let state = startup::init(services).await?;
     lambda_http::run(personas::app(state)).await
 }

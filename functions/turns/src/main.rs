@@ -1,8 +1,15 @@
 //! Lambda entry point: POST /v1/turns, GET /v1/personalities.
 
+use helix_shared::startup::{self, Services};
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let state = helix_shared::startup::init().await?;
-    helix_shared::startup::check_memory(&state).await?;
+    // Avatars: the personality picker shows presigned avatar URLs.
+    let services = Services {
+        avatars: true,
+        xray: true,
+        memory: true,
+    };
+    let state = startup::init(services).await?;
     lambda_http::run(turns::app(state)).await
 }

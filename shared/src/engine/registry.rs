@@ -15,7 +15,8 @@ use crate::provider::Provider;
 
 pub struct EngineRegistry {
     config: EngineConfig,
-    http: reqwest::Client,
+    /// Built on first use: a function that never calls a provider pays nothing for TLS setup.
+    http: OnceCell<reqwest::Client>,
     /// Loaded on first use: only deployments that call Bedrock pay for the AWS credential chain.
     aws: OnceCell<aws_config::SdkConfig>,
     #[cfg(feature = "local-llm")]
@@ -23,15 +24,21 @@ pub struct EngineRegistry {
 }
 
 impl EngineRegistry {
-    pub fn new(config: EngineConfig) -> Result<Self, EngineError> {
-        let http = super::http::client()?;
-        Ok(EngineRegistry {
+    pub fn new(config: EngineConfig) -> Self {
+        EngineRegistry {
             config,
-            http,
+            http: OnceCell::new(),
             aws: OnceCell::new(),
             #[cfg(feature = "local-llm")]
             llama: OnceCell::new(),
-        })
+        }
+    }
+
+    async fn http(&self) -> Result<reqwest::Client, EngineError> {
+        self.http
+            .get_or_try_init(|| async { super::http::client() })
+            .await
+            .cloned()
     }
 
     /// Uses this AWS configuration for Bedrock instead of the default chain (tests, custom setups).
@@ -64,7 +71,6 @@ impl EngineRegistry {
         model: &str,
     ) -> Result<Arc<dyn Engine>, EngineError> {
         let config = &self.config;
-        let client = Some(self.http.clone());
         let engine: Arc<dyn Engine> = match provider {
             Provider::OpenAi => {
                 let key = config
@@ -72,7 +78,7 @@ impl EngineRegistry {
                     .clone()
                     .ok_or(EngineError::NotConfigured { provider: "openai" })?;
                 Arc::new(
-                    OpenAiEngine::new(model, client)
+                    OpenAiEngine::new(model, Some(self.http().await?))
                         .with_base_url(&config.openai_base_url)
                         .with_api_key(key)
                         .with_retry_policy(config.retry.clone()),
@@ -86,9 +92,14 @@ impl EngineRegistry {
                         provider: "anthropic",
                     })?;
                 Arc::new(
-                    AnthropicEngine::new(model, key, config.anthropic_default_max_tokens, client)
-                        .with_base_url(&config.anthropic_base_url)
-                        .with_retry_policy(config.retry.clone()),
+                    AnthropicEngine::new(
+                        model,
+                        key,
+                        config.anthropic_default_max_tokens,
+                        Some(self.http().await?),
+                    )
+                    .with_base_url(&config.anthropic_base_url)
+                    .with_retry_policy(config.retry.clone()),
                 )
             }
             Provider::Bedrock => {
@@ -105,7 +116,7 @@ impl EngineRegistry {
             }
             Provider::Local => match &config.local_base_url {
                 Some(base_url) => Arc::new(
-                    OpenAiEngine::local(model, base_url, client)
+                    OpenAiEngine::local(model, base_url, Some(self.http().await?))
                         .with_retry_policy(config.retry.clone()),
                 ),
                 None => self.in_process(model).await?,
@@ -162,7 +173,7 @@ mod tests {
             "postgres://unused@127.0.0.1:1/unused".into(),
         );
         let config = Config::from_sources(&Sources::default().with_layer(layer)).unwrap();
-        EngineRegistry::new(config.engines).unwrap()
+        EngineRegistry::new(config.engines)
     }
 
     #[tokio::test]

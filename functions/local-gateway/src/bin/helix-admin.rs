@@ -51,7 +51,7 @@ async fn main() -> ExitCode {
 }
 
 async fn migrate() -> Result<(), BoxError> {
-    let state = startup::init().await?;
+    let state = startup::init_core().await?;
     MIGRATOR.run(&state.db).await?;
     helix_shared::memory::schema::prepare(&state.db, &state.config.embeddings).await?;
     tracing::info!(migrations = MIGRATOR.iter().count(), "database migrated");
@@ -59,7 +59,7 @@ async fn migrate() -> Result<(), BoxError> {
 }
 
 async fn seed() -> Result<(), BoxError> {
-    let state = startup::init().await?;
+    let state = startup::init_core().await?;
     let report =
         seed::seed_demo_data(&state.db, &state.config.auth.passcodes, &state.config.seed).await?;
     tracing::info!(
@@ -72,7 +72,7 @@ async fn seed() -> Result<(), BoxError> {
 }
 
 async fn reconcile() -> Result<(), BoxError> {
-    let state = startup::init().await?;
+    let state = startup::init_core().await?;
     budget_reconcile::run_once(&state).await?;
     Ok(())
 }

@@ -1,5 +1,4 @@
 //! Configuration from AWS Secrets Manager, against a real AWS API emulator (moto) on loopback.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
 

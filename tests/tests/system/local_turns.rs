@@ -1,6 +1,5 @@
 //! A turn with `engine: "local"` and no local server configured: the in-process SmolLM2 answers,
 //! and the ledger charges it at the configured local price, under the same 402 rule as any model.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

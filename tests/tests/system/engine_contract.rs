@@ -1,7 +1,6 @@
 //! One contract, every provider: each adapter is driven against a real HTTP server on loopback
 //! that answers in that provider's actual wire format, and the exact request it sent is checked.
 //! Bedrock goes through the real AWS SDK pointed at the local server.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +12,7 @@ use helix_shared::engine::openai::OpenAiEngine;
 use helix_shared::engine::retry::RetryPolicy;
 use helix_shared::engine::{Engine, EngineError};
 use helix_shared::usage::Usage;
+use helix_tests::fake_aws_config;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -60,14 +60,7 @@ impl Provider {
                     .with_retry_policy(policy),
             ),
             Provider::Bedrock => {
-                use aws_sdk_bedrockruntime::config::{Credentials, Region};
-                let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .region(Region::new("us-east-1"))
-                    .credentials_provider(Credentials::new(
-                        "AKIDTEST", "secret", None, None, "test",
-                    ))
-                    .load()
-                    .await;
+                let sdk = fake_aws_config(None).await;
                 Arc::new(BedrockEngine::new(MODEL, &sdk, Some(base)).with_retry_policy(policy))
             }
             Provider::Local => Arc::new(

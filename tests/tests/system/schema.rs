@@ -1,6 +1,5 @@
 //! The migrations build the seed schema, with the constraints a DBA would expect.
 //! Each test gets its own freshly migrated database.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use helix_shared::ids::new_id;
 use pgvector::Vector;

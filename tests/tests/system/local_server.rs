@@ -1,5 +1,4 @@
 //! The local gateway over real TCP, as `make dev` runs it: sign in, then call a /v1 route.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use helix_shared::auth::settings::DEV_MASTER_PASSCODE;
 use helix_tests::state;

@@ -1,5 +1,4 @@
 //! /v1/agents: each user manages only their own agents; models must be priced; duplicates are 409.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

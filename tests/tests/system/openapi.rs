@@ -1,5 +1,4 @@
 //! docs/openapi.json stays true: every operation it documents is routed and answers as described.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use axum::http::StatusCode;
 use helix_tests::{authorised, request, send, signed_in_user, state};

@@ -1,5 +1,4 @@
 //! Sign-in with a passcode, brute-force throttling, and the token guard on every /v1 route.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 

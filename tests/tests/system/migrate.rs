@@ -1,24 +1,9 @@
 //! The migration function turns an empty database into Helix's schema, and a second run is a no-op.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::collections::HashMap;
 
 use helix_shared::AppState;
-use helix_shared::config::Config;
-use helix_shared::settings::Sources;
+use helix_tests::{config_with, state};
 use lambda_runtime::{Context, LambdaEvent};
 use sqlx::PgPool;
-
-/// The state the Lambda would build, around the test's own (empty) database. `DATABASE_URL` only
-/// has to be present: the pool is the one `#[sqlx::test]` made.
-fn state_for(pool: PgPool) -> AppState {
-    let layer = HashMap::from([(
-        "DATABASE_URL".to_owned(),
-        "postgres://unused@localhost/unused".to_owned(),
-    )]);
-    let config = Config::from_sources(&Sources::default().with_layer(layer)).unwrap();
-    AppState::new(config, pool).unwrap()
-}
 
 fn invocation() -> LambdaEvent<serde_json::Value> {
     LambdaEvent::new(serde_json::json!({}), Context::default())
@@ -34,7 +19,7 @@ async fn table_exists(pool: &PgPool, table: &str) -> bool {
 
 #[sqlx::test(migrations = false)]
 async fn handle_migrates_an_empty_database_and_a_second_run_applies_nothing(pool: PgPool) {
-    let state = state_for(pool.clone());
+    let state = state(pool.clone());
     let known = helix_shared::db::MIGRATOR
         .iter()
         .filter(|m| !m.migration_type.is_down_migration())
@@ -44,7 +29,9 @@ async fn handle_migrates_an_empty_database_and_a_second_run_applies_nothing(pool
         "the test database starts empty"
     );
 
-    let first = db_migrate::handle(&state, invocation()).await.unwrap();
+    let first = db_migrate::handle(&state.core(), invocation())
+        .await
+        .unwrap();
 
     assert_eq!(first.applied, known);
     assert_eq!(first.newly_applied, known);
@@ -61,7 +48,9 @@ async fn handle_migrates_an_empty_database_and_a_second_run_applies_nothing(pool
             .unwrap();
     assert!(vector, "pgvector is enabled by the migrations");
 
-    let second = db_migrate::handle(&state, invocation()).await.unwrap();
+    let second = db_migrate::handle(&state.core(), invocation())
+        .await
+        .unwrap();
 
     assert_eq!(second.applied, known);
     assert_eq!(second.newly_applied, 0);
@@ -79,23 +68,12 @@ async fn vector_dimension(pool: &PgPool) -> i32 {
     .unwrap()
 }
 
-fn config_with(pairs: &[(&str, &str)]) -> Config {
-    let mut layer = HashMap::from([(
-        "DATABASE_URL".to_owned(),
-        "postgres://unused@localhost/unused".to_owned(),
-    )]);
-    layer.extend(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    Config::from_sources(&Sources::default().with_layer(layer)).unwrap()
-}
-
 #[sqlx::test(migrations = false)]
 async fn memory_is_sized_for_the_configured_model_and_another_model_is_refused(pool: PgPool) {
-    let state = state_for(pool.clone());
-    db_migrate::handle(&state, invocation()).await.unwrap();
+    let state = state(pool.clone());
+    db_migrate::handle(&state.core(), invocation())
+        .await
+        .unwrap();
     assert_eq!(
         vector_dimension(&pool).await,
         384,
@@ -114,7 +92,9 @@ async fn memory_is_sized_for_the_configured_model_and_another_model_is_refused(p
 
     let openai = config_with(&[("HELIX_EMBEDDING_PROVIDER", "openai")]);
     let other = AppState::new(openai.clone(), pool.clone()).unwrap();
-    let error = db_migrate::handle(&other, invocation()).await.unwrap_err();
+    let error = db_migrate::handle(&other.core(), invocation())
+        .await
+        .unwrap_err();
     let message = error.to_string();
     assert!(
         message.contains("384-dimensional vectors from local/all-minilm-l6-v2")
@@ -133,7 +113,7 @@ async fn memory_is_sized_for_the_configured_model_and_another_model_is_refused(p
 
 #[sqlx::test(migrations = false)]
 async fn a_function_starting_before_memory_is_prepared_says_what_to_run(pool: PgPool) {
-    let state = state_for(pool.clone());
+    let state = state(pool.clone());
     helix_shared::db::MIGRATOR.run(&pool).await.unwrap();
     let error = helix_shared::memory::schema::check(&pool, &state.config.embeddings)
         .await

@@ -1,6 +1,5 @@
 //! The remote embedders against real HTTP servers on loopback speaking each provider's wire format:
 //! OpenAI's `/v1/embeddings` and Bedrock's InvokeModel for Titan v2 (through the real AWS SDK).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
@@ -9,6 +8,7 @@ use helix_shared::embedding::titan::TitanEmbedder;
 use helix_shared::embedding::{Embedder, EmbeddingProvider};
 use helix_shared::engine::EngineError;
 use helix_shared::engine::retry::RetryPolicy;
+use helix_tests::fake_aws_config;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
@@ -163,12 +163,7 @@ async fn openai_failures_are_typed_and_transient_ones_retried() {
 }
 
 async fn titan(server: &MockServer) -> TitanEmbedder {
-    use aws_sdk_bedrockruntime::config::{Credentials, Region};
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .load()
-        .await;
+    let sdk = fake_aws_config(None).await;
     TitanEmbedder::new(
         "amazon.titan-embed-text-v2:0",
         256,

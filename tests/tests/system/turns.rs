@@ -1,19 +1,18 @@
 //! POST /v1/turns through the real router and a real database, with every engine pointed at a
 //! local fake provider speaking that provider's wire format.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use helix_shared::AppState;
 use helix_shared::budget::ledger;
-use helix_shared::db::users::User;
 use helix_shared::engine::registry::EngineRegistry;
 use helix_shared::ids::new_id;
 use helix_shared::xray::Tracer;
-use helix_tests::{Reply, add_agent, authorised, config_with, send, signed_in_user};
+use helix_tests::{
+    Reply, add_agent, authorised, config_with, fake_aws_config, send, signed_in_user,
+};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use wiremock::matchers::{method, path, path_regex};
@@ -21,14 +20,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const GRANT_MICROS: i64 = 10_000_000; // $10
 
-struct World {
-    app: Router,
-    state: AppState,
-    pool: PgPool,
-    provider: MockServer,
-    user: User,
-    token: String,
-}
+type World = helix_tests::World<MockServer>;
 
 /// A user with $10 and an agent per provider; engines talk to one local fake provider.
 async fn world(pool: PgPool, extra: &[(&str, &str)]) -> World {
@@ -53,44 +45,18 @@ async fn world(pool: PgPool, extra: &[(&str, &str)]) -> World {
     state.engines = Arc::new(
         EngineRegistry::new(config.engines)
             .unwrap()
-            .with_aws_config(test_aws().await),
+            .with_aws_config(fake_aws_config(None).await),
     );
-    let (user, token) = signed_in_user(&state, "turner@example.com").await;
+    let world = World::with_provider(state, "turner@example.com", provider).await;
     for (provider, model) in [
         ("openai", "gpt-4o-mini"),
         ("anthropic", "claude-haiku-4-5"),
         ("bedrock", "amazon.nova-micro-v1:0"),
         ("local", "llama3.2"),
     ] {
-        add_agent(&pool, &user.id, provider, model, "active").await;
+        add_agent(&pool, &world.user.id, provider, model, "active").await;
     }
-    World {
-        app: helix_local_app(&state),
-        state,
-        pool,
-        provider,
-        user,
-        token,
-    }
-}
-
-fn helix_local_app(state: &AppState) -> Router {
-    local_gateway::app(state.clone())
-}
-
-async fn test_aws() -> aws_config::SdkConfig {
-    use aws_sdk_secretsmanager::config::{Credentials, Region};
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .load()
-        .await
-}
-
-async fn fund(world: &World, micros: i64) {
-    ledger::grant(&world.pool, &world.user.id, micros, "test grant", None)
-        .await
-        .unwrap();
+    world
 }
 
 fn turn_request(body: &Value, token: &str) -> Request<Body> {
@@ -211,7 +177,7 @@ async fn open_holds(pool: &PgPool) -> i64 {
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn a_turn_on_each_provider_answers_and_charges_the_exact_cost(pool: PgPool) {
     let world = world(pool.clone(), &[]).await;
-    fund(&world, GRANT_MICROS).await;
+    world.fund(GRANT_MICROS).await;
     answer_everywhere(&world.provider).await;
     let mut spent = 0;
     for (engine, model) in [
@@ -284,7 +250,7 @@ async fn a_turn_on_each_provider_answers_and_charges_the_exact_cost(pool: PgPool
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn a_preset_and_a_persona_each_set_the_system_prompt(pool: PgPool) {
     let world = world(pool.clone(), &[]).await;
-    fund(&world, GRANT_MICROS).await;
+    world.fund(GRANT_MICROS).await;
     answer_everywhere(&world.provider).await;
     let persona_id = new_id();
     sqlx::query("INSERT INTO personas (id, user_id, name, prompt) VALUES ($1, $2, 'Pirate', 'Answer like a pirate.')")
@@ -324,7 +290,7 @@ async fn a_preset_and_a_persona_each_set_the_system_prompt(pool: PgPool) {
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn another_users_persona_is_not_found_and_charges_nothing(pool: PgPool) {
     let world = world(pool.clone(), &[]).await;
-    fund(&world, GRANT_MICROS).await;
+    world.fund(GRANT_MICROS).await;
     let (stranger, _) = signed_in_user(&world.state, "stranger@example.com").await;
     let persona_id = new_id();
     sqlx::query("INSERT INTO personas (id, user_id, name, prompt) VALUES ($1, $2, 'Theirs', 'Secret prompt.')")
@@ -345,7 +311,7 @@ async fn another_users_persona_is_not_found_and_charges_nothing(pool: PgPool) {
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn asking_for_a_tool_outside_the_whitelist_is_refused_before_any_call(pool: PgPool) {
     let world = world(pool.clone(), &[]).await;
-    fund(&world, GRANT_MICROS).await;
+    world.fund(GRANT_MICROS).await;
     let mut body = ask("openai");
     body["tools"] = json!(["calculator", "web_search"]);
     let reply = post_turn(&world, &body).await;
@@ -364,7 +330,7 @@ async fn asking_for_a_tool_outside_the_whitelist_is_refused_before_any_call(pool
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn whitelisted_tools_are_offered_and_other_tool_calls_are_dropped(pool: PgPool) {
     let world = world(pool.clone(), &[]).await;
-    fund(&world, GRANT_MICROS).await;
+    world.fund(GRANT_MICROS).await;
     let calls = json!([
         {"id": "call_1", "type": "function", "function": {"name": "calculator", "arguments": "{\"expression\":\"2+2\"}"}},
         {"id": "call_2", "type": "function", "function": {"name": "web_search", "arguments": "{\"query\":\"x\"}"}}
@@ -399,7 +365,7 @@ async fn whitelisted_tools_are_offered_and_other_tool_calls_are_dropped(pool: Pg
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn a_tool_result_round_trip_is_accepted(pool: PgPool) {
     let world = world(pool.clone(), &[]).await;
-    fund(&world, GRANT_MICROS).await;
+    world.fund(GRANT_MICROS).await;
     answer_everywhere(&world.provider).await;
     let body = json!({
         "engine": "openai", "personalityId": "helix-assistant",
@@ -439,7 +405,7 @@ async fn a_balance_of_zero_is_402_without_calling_the_provider(pool: PgPool) {
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn a_short_balance_lowers_max_tokens_to_what_it_can_pay_for(pool: PgPool) {
     let world = world(pool.clone(), &[]).await;
-    fund(&world, 2_000).await; // $0.002: covers the input and about 2,000 gpt-4o-mini output tokens
+    world.fund(2_000).await; // $0.002: covers the input and about 2,000 gpt-4o-mini output tokens
     answer_everywhere(&world.provider).await;
     let mut body = ask("openai");
     body["overrides"] = json!({"max_tokens": 16000});
@@ -461,7 +427,7 @@ async fn a_short_balance_lowers_max_tokens_to_what_it_can_pay_for(pool: PgPool) 
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn a_provider_error_releases_the_hold_and_charges_nothing(pool: PgPool) {
     let world = world(pool.clone(), &[]).await;
-    fund(&world, GRANT_MICROS).await;
+    world.fund(GRANT_MICROS).await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {"message": "bad temperature", "type": "invalid_request_error", "code": null}})))
         .mount(&world.provider)
@@ -480,11 +446,11 @@ async fn a_provider_error_releases_the_hold_and_charges_nothing(pool: PgPool) {
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn a_provider_without_a_key_is_503_and_charges_nothing(pool: PgPool) {
     let world = world(pool.clone(), &[]).await;
-    fund(&world, GRANT_MICROS).await;
+    world.fund(GRANT_MICROS).await;
     let mut state = world.state.clone();
     let mut engines = state.config.engines.clone();
     engines.openai_api_key = None;
-    state.engines = Arc::new(EngineRegistry::new(engines).unwrap());
+    state.engines = Arc::new(EngineRegistry::new(engines));
     let app = local_gateway::app(state);
     let reply = send(&app, turn_request(&ask("openai"), &world.token)).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -498,7 +464,7 @@ async fn a_retried_turn_with_the_same_idempotency_key_is_answered_once_and_charg
     pool: PgPool,
 ) {
     let world = world(pool.clone(), &[]).await;
-    fund(&world, GRANT_MICROS).await;
+    world.fund(GRANT_MICROS).await;
     answer_everywhere(&world.provider).await;
     let keyed = |body: &Value| {
         let mut request = turn_request(body, &world.token);
@@ -537,7 +503,7 @@ async fn a_failed_turn_gives_its_idempotency_key_back(pool: PgPool) {
         send(&world.app, keyed()).await.status,
         StatusCode::PAYMENT_REQUIRED
     );
-    fund(&world, GRANT_MICROS).await;
+    world.fund(GRANT_MICROS).await;
     answer_everywhere(&world.provider).await;
     assert_eq!(send(&world.app, keyed()).await.status, StatusCode::OK);
 }
@@ -545,7 +511,7 @@ async fn a_failed_turn_gives_its_idempotency_key_back(pool: PgPool) {
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn each_bad_field_is_a_400_that_names_it_and_changes_nothing(pool: PgPool) {
     let world = world(pool.clone(), &[]).await;
-    fund(&world, GRANT_MICROS).await;
+    world.fund(GRANT_MICROS).await;
     answer_everywhere(&world.provider).await;
     let with = |change: &dyn Fn(&mut Value)| {
         let mut body = ask("openai");
@@ -620,7 +586,7 @@ async fn an_oversized_body_is_413(pool: PgPool) {
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn agents_decide_what_a_user_may_call(pool: PgPool) {
     let world = world(pool.clone(), &[]).await;
-    fund(&world, GRANT_MICROS).await;
+    world.fund(GRANT_MICROS).await;
     answer_everywhere(&world.provider).await;
 
     let mut other_model = ask("openai");
@@ -703,7 +669,7 @@ async fn concurrent_turns_never_overspend_and_every_cent_is_on_the_ledger(pool: 
         ],
     )
     .await;
-    fund(&world, 50 * 20).await;
+    world.fund(50 * 20).await;
     Mock::given(method("POST"))
         .and(path("/local/v1/chat/completions"))
         .respond_with(ResponseTemplate::new(200).set_body_json(openai_answer(
@@ -787,8 +753,8 @@ async fn with_tracing_on_each_provider_call_is_sent_to_xray_with_its_outcome(poo
     let daemon = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let address = daemon.local_addr().unwrap().to_string();
     world.state.tracer = Tracer::daemon(&address).await.unwrap();
-    world.app = helix_local_app(&world.state);
-    fund(&world, GRANT_MICROS).await;
+    world.app = local_gateway::app(world.state.clone());
+    world.fund(GRANT_MICROS).await;
     answer_everywhere(&world.provider).await;
 
     let reply = post_turn(&world, &ask("anthropic")).await;

@@ -1,20 +1,16 @@
 //! /v1/personas through the real router and a real database: CRUD scoped to the caller, cursor
 //! pages, validation, and avatars uploaded with presigned URLs to moto's S3 on loopback.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use aws_sdk_s3::config::{Credentials, Region};
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use helix_shared::AppState;
 use helix_shared::avatars::AvatarStore;
-use helix_shared::db::users::User;
 use helix_tests::{
-    MotoServer, Reply, authorised, capture_logs, json_request, send, signed_in_user, state,
-    state_with,
+    MotoServer, Reply, World, authorised, capture_logs, fake_aws_config, json_request, send,
+    signed_in_user, state, state_with,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -30,21 +26,8 @@ const PNG: &[u8] = &[
     0x42, 0x60, 0x82,
 ];
 
-struct World {
-    app: Router,
-    state: AppState,
-    user: User,
-    token: String,
-}
-
 async fn world_from(state: AppState) -> World {
-    let (user, token) = signed_in_user(&state, "persona-owner@example.com").await;
-    World {
-        app: local_gateway::app(state.clone()),
-        state,
-        user,
-        token,
-    }
+    World::new(state, "persona-owner@example.com").await
 }
 
 /// No avatar bucket configured.
@@ -56,12 +39,7 @@ async fn world(pool: PgPool) -> World {
 /// not talk to S3 (signing is local).
 async fn world_with_offline_avatars(pool: PgPool) -> World {
     let mut state = state_with(pool.clone(), &[("HELIX_AVATAR_BUCKET", BUCKET)]);
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url("http://127.0.0.1:1")
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .load()
-        .await;
+    let sdk = fake_aws_config(Some("http://127.0.0.1:1")).await;
     state.avatars = AvatarStore::new(&sdk, &state.config.avatars).map(Arc::new);
     world_from(state).await
 }

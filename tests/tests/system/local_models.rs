@@ -1,7 +1,5 @@
 //! The in-process models, for real: SmolLM2-135M-Instruct through llama.cpp and all-MiniLM-L6-v2
 //! through candle, from the files `scripts/models` fetches (`make test` runs it first).
-#![cfg(all(feature = "local-llm", feature = "local-embeddings"))]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

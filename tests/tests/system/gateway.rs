@@ -1,5 +1,4 @@
 //! The local gateway serves the whole API: health, routing to every function, errors.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use axum::http::StatusCode;
 use helix_tests::{

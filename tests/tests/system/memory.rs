@@ -1,26 +1,14 @@
 //! /v1/memory through the real router, a real database and the real local embedding model
 //! (all-MiniLM-L6-v2): storing, replacing, listing, deleting, searching, isolation between users,
 //! metering, and retrieval quality on a small corpus.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use axum::Router;
 use axum::http::StatusCode;
-use helix_shared::AppState;
 use helix_shared::budget::ledger;
-use helix_shared::db::users::User;
 use helix_tests::{
-    Reply, authorised, get, json_request, prepare_memory, send, signed_in_user, state_with,
+    Reply, World, authorised, get, json_request, prepare_memory, send, signed_in_user, state_with,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
-
-struct World {
-    app: Router,
-    state: AppState,
-    pool: PgPool,
-    user: User,
-    token: String,
-}
 
 /// A user with $1, memory prepared for the local model priced at $1 per million tokens.
 async fn world(pool: PgPool, extra: &[(&str, &str)]) -> World {
@@ -28,20 +16,20 @@ async fn world(pool: PgPool, extra: &[(&str, &str)]) -> World {
     pairs.extend_from_slice(extra);
     let state = state_with(pool.clone(), &pairs);
     prepare_memory(&state).await;
-    let (user, token) = signed_in_user(&state, "rememberer@example.com").await;
-    ledger::grant(&pool, &user.id, 1_000_000, "test grant", None)
-        .await
-        .unwrap();
-    World {
-        app: local_gateway::app(state.clone()),
-        state,
-        pool,
-        user,
-        token,
-    }
+    let world = World::new(state, "rememberer@example.com").await;
+    world.fund(1_000_000).await;
+    world
 }
 
-impl World {
+/// Memory's requests as the world's methods, so that the tests read as sentences.
+trait Memory {
+    async fn post(&self, path: &str, body: Value) -> Reply;
+    async fn store(&self, doc_id: &str, text: &str) -> Reply;
+    async fn search(&self, query: &str, k: u32) -> Vec<Value>;
+    async fn ledger(&self) -> Vec<(String, i32, i64, Value)>;
+}
+
+impl Memory for World {
     async fn post(&self, path: &str, body: Value) -> Reply {
         send(&self.app, json_request("POST", path, &body, &self.token)).await
     }

@@ -1,28 +1,16 @@
 //! Retrieval in turns: a personality with memory enabled gets the most relevant chunks of the
 //! user's memory in its context, the provider receives them, the response names their documents,
 //! and the query embedding is charged on the ledger. Personas see their own documents too.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use axum::Router;
 use axum::http::StatusCode;
-use helix_shared::budget::ledger;
-use helix_shared::db::users::User;
 use helix_shared::personality::MemorySettings;
-use helix_tests::{
-    Reply, add_agent, json_request, prepare_memory, send, signed_in_user, state_with,
-};
+use helix_tests::{Reply, add_agent, json_request, prepare_memory, send, state_with};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-struct World {
-    app: Router,
-    pool: PgPool,
-    provider: MockServer,
-    user: User,
-    token: String,
-}
+type World = helix_tests::World<MockServer>;
 
 async fn world(pool: PgPool) -> World {
     let provider = MockServer::start().await;
@@ -46,21 +34,21 @@ async fn world(pool: PgPool) -> World {
         ],
     );
     prepare_memory(&state).await;
-    let (user, token) = signed_in_user(&state, "recall@example.com").await;
-    ledger::grant(&pool, &user.id, 10_000_000, "test grant", None)
-        .await
-        .unwrap();
-    add_agent(&pool, &user.id, "openai", "gpt-4o-mini", "active").await;
-    World {
-        app: local_gateway::app(state.clone()),
-        pool,
-        provider,
-        user,
-        token,
-    }
+    let world = World::with_provider(state, "recall@example.com", provider).await;
+    world.fund(10_000_000).await;
+    add_agent(&pool, &world.user.id, "openai", "gpt-4o-mini", "active").await;
+    world
 }
 
-impl World {
+/// Memory's requests as the world's methods, so that the tests read as sentences.
+trait Recall {
+    async fn store(&self, body: Value);
+    async fn turn(&self, personality: &str, question: &str) -> Reply;
+    async fn last_sent(&self) -> Vec<Value>;
+    async fn ledger_kinds(&self) -> Vec<(String, String)>;
+}
+
+impl Recall for World {
     async fn store(&self, body: Value) {
         let reply = send(
             &self.app,

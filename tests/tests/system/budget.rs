@@ -1,5 +1,4 @@
 //! /v1/budget: balance, spend, holds and a paginated, filterable ledger; admin-only grants.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

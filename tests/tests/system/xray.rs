@@ -1,13 +1,12 @@
 //! Provider calls recorded as X-Ray segments, sent to a real AWS API emulator (moto) on loopback
 //! and read back with BatchGetTraces.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_xray::Client;
 use helix_shared::telemetry::TraceId;
 use helix_shared::xray::{CallOutcome, ProviderCall, Tracer, XrayError};
-use helix_tests::MotoServer;
+use helix_tests::{MotoServer, fake_aws_config};
 use serde_json::{Value, json};
 
 const PARENT: &str = "53995c3f42cd8ad8";
@@ -167,18 +166,7 @@ async fn an_xray_endpoint_that_never_answers_times_out_within_the_bound() {
             held.push(socket);
         }
     });
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_sdk_xray::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_xray::config::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "helix-tests",
-        ))
-        .load()
-        .await;
+    let sdk = fake_aws_config(Some(&endpoint)).await;
     let trace_id = TraceId::generate();
     let started = Instant::now();
 

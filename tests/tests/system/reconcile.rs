@@ -1,6 +1,5 @@
 //! Budget reconciliation: abandoned holds are refunded, drift is found (and repaired when asked),
 //! a second run changes nothing, and running beside live turns never breaks the ledger.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
@@ -233,6 +232,8 @@ async fn the_lambda_handler_runs_one_reconciliation_per_event(pool: PgPool) {
         aws_lambda_events::eventbridge::EventBridgeEvent::default(),
         lambda_runtime::Context::default(),
     );
-    let summary = budget_reconcile::handle(&state, event).await.unwrap();
+    let summary = budget_reconcile::handle(&state.core(), event)
+        .await
+        .unwrap();
     assert_eq!(summary.drifts_found, 0);
 }

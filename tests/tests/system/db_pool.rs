@@ -1,6 +1,5 @@
 //! The pool lends a connection used moments ago without pinging it (one round trip less per
 //! query), and pings, and replaces, one that sat idle past `HELIX_DB_PING_AFTER_IDLE`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use helix_shared::db;
 use helix_tests::config_with;

@@ -1,5 +1,4 @@
 //! The demo seed: one user per configured passcode, a persona and agents; running it twice is a no-op.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use helix_shared::db::seed::{SeedReport, seed_demo_data};
 use helix_tests::config_with;

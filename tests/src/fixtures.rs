@@ -1,0 +1,54 @@
+//! Rows a test starts from: a signed-in user, an agent, memory's vector column.
+
+use helix_shared::AppState;
+use sqlx::PgPool;
+
+/// A signed-in user for handler tests: created in `state`'s database, with a valid token.
+pub async fn signed_in_user(
+    state: &AppState,
+    email: &str,
+) -> (helix_shared::db::users::User, String) {
+    let mut db = state.db.acquire().await.unwrap();
+    let (user, _) =
+        helix_shared::db::users::ensure_user(&mut db, email, helix_shared::user::UserRole::User)
+            .await
+            .unwrap();
+    let token = state
+        .tokens
+        .issue(&user.id, chrono::Utc::now().timestamp())
+        .unwrap()
+        .token;
+    (user, token)
+}
+
+/// Sizes memory's vector column for `state`'s embedding model, as `helix-admin migrate` does
+/// after the migrations (`#[sqlx::test]` runs only the migrations).
+pub async fn prepare_memory(state: &AppState) {
+    helix_shared::memory::schema::prepare(&state.db, &state.config.embeddings)
+        .await
+        .unwrap();
+}
+
+/// Gives the user an agent for `provider`/`model` with `status` (`active` or `disabled`).
+pub async fn add_agent(
+    pool: &PgPool,
+    user_id: &str,
+    provider: &str,
+    model: &str,
+    status: &str,
+) -> String {
+    let id = helix_shared::ids::new_id();
+    sqlx::query(
+        "INSERT INTO agents (id, user_id, provider, model, status)
+         VALUES ($1, $2, $3::engine_provider, $4, $5::agent_status)",
+    )
+    .bind(&id)
+    .bind(user_id)
+    .bind(provider)
+    .bind(model)
+    .bind(status)
+    .execute(pool)
+    .await
+    .unwrap();
+    id
+}

@@ -1,0 +1,28 @@
+//! Helix's system tests, one binary with a module per area: each test gets its own freshly
+//! migrated database (`#[sqlx::test]`), providers are local fake servers, AWS is moto on loopback,
+//! and the in-process models are the real ones. The fixtures are the helix-tests library (tests/src).
+//! The tests share one process: nothing here may set a global subscriber or process state.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod agents;
+mod auth;
+mod budget;
+mod db_pool;
+mod embedders;
+mod engine_contract;
+mod gateway;
+mod local_models;
+mod local_server;
+mod local_turns;
+mod logging;
+mod memory;
+mod memory_turns;
+mod migrate;
+mod openapi;
+mod personas;
+mod reconcile;
+mod schema;
+mod secrets;
+mod seed;
+mod turns;
+mod xray;
