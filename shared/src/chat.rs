@@ -74,3 +74,27 @@ pub struct Completion {
     pub usage: Option<Usage>,
     pub tool_calls: Vec<ToolCall>,
 }
+
+/// A piece of an answer as a provider streams it, in order: text as it arrives, each tool call
+/// once it is complete, then the usage (when the provider reports it) and the end.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Chunk {
+    Text(String),
+    ToolCall(ToolCall),
+    Usage(Usage),
+    Finished(FinishReason),
+}
+
+/// Why the model stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// A natural end or a stop sequence.
+    Stop,
+    /// `max_tokens` ran out.
+    Length,
+    ToolCalls,
+    ContentFilter,
+    /// Anything else the provider said.
+    Other,
+}

@@ -12,6 +12,7 @@ pub mod openai;
 pub mod registry;
 pub mod retry;
 pub mod settings;
+pub mod sse;
 
 use std::time::Duration;
 

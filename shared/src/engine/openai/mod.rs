@@ -1,6 +1,8 @@
 //! OpenAI's Chat Completions API, and any OpenAI-compatible server (Ollama, vLLM, llama.cpp's
 //! server, LM Studio) as the `local` provider. Wire types are private to this module.
 
+pub mod stream;
+
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -245,7 +247,7 @@ struct WireFunctionCallIn {
 }
 
 #[derive(Deserialize)]
-struct WireUsage {
+pub(super) struct WireUsage {
     prompt_tokens: u64,
     completion_tokens: u64,
     prompt_tokens_details: Option<PromptTokensDetails>,
@@ -266,6 +268,16 @@ struct ErrorBody {
 struct ErrorObject {
     message: String,
     code: Option<String>,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(usage: WireUsage) -> Self {
+        Usage {
+            input_tokens: usage.prompt_tokens,
+            output_tokens: usage.completion_tokens,
+            cached_input_tokens: usage.prompt_tokens_details.map_or(0, |d| d.cached_tokens),
+        }
+    }
 }
 
 impl TryFrom<ChatResponse> for Completion {
@@ -301,11 +313,7 @@ impl TryFrom<ChatResponse> for Completion {
             .collect::<Result<_, EngineError>>()?;
         Ok(Completion {
             text: choice.message.content.unwrap_or_default(),
-            usage: response.usage.map(|usage| Usage {
-                input_tokens: usage.prompt_tokens,
-                output_tokens: usage.completion_tokens,
-                cached_input_tokens: usage.prompt_tokens_details.map_or(0, |d| d.cached_tokens),
-            }),
+            usage: response.usage.map(Usage::from),
             tool_calls,
         })
     }

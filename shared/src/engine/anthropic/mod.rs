@@ -1,6 +1,8 @@
 //! Anthropic's Messages API: system messages lifted into `system`, tools as `tool_use` /
 //! `tool_result` content blocks, `max_tokens` always sent. Wire types are private to this module.
 
+pub mod stream;
+
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -226,8 +228,8 @@ enum ResponseBlock {
     Other,
 }
 
-#[derive(Deserialize)]
-struct WireUsage {
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct WireUsage {
     input_tokens: u64,
     output_tokens: u64,
     #[serde(default)]
@@ -236,15 +238,28 @@ struct WireUsage {
     cache_creation_input_tokens: Option<u64>,
 }
 
+impl From<&WireUsage> for Usage {
+    /// Anthropic counts cache reads and writes apart from `input_tokens`; Helix's input is all of it.
+    fn from(usage: &WireUsage) -> Self {
+        let cached = usage.cache_read_input_tokens.unwrap_or(0);
+        let written = usage.cache_creation_input_tokens.unwrap_or(0);
+        Usage {
+            input_tokens: usage.input_tokens + cached + written,
+            output_tokens: usage.output_tokens,
+            cached_input_tokens: cached,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct ErrorBody {
     error: ErrorObject,
 }
 
 #[derive(Deserialize)]
-struct ErrorObject {
+pub(super) struct ErrorObject {
     #[serde(rename = "type")]
-    kind: String,
+    pub(super) kind: String,
     message: String,
 }
 
@@ -263,16 +278,9 @@ impl From<MessagesResponse> for Completion {
                 ResponseBlock::Other => {}
             }
         }
-        // Anthropic counts cache reads and writes apart from `input_tokens`; Helix's input is all of it.
-        let cached = response.usage.cache_read_input_tokens.unwrap_or(0);
-        let written = response.usage.cache_creation_input_tokens.unwrap_or(0);
         Completion {
             text,
-            usage: Some(Usage {
-                input_tokens: response.usage.input_tokens + cached + written,
-                output_tokens: response.usage.output_tokens,
-                cached_input_tokens: cached,
-            }),
+            usage: Some(Usage::from(&response.usage)),
             tool_calls,
         }
     }

@@ -1,0 +1,285 @@
+//! OpenAI's streamed Chat Completions (`stream: true` with `stream_options.include_usage`), decoded
+//! from its server-sent events into [`Chunk`]s. Tool calls arrive as argument fragments keyed by
+//! `index` and are emitted whole when the choice finishes; the usage comes in a last chunk with no
+//! choices, before `[DONE]`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{ErrorBody, WireUsage};
+use crate::chat::{Chunk, FinishReason, ToolCall};
+use crate::engine::EngineError;
+use crate::engine::sse::SseEvent;
+
+/// Decodes one stream's events; `received_output_bytes` counts what the model generated so far
+/// (text, tool names and arguments), for charging a stream cut before its usage arrived.
+#[derive(Debug, Default)]
+pub struct StreamDecoder {
+    tool_calls: BTreeMap<u32, PartialToolCall>,
+    received_output_bytes: u64,
+    done: bool,
+}
+
+#[derive(Debug, Default)]
+struct PartialToolCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+impl StreamDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn received_output_bytes(&self) -> u64 {
+        self.received_output_bytes
+    }
+
+    /// `[DONE]` was seen: the stream ended as the protocol says.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    pub fn feed(&mut self, event: &SseEvent) -> Result<Vec<Chunk>, EngineError> {
+        if event.data.trim() == "[DONE]" {
+            self.done = true;
+            return self.flush_tool_calls();
+        }
+        if let Ok(ErrorBody { error }) = serde_json::from_str::<ErrorBody>(&event.data) {
+            return Err(stream_error(error.code.as_deref()));
+        }
+        let chunk: WireChunk =
+            serde_json::from_str(&event.data).map_err(|e| EngineError::Malformed {
+                detail: format!("a stream chunk is not a chat.completion.chunk: {e}"),
+            })?;
+        let mut chunks = Vec::new();
+        for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
+            if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
+                self.received_output_bytes += text.len() as u64;
+                chunks.push(Chunk::Text(text));
+            }
+            for fragment in choice.delta.tool_calls {
+                self.add_fragment(fragment);
+            }
+            if let Some(reason) = choice.finish_reason {
+                chunks.extend(self.flush_tool_calls()?);
+                chunks.push(Chunk::Finished(finish_reason(&reason)));
+            }
+        }
+        if let Some(usage) = chunk.usage {
+            chunks.push(Chunk::Usage(usage.into()));
+        }
+        Ok(chunks)
+    }
+
+    fn add_fragment(&mut self, fragment: WireToolCallDelta) {
+        let call = self.tool_calls.entry(fragment.index).or_default();
+        if let Some(id) = fragment.id {
+            call.id = id;
+        }
+        if let Some(function) = fragment.function {
+            if let Some(name) = function.name {
+                self.received_output_bytes += name.len() as u64;
+                call.name.push_str(&name);
+            }
+            if let Some(arguments) = function.arguments {
+                self.received_output_bytes += arguments.len() as u64;
+                call.arguments.push_str(&arguments);
+            }
+        }
+    }
+
+    fn flush_tool_calls(&mut self) -> Result<Vec<Chunk>, EngineError> {
+        std::mem::take(&mut self.tool_calls)
+            .into_values()
+            .map(|call| {
+                let arguments = if call.arguments.trim().is_empty() {
+                    serde_json::Value::Object(Default::default())
+                } else {
+                    serde_json::from_str(&call.arguments).map_err(|e| EngineError::Malformed {
+                        detail: format!(
+                            "tool call {} has arguments that are not JSON: {e}",
+                            call.id
+                        ),
+                    })?
+                };
+                Ok(Chunk::ToolCall(ToolCall {
+                    id: call.id,
+                    name: call.name,
+                    arguments,
+                }))
+            })
+            .collect()
+    }
+}
+
+/// An error object inside a 200 stream: a rate limit, or the provider failing mid-answer.
+fn stream_error(code: Option<&str>) -> EngineError {
+    match code {
+        Some("rate_limit_exceeded") => EngineError::RateLimited { retry_after: None },
+        _ => EngineError::Upstream { status: 500 },
+    }
+}
+
+fn finish_reason(reason: &str) -> FinishReason {
+    match reason {
+        "stop" => FinishReason::Stop,
+        "length" => FinishReason::Length,
+        "tool_calls" | "function_call" => FinishReason::ToolCalls,
+        "content_filter" => FinishReason::ContentFilter,
+        _ => FinishReason::Other,
+    }
+}
+
+#[derive(Deserialize)]
+struct WireChunk {
+    #[serde(default)]
+    choices: Vec<WireChoice>,
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct WireChoice {
+    #[serde(default)]
+    index: u32,
+    #[serde(default)]
+    delta: WireDelta,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct WireDelta {
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<WireToolCallDelta>,
+}
+
+#[derive(Deserialize)]
+struct WireToolCallDelta {
+    #[serde(default)]
+    index: u32,
+    id: Option<String>,
+    function: Option<WireFunctionDelta>,
+}
+
+#[derive(Deserialize)]
+struct WireFunctionDelta {
+    name: Option<String>,
+    arguments: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::Usage;
+
+    fn data(json: &str) -> SseEvent {
+        SseEvent {
+            event: String::new(),
+            data: json.into(),
+        }
+    }
+
+    fn decode(events: &[&str]) -> Result<Vec<Chunk>, EngineError> {
+        let mut decoder = StreamDecoder::new();
+        let mut chunks = Vec::new();
+        for event in events {
+            chunks.extend(decoder.feed(&data(event))?);
+        }
+        Ok(chunks)
+    }
+
+    #[test]
+    fn text_deltas_then_the_finish_then_the_usage_chunk() {
+        let chunks = decode(&[
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"lo"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":4}}}"#,
+            "[DONE]",
+        ])
+        .unwrap();
+        assert_eq!(
+            chunks,
+            [
+                Chunk::Text("Hel".into()),
+                Chunk::Text("lo".into()),
+                Chunk::Finished(FinishReason::Stop),
+                Chunk::Usage(Usage {
+                    input_tokens: 9,
+                    output_tokens: 2,
+                    cached_input_tokens: 4
+                }),
+            ]
+        );
+    }
+
+    #[test]
+    fn tool_call_fragments_are_assembled_by_index_and_emitted_at_the_finish() {
+        let chunks = decode(&[
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"get_time","arguments":""}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_b","type":"function","function":{"name":"add","arguments":"{\"a\":"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"tz\":\"UTC\"}"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"1}"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+        ])
+        .unwrap();
+        assert_eq!(
+            chunks,
+            [
+                Chunk::ToolCall(ToolCall {
+                    id: "call_a".into(),
+                    name: "get_time".into(),
+                    arguments: serde_json::json!({"tz": "UTC"}),
+                }),
+                Chunk::ToolCall(ToolCall {
+                    id: "call_b".into(),
+                    name: "add".into(),
+                    arguments: serde_json::json!({"a": 1}),
+                }),
+                Chunk::Finished(FinishReason::ToolCalls),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_generated_byte_is_counted_even_when_the_stream_is_cut() {
+        let mut decoder = StreamDecoder::new();
+        decoder
+            .feed(&data(
+                r#"{"choices":[{"index":0,"delta":{"content":"abc"}}]}"#,
+            ))
+            .unwrap();
+        decoder
+            .feed(&data(
+                r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{\"x"}}]}}]}"#,
+            ))
+            .unwrap();
+        assert_eq!(decoder.received_output_bytes(), 3 + 1 + 3);
+        assert!(!decoder.is_done());
+    }
+
+    #[test]
+    fn an_error_object_mid_stream_is_a_provider_failure_and_nonsense_is_malformed() {
+        let error = decode(&[
+            r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#,
+        ])
+        .unwrap_err();
+        assert_eq!(error, EngineError::RateLimited { retry_after: None });
+        let error = decode(&["not json"]).unwrap_err();
+        assert!(matches!(error, EngineError::Malformed { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn tool_call_arguments_cut_off_are_malformed() {
+        let error = decode(&[
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{\"x\":"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}"#,
+        ])
+        .unwrap_err();
+        assert!(matches!(error, EngineError::Malformed { .. }), "{error:?}");
+    }
+}
