@@ -279,6 +279,10 @@ impl From<EngineError> for ApiError {
                 code: "model_not_available",
                 message,
             },
+            EngineError::StreamCut => ApiError::BadGateway {
+                code: "provider_stream_cut",
+                message,
+            },
             EngineError::LocalModelFailed { .. } => ApiError::Internal(Box::new(error)),
         }
     }
@@ -529,6 +533,11 @@ mod tests {
                 },
                 StatusCode::BAD_REQUEST,
                 "model_not_available",
+            ),
+            (
+                EngineError::StreamCut,
+                StatusCode::BAD_GATEWAY,
+                "provider_stream_cut",
             ),
             (
                 EngineError::LocalModelFailed { reason: "x".into() },

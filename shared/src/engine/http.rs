@@ -1,6 +1,7 @@
 //! What the HTTP adapters (OpenAI-compatible, Anthropic) share: sending a JSON request and turning
 //! an HTTP failure into an `EngineError`, reading `Retry-After` the way providers send it.
 
+use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
@@ -8,6 +9,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::EngineError;
+use super::sse::{SseDecoder, SseEvent};
 
 /// A non-2xx answer, before the provider module reads its error body.
 pub struct ErrorReply {
@@ -47,6 +49,56 @@ pub async fn send_json<T: DeserializeOwned>(
         retry_after,
         body: String::from_utf8_lossy(&body).chars().take(2_000).collect(),
     }))
+}
+
+/// Sends the request and, for a 2xx, hands back the response to read as a stream; anything
+/// else is an `ErrorReply` (the provider refused before generating), or a transport error.
+pub async fn open_stream(
+    request: RequestBuilder,
+) -> Result<Result<reqwest::Response, ErrorReply>, EngineError> {
+    let response = request.send().await.map_err(transport_error)?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(Ok(response));
+    }
+    let retry_after = retry_after(response.headers());
+    let body = response.bytes().await.map_err(transport_error)?;
+    Ok(Err(ErrorReply {
+        status,
+        retry_after,
+        body: String::from_utf8_lossy(&body).chars().take(2_000).collect(),
+    }))
+}
+
+/// A streamed response body read as server-sent events. Dropping it closes the connection.
+pub struct SseBody {
+    response: reqwest::Response,
+    decoder: SseDecoder,
+    events: VecDeque<SseEvent>,
+}
+
+impl SseBody {
+    pub fn new(response: reqwest::Response) -> Self {
+        SseBody {
+            response,
+            decoder: SseDecoder::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The next event; `None` when the body ended (the caller knows whether that was early).
+    pub async fn next_event(&mut self) -> Option<Result<SseEvent, EngineError>> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Some(Ok(event));
+            }
+            match self.response.chunk().await {
+                Ok(Some(bytes)) => self.events.extend(self.decoder.feed(&bytes)),
+                Ok(None) => return None,
+                Err(error) => return Some(Err(transport_error(error))),
+            }
+        }
+    }
 }
 
 /// The generic meaning of an HTTP status; providers refine 400s (context length) first.

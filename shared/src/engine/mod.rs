@@ -1,5 +1,6 @@
 //! Engines: one trait every model provider implements and the typed errors they map into (the
-//! request/response types are the shared vocabulary in `chat`). Provider wire formats stay private to each adapter module.
+//! request/response types are the shared vocabulary in `chat`). Provider wire formats stay
+//! private to each adapter module.
 //! `local` is any OpenAI-compatible server ([`openai::OpenAiEngine::local`]) or, with none
 //! configured, a GGUF model run in-process (`llama`, behind the `local-llm` feature).
 
@@ -14,9 +15,11 @@ pub mod retry;
 pub mod settings;
 pub mod sse;
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::chat::{Completion, CompletionInput};
+use crate::chat::{Chunk, Completion, CompletionInput, FinishReason};
+use crate::usage::Usage;
 
 /// A model behind a provider. Implementations are cheap to share (`Arc<dyn Engine>`).
 #[async_trait::async_trait]
@@ -25,6 +28,79 @@ pub trait Engine: Send + Sync {
     fn id(&self) -> &'static str;
     fn model(&self) -> &str;
     async fn complete(&self, input: &CompletionInput) -> Result<Completion, EngineError>;
+
+    /// The answer as it is generated. An `Err` here means the provider refused before
+    /// generating anything; errors after that come from the stream. Providers without a
+    /// streaming adapter yet answer whole and replay it as one stream.
+    async fn stream(&self, input: &CompletionInput) -> Result<Box<dyn ChunkStream>, EngineError> {
+        let completion = self.complete(input).await?;
+        Ok(Box::new(ReplayedStream::of(completion)))
+    }
+}
+
+/// A provider's answer as it arrives. Dropping it closes the provider connection, which is how a
+/// provider learns to stop generating.
+#[async_trait::async_trait]
+pub trait ChunkStream: Send {
+    /// The next piece of the answer; `None` once the provider ended the stream properly. A stream
+    /// that ends any other way yields an error ([`EngineError::StreamCut`] when it just stopped).
+    async fn next(&mut self) -> Option<Result<Chunk, EngineError>>;
+
+    /// What was generated so far, for charging a stream that never reached its usage.
+    fn progress(&self) -> StreamProgress;
+}
+
+/// What a stream knows of its output so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamProgress {
+    /// Bytes of text, tool names and tool arguments received.
+    pub output_bytes: u64,
+    /// The usage the provider reported so far (Anthropic reports the input first).
+    pub usage: Option<Usage>,
+}
+
+/// A whole completion replayed as a stream: its text, its tool calls, its usage, the end.
+pub struct ReplayedStream {
+    chunks: VecDeque<Chunk>,
+    progress: StreamProgress,
+}
+
+impl ReplayedStream {
+    pub fn of(completion: Completion) -> Self {
+        let calls: usize = completion
+            .tool_calls
+            .iter()
+            .map(|c| c.name.len() + c.arguments.to_string().len())
+            .sum();
+        let progress = StreamProgress {
+            output_bytes: (completion.text.len() + calls) as u64,
+            usage: completion.usage,
+        };
+        let finish = if completion.tool_calls.is_empty() {
+            FinishReason::Stop
+        } else {
+            FinishReason::ToolCalls
+        };
+        let mut chunks = VecDeque::new();
+        if !completion.text.is_empty() {
+            chunks.push_back(Chunk::Text(completion.text));
+        }
+        chunks.extend(completion.tool_calls.into_iter().map(Chunk::ToolCall));
+        chunks.extend(completion.usage.map(Chunk::Usage));
+        chunks.push_back(Chunk::Finished(finish));
+        ReplayedStream { chunks, progress }
+    }
+}
+
+#[async_trait::async_trait]
+impl ChunkStream for ReplayedStream {
+    async fn next(&mut self) -> Option<Result<Chunk, EngineError>> {
+        self.chunks.pop_front().map(Ok)
+    }
+
+    fn progress(&self) -> StreamProgress {
+        self.progress
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -41,6 +117,9 @@ pub enum EngineError {
     Upstream { status: u16 },
     #[error("the provider did not answer in time")]
     Timeout,
+    /// The provider's stream ended before the answer did (a dropped connection, a cut body).
+    #[error("the provider's stream ended before the answer was complete")]
+    StreamCut,
     #[error("the provider's response could not be understood: {detail}")]
     Malformed { detail: String },
     #[error("the provider could not be reached: {detail}")]

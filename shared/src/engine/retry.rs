@@ -132,6 +132,7 @@ fn error_status(error: &EngineError) -> String {
         EngineError::Upstream { status } => status.to_string(),
         EngineError::InvalidRequest { .. } | EngineError::ContextLength => "400".into(),
         EngineError::Timeout => "timeout".into(),
+        EngineError::StreamCut => "stream_cut".into(),
         EngineError::Malformed { .. } => "malformed".into(),
         EngineError::Unreachable { .. } => "unreachable".into(),
         EngineError::NotConfigured { .. } => "not_configured".into(),

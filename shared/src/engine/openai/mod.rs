@@ -6,11 +6,15 @@ pub mod stream;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::http::{self, ErrorReply};
+use std::collections::VecDeque;
+
+use stream::StreamDecoder;
+
+use super::http::{self, ErrorReply, SseBody};
 use super::retry::{CallSite, RetryPolicy, call_with_retries};
 use super::settings::DEFAULT_OPENAI_BASE_URL;
-use super::{Engine, EngineError};
-use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall};
+use super::{ChunkStream, Engine, EngineError, StreamProgress};
+use crate::chat::{Chunk, Completion, CompletionInput, Message, Role, ToolCall};
 use crate::provider::Provider;
 use crate::usage::Usage;
 
@@ -64,16 +68,32 @@ impl OpenAiEngine {
         self
     }
 
-    async fn attempt(&self, body: &ChatRequest<'_>) -> Result<Completion, EngineError> {
-        let url = format!("{}/chat/completions", self.base_url.trim_end_matches('/'));
-        let mut request = self.http.post(url).json(body);
-        if let Some(key) = &self.api_key {
-            request = request.bearer_auth(key.expose_secret());
+    fn site(&self) -> CallSite<'_> {
+        CallSite {
+            engine: self.provider.as_str(),
+            provider: self.provider.as_str(),
+            model: &self.model,
         }
-        match http::send_json::<ChatResponse>(request).await? {
+    }
+
+    fn request(&self, body: &ChatRequest<'_>) -> reqwest::RequestBuilder {
+        let url = format!("{}/chat/completions", self.base_url.trim_end_matches('/'));
+        let request = self.http.post(url).json(body);
+        match &self.api_key {
+            Some(key) => request.bearer_auth(key.expose_secret()),
+            None => request,
+        }
+    }
+
+    async fn attempt(&self, body: &ChatRequest<'_>) -> Result<Completion, EngineError> {
+        match http::send_json::<ChatResponse>(self.request(body)).await? {
             Ok(response) => Completion::try_from(response),
             Err(reply) => Err(classify(reply)),
         }
+    }
+
+    async fn open_stream(&self, body: &ChatRequest<'_>) -> Result<reqwest::Response, EngineError> {
+        http::open_stream(self.request(body)).await?.map_err(classify)
     }
 }
 
@@ -89,12 +109,62 @@ impl Engine for OpenAiEngine {
 
     async fn complete(&self, input: &CompletionInput) -> Result<Completion, EngineError> {
         let body = ChatRequest::new(&self.model, input, self.provider);
-        let site = CallSite {
-            engine: self.id(),
-            provider: self.provider.as_str(),
-            model: &self.model,
+        call_with_retries(&self.policy, self.site(), || self.attempt(&body)).await
+    }
+
+    /// Opening the stream is retried like a call (nothing was generated yet); once it is open,
+    /// nothing is retried: a second generation would be billed twice.
+    async fn stream(&self, input: &CompletionInput) -> Result<Box<dyn ChunkStream>, EngineError> {
+        let body = ChatRequest {
+            stream: true,
+            stream_options: Some(StreamOptions {
+                include_usage: true,
+            }),
+            ..ChatRequest::new(&self.model, input, self.provider)
         };
-        call_with_retries(&self.policy, site, || self.attempt(&body)).await
+        let response =
+            call_with_retries(&self.policy, self.site(), || self.open_stream(&body)).await?;
+        Ok(Box::new(OpenAiStream {
+            body: SseBody::new(response),
+            decoder: StreamDecoder::new(),
+            pending: VecDeque::new(),
+        }))
+    }
+}
+
+/// A streamed answer: server-sent events decoded into chunks, `[DONE]` its proper end.
+struct OpenAiStream {
+    body: SseBody,
+    decoder: StreamDecoder,
+    pending: VecDeque<Chunk>,
+}
+
+#[async_trait::async_trait]
+impl ChunkStream for OpenAiStream {
+    async fn next(&mut self) -> Option<Result<Chunk, EngineError>> {
+        loop {
+            if let Some(chunk) = self.pending.pop_front() {
+                return Some(Ok(chunk));
+            }
+            if self.decoder.is_done() {
+                return None;
+            }
+            match self.body.next_event().await {
+                Some(Ok(event)) => match self.decoder.feed(&event) {
+                    Ok(chunks) => self.pending.extend(chunks),
+                    Err(error) => return Some(Err(error)),
+                },
+                Some(Err(error)) => return Some(Err(error)),
+                None => return Some(Err(EngineError::StreamCut)),
+            }
+        }
+    }
+
+    fn progress(&self) -> StreamProgress {
+        StreamProgress {
+            output_bytes: self.decoder.received_output_bytes(),
+            usage: self.decoder.usage(),
+        }
     }
 }
 
@@ -114,6 +184,16 @@ struct ChatRequest<'a> {
     /// What OpenAI-compatible servers (Ollama, vLLM, llama.cpp) read.
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+    /// With `stream`: the usage arrives in a last chunk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
 }
 
 impl<'a> ChatRequest<'a> {
@@ -140,6 +220,8 @@ impl<'a> ChatRequest<'a> {
             temperature: input.temperature,
             max_completion_tokens,
             max_tokens,
+            stream: false,
+            stream_options: None,
         }
     }
 }

@@ -11,6 +11,7 @@ use super::{ErrorBody, WireUsage};
 use crate::chat::{Chunk, FinishReason, ToolCall};
 use crate::engine::EngineError;
 use crate::engine::sse::SseEvent;
+use crate::usage::Usage;
 
 /// Decodes one stream's events; `received_output_bytes` counts what the model generated so far
 /// (text, tool names and arguments), for charging a stream cut before its usage arrived.
@@ -18,6 +19,7 @@ use crate::engine::sse::SseEvent;
 pub struct StreamDecoder {
     tool_calls: BTreeMap<u32, PartialToolCall>,
     received_output_bytes: u64,
+    usage: Option<Usage>,
     done: bool,
 }
 
@@ -35,6 +37,11 @@ impl StreamDecoder {
 
     pub fn received_output_bytes(&self) -> u64 {
         self.received_output_bytes
+    }
+
+    /// The usage chunk, once it arrived.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
     }
 
     /// `[DONE]` was seen: the stream ended as the protocol says.
@@ -68,8 +75,9 @@ impl StreamDecoder {
                 chunks.push(Chunk::Finished(finish_reason(&reason)));
             }
         }
-        if let Some(usage) = chunk.usage {
-            chunks.push(Chunk::Usage(usage.into()));
+        if let Some(usage) = chunk.usage.map(Usage::from) {
+            self.usage = Some(usage);
+            chunks.push(Chunk::Usage(usage));
         }
         Ok(chunks)
     }
@@ -173,7 +181,6 @@ struct WireFunctionDelta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usage::Usage;
 
     fn data(json: &str) -> SseEvent {
         SseEvent {
