@@ -8,8 +8,9 @@ use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
-use super::EngineError;
 use super::sse::{SseDecoder, SseEvent};
+use super::{ChunkStream, EngineError, StreamProgress};
+use crate::chat::Chunk;
 
 /// A non-2xx answer, before the provider module reads its error body.
 pub struct ErrorReply {
@@ -98,6 +99,58 @@ impl SseBody {
                 Err(error) => return Some(Err(transport_error(error))),
             }
         }
+    }
+}
+
+/// A provider's stream decoder: server-sent events in, chunks out.
+pub trait EventDecoder: Send {
+    fn feed(&mut self, event: &SseEvent) -> Result<Vec<Chunk>, EngineError>;
+    /// The provider's own end of stream was seen.
+    fn is_done(&self) -> bool;
+    fn progress(&self) -> StreamProgress;
+}
+
+/// A streamed answer: the body's events through the provider's decoder. A body that ends before
+/// the decoder saw the provider's end is a [`EngineError::StreamCut`].
+pub struct SseChunkStream<D> {
+    body: SseBody,
+    decoder: D,
+    pending: VecDeque<Chunk>,
+}
+
+impl<D: EventDecoder> SseChunkStream<D> {
+    pub fn new(response: reqwest::Response, decoder: D) -> Self {
+        SseChunkStream {
+            body: SseBody::new(response),
+            decoder,
+            pending: VecDeque::new(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<D: EventDecoder> ChunkStream for SseChunkStream<D> {
+    async fn next(&mut self) -> Option<Result<Chunk, EngineError>> {
+        loop {
+            if let Some(chunk) = self.pending.pop_front() {
+                return Some(Ok(chunk));
+            }
+            if self.decoder.is_done() {
+                return None;
+            }
+            match self.body.next_event().await {
+                Some(Ok(event)) => match self.decoder.feed(&event) {
+                    Ok(chunks) => self.pending.extend(chunks),
+                    Err(error) => return Some(Err(error)),
+                },
+                Some(Err(error)) => return Some(Err(error)),
+                None => return Some(Err(EngineError::StreamCut)),
+            }
+        }
+    }
+
+    fn progress(&self) -> StreamProgress {
+        self.decoder.progress()
     }
 }
 

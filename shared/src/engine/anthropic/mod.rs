@@ -7,10 +7,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::http::{self, ErrorReply};
+use stream::StreamDecoder;
+
+use super::http::{self, ErrorReply, SseChunkStream};
 use super::retry::{CallSite, RetryPolicy, call_with_retries};
 use super::settings::DEFAULT_ANTHROPIC_BASE_URL;
-use super::{Engine, EngineError};
+use super::{ChunkStream, Engine, EngineError};
 use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall};
 use crate::usage::Usage;
 
@@ -52,18 +54,37 @@ impl AnthropicEngine {
         self
     }
 
-    async fn attempt(&self, body: &MessagesRequest<'_>) -> Result<Completion, EngineError> {
+    fn site(&self) -> CallSite<'_> {
+        CallSite {
+            engine: "anthropic",
+            provider: "anthropic",
+            model: &self.model,
+        }
+    }
+
+    fn request(&self, body: &MessagesRequest<'_>) -> reqwest::RequestBuilder {
         let url = format!("{}/v1/messages", self.base_url.trim_end_matches('/'));
-        let request = self
-            .http
+        self.http
             .post(url)
             .header("x-api-key", self.api_key.expose_secret())
             .header("anthropic-version", ANTHROPIC_VERSION)
-            .json(body);
-        match http::send_json::<MessagesResponse>(request).await? {
+            .json(body)
+    }
+
+    async fn attempt(&self, body: &MessagesRequest<'_>) -> Result<Completion, EngineError> {
+        match http::send_json::<MessagesResponse>(self.request(body)).await? {
             Ok(response) => Ok(Completion::from(response)),
             Err(reply) => Err(classify(reply)),
         }
+    }
+
+    async fn open_stream(
+        &self,
+        body: &MessagesRequest<'_>,
+    ) -> Result<reqwest::Response, EngineError> {
+        http::open_stream(self.request(body))
+            .await?
+            .map_err(classify)
     }
 }
 
@@ -79,12 +100,22 @@ impl Engine for AnthropicEngine {
 
     async fn complete(&self, input: &CompletionInput) -> Result<Completion, EngineError> {
         let body = MessagesRequest::new(&self.model, input, self.default_max_tokens);
-        let site = CallSite {
-            engine: self.id(),
-            provider: "anthropic",
-            model: &self.model,
+        call_with_retries(&self.policy, self.site(), || self.attempt(&body)).await
+    }
+
+    /// Opening the stream is retried like a call (nothing was generated yet); once it is open,
+    /// nothing is retried: a second generation would be billed twice.
+    async fn stream(&self, input: &CompletionInput) -> Result<Box<dyn ChunkStream>, EngineError> {
+        let body = MessagesRequest {
+            stream: true,
+            ..MessagesRequest::new(&self.model, input, self.default_max_tokens)
         };
-        call_with_retries(&self.policy, site, || self.attempt(&body)).await
+        let response =
+            call_with_retries(&self.policy, self.site(), || self.open_stream(&body)).await?;
+        Ok(Box::new(SseChunkStream::new(
+            response,
+            StreamDecoder::new(),
+        )))
     }
 }
 
@@ -101,6 +132,8 @@ struct MessagesRequest<'a> {
     tools: Vec<WireTool<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
 }
 
 impl<'a> MessagesRequest<'a> {
@@ -126,6 +159,7 @@ impl<'a> MessagesRequest<'a> {
                 })
                 .collect(),
             temperature: input.temperature,
+            stream: false,
         }
     }
 }

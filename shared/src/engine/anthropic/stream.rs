@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use super::{ErrorObject, WireUsage};
 use crate::chat::{Chunk, FinishReason, ToolCall};
-use crate::engine::EngineError;
+use crate::engine::http::EventDecoder;
 use crate::engine::sse::SseEvent;
+use crate::engine::{EngineError, StreamProgress};
 use crate::usage::Usage;
 
 /// Decodes one stream's events. What is known of the usage so far, and every byte the model
@@ -38,22 +39,13 @@ impl StreamDecoder {
         Self::default()
     }
 
-    pub fn received_output_bytes(&self) -> u64 {
-        self.received_output_bytes
-    }
-
-    /// `message_stop` was seen: the stream ended as the protocol says.
-    pub fn is_done(&self) -> bool {
-        self.done
-    }
-
     /// The usage reported so far: the input from `message_start`, the output from the latest
     /// `message_delta` (`None` before `message_start`).
-    pub fn usage_so_far(&self) -> Option<Usage> {
+    fn usage_so_far(&self) -> Option<Usage> {
         self.usage_seen.then(|| Usage::from(&self.usage))
     }
 
-    pub fn feed(&mut self, event: &SseEvent) -> Result<Vec<Chunk>, EngineError> {
+    fn decode(&mut self, event: &SseEvent) -> Result<Vec<Chunk>, EngineError> {
         let parsed: WireEvent =
             serde_json::from_str(&event.data).map_err(|e| EngineError::Malformed {
                 detail: format!("a stream event is not an Anthropic event: {e}"),
@@ -237,6 +229,23 @@ struct WireOutputUsage {
     output_tokens: u64,
 }
 
+impl EventDecoder for StreamDecoder {
+    fn feed(&mut self, event: &SseEvent) -> Result<Vec<Chunk>, EngineError> {
+        self.decode(event)
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn progress(&self) -> StreamProgress {
+        StreamProgress {
+            output_bytes: self.received_output_bytes,
+            usage: self.usage_so_far(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,7 +263,7 @@ mod tests {
     ) -> Result<Vec<Chunk>, EngineError> {
         let mut chunks = Vec::new();
         for (name, data) in events {
-            chunks.extend(decoder.feed(&event(name, data))?);
+            chunks.extend(decoder.decode(&event(name, data))?);
         }
         Ok(chunks)
     }
@@ -339,8 +348,8 @@ mod tests {
         )
         .unwrap();
         assert!(!decoder.is_done());
-        assert_eq!(decoder.received_output_bytes(), 4);
-        assert_eq!(decoder.usage_so_far().map(|u| u.input_tokens), Some(25));
+        assert_eq!(decoder.progress().output_bytes, 4);
+        assert_eq!(decoder.progress().usage.map(|u| u.input_tokens), Some(25));
     }
 
     #[test]

@@ -6,15 +6,13 @@ pub mod stream;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use std::collections::VecDeque;
-
 use stream::StreamDecoder;
 
-use super::http::{self, ErrorReply, SseBody};
+use super::http::{self, ErrorReply, SseChunkStream};
 use super::retry::{CallSite, RetryPolicy, call_with_retries};
 use super::settings::DEFAULT_OPENAI_BASE_URL;
-use super::{ChunkStream, Engine, EngineError, StreamProgress};
-use crate::chat::{Chunk, Completion, CompletionInput, Message, Role, ToolCall};
+use super::{ChunkStream, Engine, EngineError};
+use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall};
 use crate::provider::Provider;
 use crate::usage::Usage;
 
@@ -93,7 +91,9 @@ impl OpenAiEngine {
     }
 
     async fn open_stream(&self, body: &ChatRequest<'_>) -> Result<reqwest::Response, EngineError> {
-        http::open_stream(self.request(body)).await?.map_err(classify)
+        http::open_stream(self.request(body))
+            .await?
+            .map_err(classify)
     }
 }
 
@@ -124,47 +124,10 @@ impl Engine for OpenAiEngine {
         };
         let response =
             call_with_retries(&self.policy, self.site(), || self.open_stream(&body)).await?;
-        Ok(Box::new(OpenAiStream {
-            body: SseBody::new(response),
-            decoder: StreamDecoder::new(),
-            pending: VecDeque::new(),
-        }))
-    }
-}
-
-/// A streamed answer: server-sent events decoded into chunks, `[DONE]` its proper end.
-struct OpenAiStream {
-    body: SseBody,
-    decoder: StreamDecoder,
-    pending: VecDeque<Chunk>,
-}
-
-#[async_trait::async_trait]
-impl ChunkStream for OpenAiStream {
-    async fn next(&mut self) -> Option<Result<Chunk, EngineError>> {
-        loop {
-            if let Some(chunk) = self.pending.pop_front() {
-                return Some(Ok(chunk));
-            }
-            if self.decoder.is_done() {
-                return None;
-            }
-            match self.body.next_event().await {
-                Some(Ok(event)) => match self.decoder.feed(&event) {
-                    Ok(chunks) => self.pending.extend(chunks),
-                    Err(error) => return Some(Err(error)),
-                },
-                Some(Err(error)) => return Some(Err(error)),
-                None => return Some(Err(EngineError::StreamCut)),
-            }
-        }
-    }
-
-    fn progress(&self) -> StreamProgress {
-        StreamProgress {
-            output_bytes: self.decoder.received_output_bytes(),
-            usage: self.decoder.usage(),
-        }
+        Ok(Box::new(SseChunkStream::new(
+            response,
+            StreamDecoder::new(),
+        )))
     }
 }
 

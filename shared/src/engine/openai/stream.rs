@@ -9,8 +9,9 @@ use serde::Deserialize;
 
 use super::{ErrorBody, WireUsage};
 use crate::chat::{Chunk, FinishReason, ToolCall};
-use crate::engine::EngineError;
+use crate::engine::http::EventDecoder;
 use crate::engine::sse::SseEvent;
+use crate::engine::{EngineError, StreamProgress};
 use crate::usage::Usage;
 
 /// Decodes one stream's events; `received_output_bytes` counts what the model generated so far
@@ -35,21 +36,7 @@ impl StreamDecoder {
         Self::default()
     }
 
-    pub fn received_output_bytes(&self) -> u64 {
-        self.received_output_bytes
-    }
-
-    /// The usage chunk, once it arrived.
-    pub fn usage(&self) -> Option<Usage> {
-        self.usage
-    }
-
-    /// `[DONE]` was seen: the stream ended as the protocol says.
-    pub fn is_done(&self) -> bool {
-        self.done
-    }
-
-    pub fn feed(&mut self, event: &SseEvent) -> Result<Vec<Chunk>, EngineError> {
+    fn decode(&mut self, event: &SseEvent) -> Result<Vec<Chunk>, EngineError> {
         if event.data.trim() == "[DONE]" {
             self.done = true;
             return self.flush_tool_calls();
@@ -178,6 +165,23 @@ struct WireFunctionDelta {
     arguments: Option<String>,
 }
 
+impl EventDecoder for StreamDecoder {
+    fn feed(&mut self, event: &SseEvent) -> Result<Vec<Chunk>, EngineError> {
+        self.decode(event)
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn progress(&self) -> StreamProgress {
+        StreamProgress {
+            output_bytes: self.received_output_bytes,
+            usage: self.usage,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,7 +197,7 @@ mod tests {
         let mut decoder = StreamDecoder::new();
         let mut chunks = Vec::new();
         for event in events {
-            chunks.extend(decoder.feed(&data(event))?);
+            chunks.extend(decoder.decode(&data(event))?);
         }
         Ok(chunks)
     }
@@ -265,7 +269,7 @@ mod tests {
                 r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{\"x"}}]}}]}"#,
             ))
             .unwrap();
-        assert_eq!(decoder.received_output_bytes(), 3 + 1 + 3);
+        assert_eq!(decoder.progress().output_bytes, 3 + 1 + 3);
         assert!(!decoder.is_done());
     }
 
