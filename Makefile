@@ -6,18 +6,19 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
 FUNCTIONS := auth-verify turns personas agents budget memory budget-reconcile db-migrate
-LAMBDA_PACKAGES := $(addprefix -p ,$(FUNCTIONS))
 # The embedded database's URL, unless DATABASE_URL points at another server.
 DB_URL = $$(scripts/db url)
 
-.PHONY: help dev test bench bench-memory fmt-check clippy unit-tests e2e lambda-build tools models build-deps db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
+.PHONY: help dev test bench bench-memory bench-cold-start fmt-check clippy unit-tests e2e layer-check tools models build-deps db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
 
 help:
 	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, API on :3001, web on :5173"
-	@echo "make test  every check: fmt, clippy -D warnings, infra and web checks, all tests on a real Postgres, the web app end to end, the cargo-lambda build"
+	@echo "make test  every check: fmt, clippy -D warnings, infra and web checks, all tests on a real Postgres, the web app end to end, the arm64 Lambda package (make package)"
 	@echo "make e2e   the web app end to end in headless Chromium against the real gateway, database and a fake provider"
 	@echo "make bench latency of POST /v1/turns direct vs through Helix (release build, fsync on)"
 	@echo "make bench-memory  memory search latency at 10k and 100k chunks, exact vs HNSW"
+	@echo "make bench-cold-start  each Lambda's zip sizes (arm64, x86_64) and cold-start init time (x86_64, fake Runtime API)"
+	@echo "make package  the deployed build: every function for Lambda (ARCH=arm64 or x86_64), zipped, each under 10 MB"
 
 ## Run the whole API locally (Ctrl-C stops it; the database keeps running: make db-stop).
 dev: db-start models build-deps
@@ -38,12 +39,26 @@ bench-memory: db-start models build-deps
 	cargo build --release --locked --package local-gateway --bin helix-memory-bench
 	DATABASE_URL="$(DB_URL)" HELIX_MODELS_DIR="$(CURDIR)/models" target/release/helix-memory-bench
 
-## Every check CI runs, in order of how fast they fail.
-test: fmt-check clippy infra-check web-check unit-tests e2e lambda-build
+## Cold-start init time of each function: its x86_64 release bootstrap (arm64 cannot run here) against a fake
+## Lambda Runtime API, timed from exec to its first GET .../invocation/next, COLD_START_RUNS times (default 10),
+## on a scratch database of the embedded server; plus both zips' sizes. A benchmark, not a check.
+COLD_START_RUNS ?= 10
+bench-cold-start: db-start
+	$(MAKE) --no-print-directory package ARCH=arm64
+	$(MAKE) --no-print-directory package ARCH=x86_64
+	scripts/cold-start --runs $(COLD_START_RUNS)
+
+## Every check CI runs, in order of how fast they fail. The Lambda build is the deployed one (make package,
+## arm64 unless ARCH says otherwise).
+test: fmt-check layer-check clippy infra-check web-check unit-tests e2e package
 	@echo "make test: all checks passed"
 
 fmt-check:
 	cargo fmt --all -- --check
+
+## helix-shared's layers: no module uses a higher layer or sits in an import cycle (docs/architecture.md).
+layer-check:
+	scripts/check-layers
 
 clippy: build-deps
 	cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -59,10 +74,6 @@ unit-tests: db-start tools models build-deps
 e2e: build-deps
 	scripts/e2e
 
-## Each function as Lambda builds it (provided.al2023), with the release profile.
-lambda-build:
-	PATH="$$(scripts/tools):$$PATH" cargo lambda build --release --locked $(LAMBDA_PACKAGES)
-	@for f in $(FUNCTIONS); do ls -l "target/lambda/$$f/bootstrap" | awk -v f="$$f" '{printf "  %-18s %6.1f MB\n", f, $$5/1048576}'; done
 
 tools:
 	scripts/tools >/dev/null
@@ -80,11 +91,18 @@ models:
 infra-check:
 	infra/check
 
-## Release builds of the deployed functions for Lambda, zipped under target/package/<ARCH>/ with their sizes.
-## ARCH=arm64 (deployed; needs `rustup target add aarch64-unknown-linux-gnu`) or ARCH=x86_64.
+## Release builds of the deployed functions for Lambda, zipped under target/package/<ARCH>/ with their sizes
+## (under $CARGO_TARGET_DIR when that is set). ARCH=arm64 (deployed) or ARCH=x86_64; the target's standard
+## library is added with rustup when it is missing. The build runs at the workspace root with --bin, exactly
+## as `sam build` (BuildMethod rust-cargolambda) runs it per function, so sam's builds are cache hits: at the
+## root, features resolve over the workspace's default-members (Cargo.toml), which leave out local-gateway and
+## tests, the two that turn on helix-shared/local-models. No Lambda may link llama.cpp or candle (nor can
+## llama.cpp cross-compile under zig): the check before the build stops if one would.
 ## A zip over 10 MB fails: small binaries are fast cold starts.
 ARCH ?= arm64
 MAX_ZIP_BYTES := 10000000
+TARGET_DIR = $(or $(CARGO_TARGET_DIR),target)
+LOCAL_MODEL_CRATES := llama-cpp-2 llama-cpp-sys-2 candle-core candle-nn candle-transformers tokenizers
 package: tools
 	@case "$(ARCH)" in \
 	  arm64) target=aarch64-unknown-linux-gnu; flag=--arm64 ;; \
@@ -92,16 +110,27 @@ package: tools
 	  *) echo "make package: ARCH must be arm64 or x86_64, not '$(ARCH)'" >&2; exit 2 ;; \
 	esac; \
 	if [ ! -d "$$(rustc --print sysroot)/lib/rustlib/$$target/lib" ]; then \
-	  echo "make package: the Rust standard library for $$target is missing; run: rustup target add $$target" >&2; \
+	  if ! command -v rustup >/dev/null; then \
+	    echo "make package: the Rust standard library for $$target is missing, and there is no rustup to add it" >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "make package: adding the Rust standard library for $$target: rustup target add $$target"; \
+	  rustup target add "$$target"; \
+	fi; \
+	deps=$$(cargo tree --locked --quiet --edges normal,build --target "$$target" --prefix none --format '{p}') || exit 1; \
+	heavy=$$(printf '%s\n' "$$deps" | awk '{ print $$1 }' | sort -u | grep -xF $(addprefix -e ,$(LOCAL_MODEL_CRATES)) || true); \
+	if [ -n "$$heavy" ]; then \
+	  echo "make package: the Lambda build would link the in-process models:" $$heavy >&2; \
+	  echo "  a default member of the workspace (Cargo.toml) turns on helix-shared/local-models; see: cargo tree -e features -i helix-shared" >&2; \
 	  exit 1; \
 	fi; \
 	echo "cargo lambda build --release $$flag: $(FUNCTIONS)"; \
-	PATH="$$(scripts/tools):$$PATH" cargo lambda build --release --locked $$flag $(addprefix --bin ,$(FUNCTIONS))
-	@# --bin (not -p) resolves features as `sam build` does per function, so its builds are cache hits.
-	@mkdir -p target/package/$(ARCH) && rm -f target/package/$(ARCH)/*.zip
+	PATH="$$(scripts/tools):$$PATH" cargo lambda build --release --locked $$flag \
+	  --lambda-dir "$(TARGET_DIR)/lambda" $(addprefix --bin ,$(FUNCTIONS))
+	@mkdir -p "$(TARGET_DIR)/package/$(ARCH)" && rm -f "$(TARGET_DIR)/package/$(ARCH)"/*.zip
 	@too_big=""; for f in $(FUNCTIONS); do \
-	  zip="target/package/$(ARCH)/$$f.zip"; \
-	  python3 -m zipfile -c "$$zip" "target/lambda/$$f/bootstrap"; \
+	  zip="$(TARGET_DIR)/package/$(ARCH)/$$f.zip"; \
+	  python3 -m zipfile -c "$$zip" "$(TARGET_DIR)/lambda/$$f/bootstrap"; \
 	  bytes=$$(stat -c %s "$$zip"); \
 	  awk -v f="$$f" -v b="$$bytes" -v z="$$zip" 'BEGIN { printf "  %-18s %6.2f MB  %s\n", f, b / 1e6, z }'; \
 	  if [ "$$bytes" -gt $(MAX_ZIP_BYTES) ]; then too_big="$$too_big $$f"; fi; \
