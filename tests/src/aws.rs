@@ -1,4 +1,4 @@
-//! A fake AWS: SDK configuration that can never reach the real one, and moto, a local AWS API.
+//! A fake AWS: SDK configuration with credentials no real AWS accepts, and moto, a local AWS API.
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_secretsmanager::config::{Credentials, Region};
@@ -7,9 +7,10 @@ use aws_sdk_secretsmanager::config::{Credentials, Region};
 /// (moto, or a server that never answers); with `None`, to the SDK's own endpoints, for clients
 /// that are given a local one of their own.
 pub async fn fake_aws_config(endpoint: Option<&str>) -> SdkConfig {
+    let credentials = Credentials::new("AKIDTEST", "secret", None, None, "helix-tests");
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "helix-tests"));
+        .credentials_provider(credentials);
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
     }

@@ -87,11 +87,9 @@ fn install_capturing_subscriber() {
                 .try_with(|capture| capture.borrow().is_some())
                 .unwrap_or(false)
         });
-        let subscriber = Registry::default()
-            .with(only_while_capturing)
-            .with(helix_shared::telemetry::json_layer(|| {
-                OptionalWriter::from(current_capture())
-            }));
+        let subscriber = Registry::default().with(only_while_capturing).with(
+            helix_shared::telemetry::json_layer(|| OptionalWriter::from(current_capture())),
+        );
         tracing::subscriber::set_global_default(subscriber)
             .expect("the system tests install the only global subscriber");
         // A callsite another thread reached between the subscriber's registration and its

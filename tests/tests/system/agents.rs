@@ -1,8 +1,7 @@
 //! /v1/agents: each user manages only their own agents; models must be priced; duplicates are 409.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use helix_tests::{Reply, authorised, get, send, signed_in_user, state};
+use axum::http::StatusCode;
+use helix_tests::{Reply, authorised, get, json_request, request, send, signed_in_user, state};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -13,15 +12,11 @@ async fn call(
     body: Option<Value>,
     token: &str,
 ) -> Reply {
-    let builder = Request::builder().method(method).uri(path);
     let request = match body {
-        Some(body) => builder
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string())),
-        None => builder.body(Body::empty()),
-    }
-    .unwrap();
-    send(app, authorised(request, token)).await
+        Some(body) => json_request(method, path, &body, token),
+        None => authorised(request(method, path), token),
+    };
+    send(app, request).await
 }
 
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]

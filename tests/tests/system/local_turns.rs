@@ -6,7 +6,7 @@ use axum::http::{Request, StatusCode};
 use helix_shared::budget::ledger;
 use helix_shared::pricing::{Price, cost_micros};
 use helix_shared::usage::Usage;
-use helix_tests::{add_agent, authorised, send, signed_in_user, state_with};
+use helix_tests::{add_agent, json_request, send, signed_in_user, state_with};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -28,13 +28,7 @@ fn turn(token: &str) -> Request<Body> {
         "messages": [{"role": "user", "content": "Say hello in five words."}],
         "overrides": {"max_tokens": 16, "temperature": 0.0}
     });
-    authorised(
-        Request::post("/v1/turns")
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-        token,
-    )
+    json_request("POST", "/v1/turns", &body, token)
 }
 
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]

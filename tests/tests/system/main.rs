@@ -1,7 +1,8 @@
 //! Helix's system tests, one binary with a module per area: each test gets its own freshly
 //! migrated database (`#[sqlx::test]`), providers are local fake servers, AWS is moto on loopback,
 //! and the in-process models are the real ones. The fixtures are the helix-tests library (tests/src).
-//! The tests share one process: nothing here may set a global subscriber or process state.
+//! Tests run side by side in one process: logs are captured with `helix_tests::capture_logs` (never
+//! a subscriber of the test's own), and no test changes the environment or other process state.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod agents;
@@ -10,6 +11,7 @@ mod budget;
 mod db_pool;
 mod embedders;
 mod engine_contract;
+mod engine_streams;
 mod gateway;
 mod local_models;
 mod local_server;

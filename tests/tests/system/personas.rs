@@ -9,8 +9,8 @@ use axum::http::{Request, StatusCode};
 use helix_shared::AppState;
 use helix_shared::avatars::AvatarStore;
 use helix_tests::{
-    MotoServer, Reply, World, authorised, capture_logs, fake_aws_config, json_request, send,
-    signed_in_user, state, state_with,
+    MotoServer, Reply, World, authorised, capture_logs, fake_aws_config, json_request, request,
+    send, signed_in_user, state, state_with,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -58,15 +58,9 @@ async fn world_with_moto_avatars(pool: PgPool, moto: &MotoServer) -> (World, aws
     (world_from(state).await, s3)
 }
 
+/// A GET or DELETE with the caller's token.
 fn bare_request(method: &str, path: &str, token: &str) -> Request<Body> {
-    authorised(
-        Request::builder()
-            .method(method)
-            .uri(path)
-            .body(Body::empty())
-            .unwrap(),
-        token,
-    )
+    authorised(request(method, path), token)
 }
 
 async fn create(world: &World, name: &str, prompt: &str) -> Value {

@@ -11,7 +11,7 @@ use helix_shared::engine::registry::EngineRegistry;
 use helix_shared::ids::new_id;
 use helix_shared::xray::Tracer;
 use helix_tests::{
-    Reply, add_agent, authorised, config_with, fake_aws_config, send, signed_in_user,
+    Reply, add_agent, authorised, config_with, fake_aws_config, json_request, send, signed_in_user,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -42,11 +42,8 @@ async fn world(pool: PgPool, extra: &[(&str, &str)]) -> World {
     pairs.extend_from_slice(extra);
     let config = config_with(&pairs);
     let mut state = AppState::new(config.clone(), pool.clone()).unwrap();
-    state.engines = Arc::new(
-        EngineRegistry::new(config.engines)
-            .unwrap()
-            .with_aws_config(fake_aws_config(None).await),
-    );
+    state.engines =
+        Arc::new(EngineRegistry::new(config.engines).with_aws_config(fake_aws_config(None).await));
     let world = World::with_provider(state, "turner@example.com", provider).await;
     for (provider, model) in [
         ("openai", "gpt-4o-mini"),
@@ -60,13 +57,7 @@ async fn world(pool: PgPool, extra: &[(&str, &str)]) -> World {
 }
 
 fn turn_request(body: &Value, token: &str) -> Request<Body> {
-    authorised(
-        Request::post("/v1/turns")
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-        token,
-    )
+    json_request("POST", "/v1/turns", body, token)
 }
 
 async fn post_turn(world: &World, body: &Value) -> Reply {
