@@ -166,12 +166,13 @@ def main() -> int:
 
     # Embedding: which functions embed (request time) or size the vectors (migrations), read from the code.
     sources = {binary: crate_sources(ROOT / "functions" / binary) for binary in by_binary}
-    embedders = {b for b, text in sources.items() if "check_memory(" in text}
+    # startup::init(Services { memory: true, .. }) checks the stored vectors against the embedding model.
+    embedders = {b for b, text in sources.items() if re.search(r"\bmemory:\s*true", text)}
     sizers = {b for b, text in sources.items() if "schema::prepare(" in text}
     if not {"memory", "turns"} <= embedders or "db-migrate" not in sizers:
         problems.append(f"expected memory and turns to embed and db-migrate to size the vectors; found {sorted(embedders)} / {sorted(sizers)}")
     parameter = template["Parameters"].get("EmbeddingProvider")
-    config = (ROOT / "shared/src/config/models.rs").read_text()
+    config = (ROOT / "shared/src/embedding/settings.rs").read_text()
     # The Lambdas are built without the in-process embedder (cargo feature local-embeddings): never "local".
     remote = set(re.findall(r'Some\("(\w+)"\)\s*=>\s*EmbeddingProvider::', config)) - {"local"}
     if not parameter or set(parameter.get("AllowedValues", [])) != remote or parameter.get("Default") not in remote:
