@@ -8,6 +8,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
+use super::retry::{CallSite, RetryPolicy, call_with_retries};
 use super::sse::{SseDecoder, SseEvent};
 use super::{ChunkStream, EngineError, StreamProgress};
 use crate::chat::Chunk;
@@ -54,7 +55,7 @@ pub async fn send_json<T: DeserializeOwned>(
 
 /// Sends the request and, for a 2xx, hands back the response to read as a stream; anything
 /// else is an `ErrorReply` (the provider refused before generating), or a transport error.
-pub async fn open_stream(
+async fn open_stream(
     request: RequestBuilder,
 ) -> Result<Result<reqwest::Response, ErrorReply>, EngineError> {
     let response = request.send().await.map_err(transport_error)?;
@@ -69,6 +70,21 @@ pub async fn open_stream(
         retry_after,
         body: String::from_utf8_lossy(&body).chars().take(2_000).collect(),
     }))
+}
+
+/// Opens a provider's event stream: the request is retried like a call while nothing has been
+/// generated (a refusal is classified by the provider's `classify`); once it is open, nothing is
+/// retried, since a second generation would be billed twice.
+pub async fn open_sse_stream<D: EventDecoder + 'static>(
+    policy: &RetryPolicy,
+    site: CallSite<'_>,
+    request: impl Fn() -> RequestBuilder,
+    classify: fn(ErrorReply) -> EngineError,
+    decoder: D,
+) -> Result<Box<dyn ChunkStream>, EngineError> {
+    let open = || async { open_stream(request()).await?.map_err(classify) };
+    let response = call_with_retries(policy, site, open).await?;
+    Ok(Box::new(SseChunkStream::new(response, decoder)))
 }
 
 /// A streamed response body read as server-sent events. Dropping it closes the connection.

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use stream::StreamDecoder;
 
-use super::http::{self, ErrorReply, SseChunkStream};
+use super::http::{self, ErrorReply};
 use super::retry::{CallSite, RetryPolicy, call_with_retries};
 use super::settings::DEFAULT_ANTHROPIC_BASE_URL;
 use super::{ChunkStream, Engine, EngineError};
@@ -77,15 +77,6 @@ impl AnthropicEngine {
             Err(reply) => Err(classify(reply)),
         }
     }
-
-    async fn open_stream(
-        &self,
-        body: &MessagesRequest<'_>,
-    ) -> Result<reqwest::Response, EngineError> {
-        http::open_stream(self.request(body))
-            .await?
-            .map_err(classify)
-    }
 }
 
 #[async_trait::async_trait]
@@ -103,19 +94,20 @@ impl Engine for AnthropicEngine {
         call_with_retries(&self.policy, self.site(), || self.attempt(&body)).await
     }
 
-    /// Opening the stream is retried like a call (nothing was generated yet); once it is open,
-    /// nothing is retried: a second generation would be billed twice.
     async fn stream(&self, input: &CompletionInput) -> Result<Box<dyn ChunkStream>, EngineError> {
         let body = MessagesRequest {
             stream: true,
             ..MessagesRequest::new(&self.model, input, self.default_max_tokens)
         };
-        let response =
-            call_with_retries(&self.policy, self.site(), || self.open_stream(&body)).await?;
-        Ok(Box::new(SseChunkStream::new(
-            response,
+        let request = || self.request(&body);
+        http::open_sse_stream(
+            &self.policy,
+            self.site(),
+            request,
+            classify,
             StreamDecoder::new(),
-        )))
+        )
+        .await
     }
 }
 

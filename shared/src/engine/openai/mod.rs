@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use stream::StreamDecoder;
 
-use super::http::{self, ErrorReply, SseChunkStream};
+use super::http::{self, ErrorReply};
 use super::retry::{CallSite, RetryPolicy, call_with_retries};
 use super::settings::DEFAULT_OPENAI_BASE_URL;
 use super::{ChunkStream, Engine, EngineError};
@@ -89,12 +89,6 @@ impl OpenAiEngine {
             Err(reply) => Err(classify(reply)),
         }
     }
-
-    async fn open_stream(&self, body: &ChatRequest<'_>) -> Result<reqwest::Response, EngineError> {
-        http::open_stream(self.request(body))
-            .await?
-            .map_err(classify)
-    }
 }
 
 #[async_trait::async_trait]
@@ -112,8 +106,6 @@ impl Engine for OpenAiEngine {
         call_with_retries(&self.policy, self.site(), || self.attempt(&body)).await
     }
 
-    /// Opening the stream is retried like a call (nothing was generated yet); once it is open,
-    /// nothing is retried: a second generation would be billed twice.
     async fn stream(&self, input: &CompletionInput) -> Result<Box<dyn ChunkStream>, EngineError> {
         let body = ChatRequest {
             stream: true,
@@ -122,12 +114,15 @@ impl Engine for OpenAiEngine {
             }),
             ..ChatRequest::new(&self.model, input, self.provider)
         };
-        let response =
-            call_with_retries(&self.policy, self.site(), || self.open_stream(&body)).await?;
-        Ok(Box::new(SseChunkStream::new(
-            response,
+        let request = || self.request(&body);
+        http::open_sse_stream(
+            &self.policy,
+            self.site(),
+            request,
+            classify,
             StreamDecoder::new(),
-        )))
+        )
+        .await
     }
 }
 
