@@ -137,7 +137,8 @@ impl ApiError {
         details
     }
 
-    fn log(&self) {
+    /// Logs the error as its answer does: failures with their cause chain, refusals briefly.
+    pub fn log(&self) {
         let is_failure = matches!(
             self,
             ApiError::Internal(_)

@@ -53,6 +53,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
             .get::<RequestContext>()
             .and_then(|context| match context {
                 RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
+                RequestContext::ApiGatewayV1(context) => context.identity.source_ip.clone(),
                 _ => None,
             });
         let from_socket = || {
@@ -122,6 +123,9 @@ fn trace_id_from_headers(headers: &HeaderMap) -> Option<TraceId> {
 fn api_gateway_request_id(context: &RequestContext) -> Option<TraceId> {
     match context {
         RequestContext::ApiGatewayV2(context) => {
+            context.request_id.as_deref().and_then(TraceId::parse)
+        }
+        RequestContext::ApiGatewayV1(context) => {
             context.request_id.as_deref().and_then(TraceId::parse)
         }
         _ => None,

@@ -1,10 +1,12 @@
-//! A turn's plan and its call: the personality's system prompt before the conversation, its
-//! defaults under the caller's overrides, and its tool whitelist enforced both ways. No HTTP here.
+//! A turn's plan: the personality's system prompt before the conversation, its
+//! defaults under the caller's overrides, and the tools it may offer (the whitelist's other half,
+//! dropping calls to tools it does not allow, is in `pipeline::generation`). No HTTP here.
 
-use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall};
-use crate::engine::{Engine, EngineError};
+use crate::chat::{CompletionInput, Message, Role};
 use crate::personality::Personality;
-use crate::settings::{ConfigError, Sources, invalid, parse_or};
+use std::time::Duration;
+
+use crate::settings::{ConfigError, Sources, duration_or, invalid, parse_or};
 use crate::tools::ToolCatalog;
 
 /// What the caller may change for one turn; `None` falls back to the personality's defaults.
@@ -109,32 +111,13 @@ fn allowed_tools(
         .collect()
 }
 
-/// Calls the engine; tool calls for tools this turn does not allow are dropped (and logged),
-/// so a model can never make Helix's client run a tool the personality does not permit.
-pub async fn execute(engine: &dyn Engine, turn: &PreparedTurn) -> Result<Completion, EngineError> {
-    let mut completion = engine.complete(&turn.input).await?;
-    for dropped in drop_disallowed_tool_calls(&mut completion, &turn.allowed_tools) {
-        tracing::warn!(tool = %dropped.name, tool_call_id = %dropped.id, "dropped a tool call outside the whitelist");
-    }
-    Ok(completion)
-}
-
-/// Removes and returns the tool calls whose tool is not in `allowed`.
-pub fn drop_disallowed_tool_calls(
-    completion: &mut Completion,
-    allowed: &[String],
-) -> Vec<ToolCall> {
-    let (kept, dropped) = std::mem::take(&mut completion.tool_calls)
-        .into_iter()
-        .partition(|call| allowed.contains(&call.name));
-    completion.tool_calls = kept;
-    dropped
-}
-
 #[derive(Debug, Clone)]
 pub struct TurnsConfig {
     /// Output tokens asked for when neither the turn nor its personality says.
     pub default_max_tokens: u32,
+    /// The longest silence in a streamed answer before a keep-alive comment: under API Gateway's
+    /// and CloudFront's idle limits.
+    pub stream_keep_alive: Duration,
 }
 
 impl TurnsConfig {
@@ -143,7 +126,18 @@ impl TurnsConfig {
         if !(1..=32_768).contains(&default_max_tokens) {
             return Err(invalid("HELIX_DEFAULT_MAX_TOKENS", "must be 1 to 32768"));
         }
-        Ok(TurnsConfig { default_max_tokens })
+        let stream_keep_alive =
+            duration_or(sources, "HELIX_STREAM_KEEP_ALIVE", Duration::from_secs(15))?;
+        if !(Duration::from_millis(100)..=Duration::from_secs(15)).contains(&stream_keep_alive) {
+            return Err(invalid(
+                "HELIX_STREAM_KEEP_ALIVE",
+                "must be 100ms to 15s (idle connections are cut after 30 s)",
+            ));
+        }
+        Ok(TurnsConfig {
+            default_max_tokens,
+            stream_keep_alive,
+        })
     }
 }
 
@@ -151,7 +145,6 @@ impl TurnsConfig {
 mod tests {
     use super::*;
     use crate::personality::{Defaults, PersonalityKind};
-    use serde_json::json;
 
     fn personality(whitelist: &[&str]) -> Personality {
         Personality {
@@ -315,21 +308,5 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(error, PlanError::UnknownTool("launch_rockets".into()));
-    }
-
-    #[test]
-    fn tool_calls_outside_the_whitelist_are_dropped() {
-        let call = |name: &str| ToolCall {
-            id: format!("id-{name}"),
-            name: name.into(),
-            arguments: json!({}),
-        };
-        let mut completion = Completion {
-            tool_calls: vec![call("calculator"), call("web_search")],
-            ..Completion::default()
-        };
-        let dropped = drop_disallowed_tool_calls(&mut completion, &["calculator".to_owned()]);
-        assert_eq!(completion.tool_calls, vec![call("calculator")]);
-        assert_eq!(dropped, vec![call("web_search")]);
     }
 }

@@ -112,6 +112,22 @@ pub async fn with_trace_id<F: Future>(trace_id: TraceId, future: F) -> F::Output
     CURRENT_TRACE_ID.scope(trace_id, future).await
 }
 
+/// Runs `future` in a task of its own that keeps the current request's span and trace id, so
+/// its logs and errors are traced like the request's, and it outlives the request if it must
+/// (a turn settles after its client hung up).
+pub fn spawn_traced<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    use tracing::Instrument;
+    let span = tracing::Span::current();
+    match current_trace_id() {
+        Some(trace_id) => tokio::spawn(with_trace_id(trace_id, future).instrument(span)),
+        None => tokio::spawn(future.instrument(span)),
+    }
+}
+
 /// The trace id of the request being served, if any: error bodies quote it to the client.
 pub fn current_trace_id() -> Option<TraceId> {
     CURRENT_TRACE_ID.try_with(TraceId::clone).ok()

@@ -1,5 +1,6 @@
 //! Support for Helix's system tests, one test binary (`tests/tests/system/`, a module per area):
-//! configuration and state, requests, one `World`, a fake AWS, captured logs.
+//! configuration and state, requests, one `World`, fake providers and AWS, streamed answers,
+//! captured logs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod aws;
@@ -7,6 +8,8 @@ mod config;
 mod fixtures;
 mod http;
 mod logs;
+mod providers;
+mod sse;
 mod world;
 
 pub use aws::{MotoServer, fake_aws_config};
@@ -16,4 +19,6 @@ pub use http::{
     Reply, V1_ROUTES, authorised, get, get_with_token, json_request, post_json_from, request, send,
 };
 pub use logs::{CaptureGuard, CapturedLogs, capture_logs};
+pub use providers::{AnthropicReply, Ending, OpenAiReply, PacedProvider};
+pub use sse::{EventReader, SseEvent, StreamReply, parse_events, send_stream, serve};
 pub use world::World;

@@ -2,7 +2,7 @@
 //! request body into a turn Helix can run (every 400 names its field).
 
 use helix_shared::ApiError;
-use helix_shared::chat::{Message, Role, ToolCall};
+use helix_shared::chat::{FinishReason, Message, Role, ToolCall};
 use helix_shared::orchestrator::Overrides;
 use helix_shared::personality::{Personality, PersonalityKind};
 use helix_shared::pipeline::turn::{TurnInput, TurnOutcome};
@@ -27,6 +27,9 @@ pub struct TurnRequest {
     /// Tools (by name) this turn may offer the model; all of the personality's whitelist if absent.
     #[serde(default)]
     pub tools: Option<Vec<String>>,
+    /// Answer as server-sent events while the model generates (see `stream`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -164,6 +167,12 @@ pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>
 pub struct TurnResponse {
     pub text: String,
     pub usage: UsageView,
+    /// The provider reported no usage, so Helix charged its upper bound (see docs/api.md).
+    /// Absent from answers stored before it existed: those were all reported or flagged alike.
+    #[serde(default)]
+    pub usage_estimated: bool,
+    #[serde(default = "stopped")]
+    pub finish_reason: FinishReason,
     pub tool_calls: Vec<ToolCall>,
     pub cost: CostView,
     pub budget: BudgetView,
@@ -179,6 +188,10 @@ pub struct TurnResponse {
     pub memory_doc_ids: Vec<String>,
 }
 
+fn stopped() -> FinishReason {
+    FinishReason::Stop
+}
+
 impl From<&TurnOutcome> for TurnResponse {
     fn from(outcome: &TurnOutcome) -> Self {
         TurnResponse {
@@ -187,6 +200,8 @@ impl From<&TurnOutcome> for TurnResponse {
                 input_tokens: outcome.usage.input_tokens,
                 output_tokens: outcome.usage.output_tokens,
             },
+            usage_estimated: outcome.usage_estimated.is_some(),
+            finish_reason: outcome.finish_reason,
             tool_calls: outcome.tool_calls.clone(),
             cost: CostView {
                 micros: outcome.cost_micros,
@@ -286,6 +301,8 @@ mod tests {
                 input_tokens: 0,
                 output_tokens: 0,
             },
+            usage_estimated: false,
+            finish_reason: FinishReason::Stop,
             tool_calls: vec![],
             cost: CostView {
                 micros: 0,
@@ -325,6 +342,7 @@ mod tests {
             messages: vec![],
             overrides: None,
             tools: None,
+            stream: Some(true),
         };
         assert_eq!(keys(&serde_json::to_value(request).unwrap()), documented);
     }

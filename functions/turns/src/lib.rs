@@ -1,7 +1,8 @@
 //! `turns`: one conversational turn through a personality and an engine, charged to the caller's
-//! budget (POST /v1/turns), and the personality picker (GET /v1/personalities).
+//! budget (POST /v1/turns, whole or streamed), and the personality picker (GET /v1/personalities).
 
 pub mod api;
+pub mod stream;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -14,7 +15,7 @@ use helix_shared::db::idempotency;
 use helix_shared::db::personas;
 use helix_shared::http::ApiJson;
 use helix_shared::personality::Personality;
-use helix_shared::telemetry::current_trace_id;
+use helix_shared::telemetry::{current_trace_id, spawn_traced};
 use helix_shared::{ApiError, AppState, http};
 
 use helix_shared::pipeline::claim_key;
@@ -34,13 +35,17 @@ pub fn app(state: AppState) -> Router {
     http::finish(router(state.clone()), &state)
 }
 
+/// One turn: whole as JSON, or with `"stream": true` as server-sent events (see `stream`). Either
+/// way it runs in a task of its own, so a client that hangs up cannot leave it unsettled.
 async fn post_turn(
     State(state): State<AppState>,
     user: AuthUser,
     headers: HeaderMap,
-    ApiJson(request): ApiJson<TurnRequest>,
+    ApiJson(mut request): ApiJson<TurnRequest>,
 ) -> Result<Response, ApiError> {
     let key = api::idempotency_key(&headers)?;
+    // The same turn may be retried streamed or not: the fingerprint leaves the delivery out.
+    let streamed = request.stream.take().unwrap_or(false);
     // Only a keyed request pays for its fingerprint.
     let fingerprint = key
         .as_ref()
@@ -49,25 +54,52 @@ async fn post_turn(
         .map_err(ApiError::internal)?;
     let turn = request.validate()?;
     if let (Some(key), Some(fingerprint)) = (&key, &fingerprint)
-        && let Some(response) = claim_key(&state.db, &user.id, key, fingerprint).await?
+        && let Some(stored) = claim_key(&state.db, &user.id, key, fingerprint).await?
     {
-        return Ok(([("idempotent-replayed", "true")], Json(response)).into_response());
+        return replay(stored, streamed, &state);
     }
-    let trace_id = current_trace_id()
-        .map(|id| id.to_string())
-        .unwrap_or_default();
-    let render = |outcome: &TurnOutcome| serde_json::to_value(TurnResponse::from(outcome));
     let context = TurnContext {
-        user: &user,
-        trace_id: &trace_id,
-        trace_header: headers.get("x-amzn-trace-id").and_then(|v| v.to_str().ok()),
-        idempotency: key.as_deref().map(|key| Idempotent {
+        user,
+        trace_id: current_trace_id()
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        trace_header: headers
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        idempotency: key.map(|key| Idempotent {
             key,
-            render: &render,
+            render: render_response,
         }),
+        live: None,
     };
-    let outcome = run_turn(&state, &context, turn).await?;
-    Ok(Json(TurnResponse::from(&outcome)).into_response())
+    if streamed {
+        return stream::stream_turn(state, context, turn).await;
+    }
+    let task = spawn_traced(async move { run_turn(&state, &context, turn).await });
+    let outcome = task.await.map_err(ApiError::internal)??;
+    match outcome.failure() {
+        // Charged for what was generated before the provider broke off (the ledger row says so).
+        Some(error) => Err(error),
+        None => Ok(Json(TurnResponse::from(&outcome)).into_response()),
+    }
+}
+
+fn render_response(outcome: &TurnOutcome) -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::to_value(TurnResponse::from(outcome))
+}
+
+/// An earlier request's stored answer, as JSON or as the stream it would have been.
+fn replay(
+    stored: serde_json::Value,
+    streamed: bool,
+    state: &AppState,
+) -> Result<Response, ApiError> {
+    if !streamed {
+        return Ok(([("idempotent-replayed", "true")], Json(stored)).into_response());
+    }
+    let stored: TurnResponse = serde_json::from_value(stored).map_err(ApiError::internal)?;
+    Ok(stream::replay(stored, state.config.turns.stream_keep_alive))
 }
 
 /// Presets first, then the caller's own personas (newest first), in one shape for the picker.

@@ -11,5 +11,6 @@ async fn main() -> Result<(), lambda_http::Error> {
         memory: true,
     };
     let state = startup::init(services).await?;
-    lambda_http::run(turns::app(state)).await
+    // Streamed: a turn's answer goes out as it is generated (the REST API's streaming integration).
+    lambda_http::run_with_streaming_response(turns::app(state)).await
 }

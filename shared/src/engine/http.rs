@@ -112,7 +112,12 @@ impl SseBody {
             match self.response.chunk().await {
                 Ok(Some(bytes)) => self.events.extend(self.decoder.feed(&bytes)),
                 Ok(None) => return None,
-                Err(error) => return Some(Err(transport_error(error))),
+                // The body broke off mid-answer: whatever the transport says, the stream was cut.
+                Err(error) if error.is_timeout() => return Some(Err(EngineError::Timeout)),
+                Err(error) => {
+                    tracing::debug!(error = %error.without_url(), "provider stream broke off");
+                    return Some(Err(EngineError::StreamCut));
+                }
             }
         }
     }

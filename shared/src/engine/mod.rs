@@ -57,6 +57,9 @@ pub struct StreamProgress {
     pub output_bytes: u64,
     /// The usage the provider reported so far (Anthropic reports the input first).
     pub usage: Option<Usage>,
+    /// `usage` counts every token generated so far, with the model's own tokenizer (the
+    /// in-process model); otherwise it may lag behind the text received.
+    pub usage_is_current: bool,
 }
 
 /// A whole completion replayed as a stream: its text, its tool calls, its usage, the end.
@@ -75,6 +78,7 @@ impl ReplayedStream {
         let progress = StreamProgress {
             output_bytes: (completion.text.len() + calls) as u64,
             usage: completion.usage,
+            usage_is_current: completion.usage.is_some(),
         };
         let finish = if completion.tool_calls.is_empty() {
             FinishReason::Stop

@@ -3,6 +3,7 @@
 //! through it, so the hold's lifetime, the 402 and the ledger row's metadata cannot drift apart.
 
 pub mod embedding;
+pub mod generation;
 pub mod turn;
 
 use std::time::Duration;
@@ -72,19 +73,32 @@ pub struct Settled {
     pub settlement: Settlement,
 }
 
-/// What a call used, as charged: the provider's usage, or Helix's upper bound when it reported none.
+/// What a call used, as charged: the provider's usage, or Helix's estimate when it reported none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Billed {
     pub usage: Usage,
-    pub usage_estimated: bool,
+    /// Why the usage is Helix's estimate (`client_disconnected`, `provider_stream_cut`,
+    /// `deadline`, `usage_not_reported`); `None` for the provider's own count.
+    pub estimated: Option<&'static str>,
 }
 
 impl Billed {
     pub fn reported(usage: Usage) -> Self {
         Billed {
             usage,
-            usage_estimated: false,
+            estimated: None,
         }
+    }
+
+    pub fn estimated(usage: Usage, reason: &'static str) -> Self {
+        Billed {
+            usage,
+            estimated: Some(reason),
+        }
+    }
+
+    pub fn is_estimated(&self) -> bool {
+        self.estimated.is_some()
     }
 }
 
@@ -150,10 +164,13 @@ impl Metered<'_> {
             "trace_id": spec.trace_id, "price_table_version": spec.price_table_version,
             "hold_id": self.hold.id, "hold_micros": reservation.hold_micros,
             "max_tokens": reservation.max_tokens, "max_tokens_reduced": reservation.clamped,
-            "usage_estimated": billed.usage_estimated,
+            "usage_estimated": billed.is_estimated(),
             "cached_input_tokens": billed.usage.cached_input_tokens,
         });
         if let Value::Object(common) = &mut meta {
+            if let Some(reason) = billed.estimated {
+                common.insert("usage_estimated_reason".into(), json!(reason));
+            }
             common.extend(details);
         }
         Charge {

@@ -1,18 +1,22 @@
 //! One turn, start to finish: agent and personality, plan, memory recall, then the metered call
-//! (reserve → call → settle or release). A failed call charges nothing and gives its
-//! Idempotency-Key back; a keyed turn's answer is stored in the transaction that charges it.
+//! (reserve → open the provider's stream → read it → settle or release). Every turn streams from
+//! the provider, watched by its client or not, so a turn that stops early — client gone, provider
+//! broke off, deadline — is still charged for what was generated. A refused call charges nothing
+//! and gives its Idempotency-Key back; a finished keyed turn's answer is stored in the
+//! transaction that charges it.
 
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 
 use super::embedding::{self, Payer, Purpose};
+use super::generation::{Generation, Live, Stop, TurnEvent, TurnStart, generate};
 use super::{Billed, CallSpec, ChargeKind, Metered, Settled, details};
 use crate::auth::AuthUser;
 use crate::budget::rules::input_token_bound;
-use crate::chat::{Completion, Message, ToolCall};
+use crate::chat::{FinishReason, Message, ToolCall};
 use crate::db::{agents, idempotency, personas};
-use crate::engine::EngineError;
+use crate::engine::{ChunkStream, EngineError};
 use crate::memory::store::{self, Scope};
 use crate::memory::{self, Hit};
 use crate::orchestrator::{self, Overrides, PlanError, PreparedTurn};
@@ -33,26 +37,33 @@ pub struct TurnInput {
     pub tools: Option<Vec<String>>,
 }
 
-/// Who is asking and how the request is traced.
-pub struct TurnContext<'a> {
-    pub user: &'a AuthUser,
-    pub trace_id: &'a str,
-    pub trace_header: Option<&'a str>,
+/// Who is asking, how the request is traced, and who watches it. Owned, so a turn can run in a
+/// task of its own that outlives its client's connection and always settles.
+pub struct TurnContext {
+    pub user: AuthUser,
+    pub trace_id: String,
+    pub trace_header: Option<String>,
     /// With an Idempotency-Key (already claimed): the answer is stored, as `render` shapes it, in
     /// the transaction that charges the turn, so a retry is replayed and never charged twice.
-    pub idempotency: Option<Idempotent<'a>>,
+    pub idempotency: Option<Idempotent>,
+    /// A streamed turn's client: it gets the text as it arrives.
+    pub live: Option<Live>,
 }
 
-pub struct Idempotent<'a> {
-    pub key: &'a str,
-    pub render: &'a (dyn Fn(&TurnOutcome) -> Result<Value, serde_json::Error> + Sync),
+pub struct Idempotent {
+    pub key: String,
+    pub render: fn(&TurnOutcome) -> Result<Value, serde_json::Error>,
 }
 
-/// A charged turn: the answer, what it used and cost, and the balance after it.
+/// A charged turn: the answer (whole, or as far as it got), what it used and cost, and the
+/// balance after it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TurnOutcome {
     pub text: String,
     pub usage: Usage,
+    /// Why `usage` is Helix's estimate rather than the provider's count, if it is.
+    pub usage_estimated: Option<&'static str>,
+    pub finish_reason: FinishReason,
     pub tool_calls: Vec<ToolCall>,
     pub cost_micros: i64,
     pub cost_cents: i64,
@@ -68,6 +79,20 @@ pub struct TurnOutcome {
     pub max_tokens_reduced: bool,
     /// The memory documents whose chunks were placed into the context, best match first.
     pub memory_doc_ids: Vec<String>,
+    /// Why the answer ended before the provider finished it; `None` for a whole answer.
+    pub stop: Option<Stop>,
+}
+
+impl TurnOutcome {
+    /// The error a client should see for a turn that stopped early (after being charged for what
+    /// was generated); `None` for a whole answer, or a client that hung up.
+    pub fn failure(&self) -> Option<ApiError> {
+        match &self.stop {
+            None | Some(Stop::ClientDisconnected) => None,
+            Some(Stop::Deadline) => Some(EngineError::Timeout.into()),
+            Some(Stop::Provider(error)) => Some(error.clone().into()),
+        }
+    }
 }
 
 /// The agent a turn runs under.
@@ -76,30 +101,30 @@ struct Agent {
     model: String,
 }
 
-/// Runs the turn; on any failure the Idempotency-Key (if any) is given back, since nothing was
-/// charged, so a retry runs the turn again.
+/// Runs the turn. Unless it finished whole, the Idempotency-Key (if any) is given back, so a
+/// retry runs the turn again.
 pub async fn run_turn(
     state: &AppState,
-    context: &TurnContext<'_>,
+    context: &TurnContext,
     turn: TurnInput,
 ) -> Result<TurnOutcome, ApiError> {
     let outcome = charged_turn(state, context, turn).await;
-    if outcome.is_err()
-        && let Some(keyed) = &context.idempotency
-    {
-        idempotency::abandon(&state.db, &context.user.id, keyed.key).await?;
+    let finished = matches!(&outcome, Ok(outcome) if outcome.stop.is_none());
+    if !finished && let Some(keyed) = &context.idempotency {
+        idempotency::abandon(&state.db, &context.user.id, &keyed.key).await?;
     }
     outcome
 }
 
 async fn charged_turn(
     state: &AppState,
-    context: &TurnContext<'_>,
+    context: &TurnContext,
     turn: TurnInput,
 ) -> Result<TurnOutcome, ApiError> {
     let started = Instant::now();
-    let agent = resolve_agent(state, context.user, turn.provider, turn.model.as_deref()).await?;
-    let personality = resolve_personality(state, context.user, &turn.personality_id).await?;
+    let user = &context.user;
+    let agent = resolve_agent(state, user, turn.provider, turn.model.as_deref()).await?;
+    let personality = resolve_personality(state, user, &turn.personality_id).await?;
     let price = state
         .prices
         .price(turn.provider.as_str(), &agent.model)
@@ -121,47 +146,92 @@ async fn charged_turn(
         orchestrator::add_context(&mut prepared, memory::context_block(&memory_hits));
     }
 
+    let input_bound = input_token_bound(&prepared.input);
     let spec = CallSpec {
-        user_id: &context.user.id,
+        user_id: &user.id,
         agent_id: Some(&agent.id),
-        trace_id: context.trace_id,
+        trace_id: &context.trace_id,
         kind: ChargeKind::Completion,
         provider: turn.provider.as_str(),
         model: &agent.model,
         price,
         price_table_version: state.prices.version(),
-        input_bound: input_token_bound(&prepared.input),
+        input_bound,
         requested_max_tokens: prepared
             .input
             .max_tokens
             .unwrap_or(state.config.turns.default_max_tokens),
         deadline: state.config.engines.retry.deadline,
     };
+    // The hold outlives the deadline, which counts from now: the call ends while it is held.
+    let deadline = tokio::time::Instant::now() + spec.deadline;
     let metered = super::reserve(&state.db, spec).await?;
     prepared.input.max_tokens = Some(metered.max_tokens());
 
     let mut xray = XrayCall::start(turn.provider, &agent.model);
-    let result = metered
+    let opened = metered
         .call(&state.db, async {
-            let result = call_engine(state, turn.provider, &agent.model, &prepared).await;
-            xray.finish(&result);
-            result
+            let opened = open_stream(state, turn.provider, &agent.model, &prepared).await;
+            if let Err(error) = &opened {
+                xray.finish(Err(error));
+            }
+            opened
         })
         .await;
-    let completion = match result {
-        Ok(completion) => completion,
+    let stream = match opened {
+        Ok(stream) => stream,
         Err(error) => {
             record_xray(state, context, &xray).await;
             return Err(error);
         }
     };
+    if let Some(live) = &context.live {
+        let start = TurnStart {
+            trace_id: context.trace_id.clone(),
+            provider: turn.provider,
+            model: agent.model.clone(),
+            personality_id: personality.id.clone(),
+            max_tokens: metered.max_tokens(),
+            max_tokens_reduced: metered.hold.reservation.clamped,
+        };
+        // A client already gone is noticed by `generate`, which then charges the input.
+        let _ = live.send(TurnEvent::Started(start)).await;
+    }
+    let generation = generate(
+        stream,
+        context.live.as_ref(),
+        deadline,
+        &prepared.allowed_tools,
+    )
+    .await;
+    xray.finish(generation_outcome(&generation));
+    if generation.is_refusal() {
+        metered.release(&state.db).await?;
+        record_xray(state, context, &xray).await;
+        return Err(generation
+            .stop
+            .and_then(|stop| match stop {
+                Stop::Provider(error) => Some(ApiError::from(error)),
+                _ => None,
+            })
+            .unwrap_or_else(|| ApiError::from(EngineError::StreamCut)));
+    }
 
-    let billed = billable_usage(&completion, &prepared, metered.max_tokens());
+    let billed = generation.billed(input_bound, metered.max_tokens());
     let row = details(json!({ "personality_id": personality.id }));
+    let finish_reason = generation
+        .finish_reason
+        .unwrap_or(if generation.tool_calls.is_empty() {
+            FinishReason::Stop
+        } else {
+            FinishReason::ToolCalls
+        });
     let outcome = |settled: &Settled| TurnOutcome {
-        text: completion.text.clone(),
+        text: generation.text.clone(),
         usage: billed.usage,
-        tool_calls: completion.tool_calls.clone(),
+        usage_estimated: billed.estimated,
+        finish_reason,
+        tool_calls: generation.tool_calls.clone(),
         cost_micros: settled.cost_micros,
         cost_cents: settled.settlement.cost_cents,
         balance_micros: settled.settlement.balance_micros,
@@ -169,44 +239,64 @@ async fn charged_turn(
         provider: turn.provider,
         model: agent.model.clone(),
         personality_id: personality.id.clone(),
-        trace_id: context.trace_id.to_owned(),
+        trace_id: context.trace_id.clone(),
         max_tokens: metered.max_tokens(),
         max_tokens_reduced: metered.hold.reservation.clamped,
         memory_doc_ids: memory::doc_ids(&memory_hits),
+        stop: generation.stop.clone(),
     };
-    let outcome = settle(state, context, &metered, billed, row, outcome).await?;
+    let whole = generation.stop.is_none();
+    let outcome = settle(state, context, &metered, billed, row, whole, outcome).await?;
     record_xray(state, context, &xray).await;
+    log_turn(user, &outcome, &memory_hits, &xray, started);
+    Ok(outcome)
+}
+
+fn log_turn(
+    user: &AuthUser,
+    outcome: &TurnOutcome,
+    memory_hits: &[Hit],
+    xray: &XrayCall<'_>,
+    started: Instant,
+) {
+    let provider_latency = xray.latency();
+    let helix_latency = started.elapsed().saturating_sub(provider_latency);
+    let stop = outcome.stop.as_ref().map(Stop::reason);
     tracing::info!(
-        user_id = %context.user.id,
-        engine = turn.provider.as_str(),
-        provider = turn.provider.as_str(),
-        model = %agent.model,
-        personality_id = %personality.id,
+        user_id = %user.id,
+        engine = outcome.provider.as_str(),
+        provider = outcome.provider.as_str(),
+        model = %outcome.model,
+        personality_id = %outcome.personality_id,
         input_tokens = outcome.usage.input_tokens,
         output_tokens = outcome.usage.output_tokens,
-        usage_estimated = billed.usage_estimated,
+        usage_estimated = outcome.usage_estimated.is_some(),
+        usage_estimated_reason = outcome.usage_estimated,
+        stopped = stop,
         cost_micros = outcome.cost_micros,
         balance_micros = outcome.balance_micros,
         max_tokens = outcome.max_tokens,
         max_tokens_reduced = outcome.max_tokens_reduced,
         memory_chunks = memory_hits.len(),
-        provider_latency_ms = xray.latency().as_secs_f64() * 1000.0,
-        helix_latency_ms = started.elapsed().saturating_sub(xray.latency()).as_secs_f64() * 1000.0,
-        "turn completed"
+        provider_latency_ms = provider_latency.as_secs_f64() * 1000.0,
+        helix_latency_ms = helix_latency.as_secs_f64() * 1000.0,
+        "{}",
+        if stop.is_some() { "turn stopped early; charged what was generated" } else { "turn completed" }
     );
-    Ok(outcome)
 }
 
-/// Charges the turn; with an Idempotency-Key, stores the rendered answer in the same transaction.
+/// Charges the turn; a `whole` answer with an Idempotency-Key is stored in the same transaction.
 async fn settle(
     state: &AppState,
-    context: &TurnContext<'_>,
+    context: &TurnContext,
     metered: &Metered<'_>,
     billed: Billed,
     row: serde_json::Map<String, Value>,
+    whole: bool,
     outcome: impl Fn(&Settled) -> TurnOutcome,
 ) -> Result<TurnOutcome, ApiError> {
-    let Some(keyed) = &context.idempotency else {
+    let keyed = context.idempotency.as_ref().filter(|_| whole);
+    let Some(keyed) = keyed else {
         let settled = metered.settle(&state.db, billed, row).await?;
         return Ok(outcome(&settled));
     };
@@ -214,7 +304,7 @@ async fn settle(
     let settled = metered.settle(&mut *tx, billed, row).await?;
     let outcome = outcome(&settled);
     let stored = (keyed.render)(&outcome).map_err(ApiError::internal)?;
-    idempotency::complete(&mut *tx, &context.user.id, keyed.key, &stored).await?;
+    idempotency::complete(&mut *tx, &context.user.id, &keyed.key, &stored).await?;
     tx.commit().await?;
     Ok(outcome)
 }
@@ -273,7 +363,7 @@ async fn resolve_personality(
 /// embedding is charged like any model call, before the turn's own reservation.
 async fn recall(
     state: &AppState,
-    context: &TurnContext<'_>,
+    context: &TurnContext,
     personality: &Personality,
     prepared: &PreparedTurn,
 ) -> Result<Vec<Hit>, ApiError> {
@@ -293,7 +383,7 @@ async fn recall(
     }
     let payer = Payer {
         user_id,
-        trace_id: context.trace_id,
+        trace_id: &context.trace_id,
     };
     let mut metered =
         embedding::embed(state, &payer, Purpose::TurnRetrieval, &[query.to_owned()]).await?;
@@ -321,36 +411,14 @@ fn plan_error(error: PlanError) -> ApiError {
     }
 }
 
-async fn call_engine(
+async fn open_stream(
     state: &AppState,
     provider: Provider,
     model: &str,
     prepared: &PreparedTurn,
-) -> Result<Completion, EngineError> {
+) -> Result<Box<dyn ChunkStream>, EngineError> {
     let engine = state.engines.engine(provider, model).await?;
-    orchestrator::execute(engine.as_ref(), prepared).await
-}
-
-/// The provider's usage, or — if it reported none — an upper bound from what was sent and
-/// received, never more output than was allowed.
-pub fn billable_usage(completion: &Completion, prepared: &PreparedTurn, max_tokens: u32) -> Billed {
-    if let Some(usage) = completion.usage {
-        return Billed::reported(usage);
-    }
-    let calls: usize = completion
-        .tool_calls
-        .iter()
-        .map(|c| c.name.len() + c.arguments.to_string().len())
-        .sum();
-    let output = ((completion.text.len() + calls) as u64).min(u64::from(max_tokens));
-    Billed {
-        usage: Usage {
-            input_tokens: input_token_bound(&prepared.input),
-            output_tokens: output,
-            cached_input_tokens: 0,
-        },
-        usage_estimated: true,
-    }
+    engine.stream(&prepared.input).await
 }
 
 /// A provider call, timed for its X-Ray subsegment (sent once the money is settled, so a slow
@@ -377,7 +445,8 @@ impl<'a> XrayCall<'a> {
         }
     }
 
-    fn finish(&mut self, result: &Result<Completion, EngineError>) {
+    /// The call ended: with the provider's count (if it gave one), or its error.
+    fn finish(&mut self, result: Result<Option<Usage>, &EngineError>) {
         self.latency = self.started.0.elapsed();
         self.outcome = call_outcome(result);
     }
@@ -387,10 +456,18 @@ impl<'a> XrayCall<'a> {
     }
 }
 
-fn call_outcome(outcome: &Result<Completion, EngineError>) -> CallOutcome {
+/// How the provider call ended, for X-Ray: a provider that broke off mid-answer failed.
+fn generation_outcome(generation: &Generation) -> Result<Option<Usage>, &EngineError> {
+    match &generation.stop {
+        Some(Stop::Provider(error)) => Err(error),
+        _ => Ok(generation.usage),
+    }
+}
+
+fn call_outcome(outcome: Result<Option<Usage>, &EngineError>) -> CallOutcome {
     match outcome {
-        Ok(completion) => {
-            let usage = completion.usage.unwrap_or_default();
+        Ok(usage) => {
+            let usage = usage.unwrap_or_default();
             CallOutcome::Ok {
                 input_tokens: usage.input_tokens,
                 output_tokens: usage.output_tokens,
@@ -409,13 +486,13 @@ fn call_outcome(outcome: &Result<Completion, EngineError>) -> CallOutcome {
     }
 }
 
-async fn record_xray(state: &AppState, context: &TurnContext<'_>, call: &XrayCall<'_>) {
+async fn record_xray(state: &AppState, context: &TurnContext, call: &XrayCall<'_>) {
     if !state.tracer.is_enabled() {
         return;
     }
     let call = ProviderCall {
-        trace_header: context.trace_header,
-        trace_id: context.trace_id,
+        trace_header: context.trace_header.as_deref(),
+        trace_id: &context.trace_id,
         engine: call.provider.as_str(),
         provider: call.provider.as_str(),
         model: call.model,

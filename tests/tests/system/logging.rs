@@ -115,10 +115,7 @@ async fn each_provider_attempt_is_logged_with_the_request_trace_id() {
 async fn a_turn_logs_one_line_with_its_cost_and_latencies(pool: PgPool) {
     let provider = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "choices": [{"message": {"role": "assistant", "content": "hi"}}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 3}
-        })))
+        .respond_with(helix_tests::OpenAiReply::text("hi", 12, 3))
         .mount(&provider)
         .await;
     let local = format!("{}/v1", provider.uri());

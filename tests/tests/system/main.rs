@@ -26,5 +26,6 @@ mod reconcile;
 mod schema;
 mod secrets;
 mod seed;
+mod turn_streams;
 mod turns;
 mod xray;

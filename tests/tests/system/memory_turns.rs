@@ -4,11 +4,11 @@
 
 use axum::http::StatusCode;
 use helix_shared::personality::MemorySettings;
-use helix_tests::{Reply, add_agent, json_request, prepare_memory, send, state_with};
+use helix_tests::{OpenAiReply, Reply, add_agent, json_request, prepare_memory, send, state_with};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 type World = helix_tests::World<MockServer>;
 
@@ -16,12 +16,11 @@ async fn world(pool: PgPool) -> World {
     let provider = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 1_795_000_000,
-            "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "You get 25 days [leave-policy]."}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 300, "completion_tokens": 10, "total_tokens": 310}
-        })))
+        .respond_with(OpenAiReply::text(
+            "You get 25 days [leave-policy].",
+            300,
+            10,
+        ))
         .mount(&provider)
         .await;
     let base = format!("{}/v1", provider.uri());

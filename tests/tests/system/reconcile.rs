@@ -8,11 +8,11 @@ use axum::http::{Request, StatusCode};
 use helix_shared::budget::ledger::{self, HoldRequest, ReserveOutcome};
 use helix_shared::budget::reconcile::{self, Options};
 use helix_shared::pricing::Price;
-use helix_tests::{authorised, config_with, send, signed_in_user, state, state_with};
+use helix_tests::{OpenAiReply, authorised, config_with, send, signed_in_user, state, state_with};
 use serde_json::json;
 use sqlx::PgPool;
 use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
 const REPORT: Options = Options {
     repair: false,
@@ -153,15 +153,20 @@ async fn old_idempotency_keys_are_forgotten(pool: PgPool) {
     );
 }
 
+/// An answer 5 ms late, so turns overlap the reconciler.
+struct DelayedReply(OpenAiReply);
+
+impl Respond for DelayedReply {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        self.0.respond(request).set_delay(Duration::from_millis(5))
+    }
+}
+
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn reconciling_beside_fifty_live_turns_finds_no_drift_and_keeps_the_invariant(pool: PgPool) {
     let provider = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"choices": [{"message": {"role": "assistant", "content": "ok"}}], "usage": {"prompt_tokens": 30, "completion_tokens": 10}}))
-                .set_delay(Duration::from_millis(5)),
-        )
+        .respond_with(DelayedReply(OpenAiReply::text("ok", 30, 10)))
         .mount(&provider)
         .await;
     let local = format!("{}/v1", provider.uri());

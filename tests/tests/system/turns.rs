@@ -11,7 +11,8 @@ use helix_shared::engine::registry::EngineRegistry;
 use helix_shared::ids::new_id;
 use helix_shared::xray::Tracer;
 use helix_tests::{
-    Reply, add_agent, authorised, config_with, fake_aws_config, json_request, send, signed_in_user,
+    AnthropicReply, OpenAiReply, Reply, add_agent, authorised, config_with, fake_aws_config,
+    json_request, send, signed_in_user,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -78,22 +79,13 @@ async fn answer_everywhere(server: &MockServer) {
     for chat_path in ["/v1/chat/completions", "/local/v1/chat/completions"] {
         Mock::given(method("POST"))
             .and(path(chat_path))
-            .respond_with(ResponseTemplate::new(200).set_body_json(openai_answer(
-                "Hello!",
-                120,
-                30,
-                json!([]),
-            )))
+            .respond_with(OpenAiReply::text("Hello!", 120, 30).in_pieces(&["Hel", "lo!"]))
             .mount(server)
             .await;
     }
     Mock::given(method("POST"))
         .and(path("/v1/messages"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
-            "content": [{"type": "text", "text": "Hello!"}], "stop_reason": "end_turn",
-            "usage": {"input_tokens": 120, "output_tokens": 30}
-        })))
+        .respond_with(AnthropicReply::text("Hello!", 120, 30))
         .mount(server)
         .await;
     Mock::given(method("POST"))
@@ -105,18 +97,6 @@ async fn answer_everywhere(server: &MockServer) {
         })))
         .mount(server)
         .await;
-}
-
-fn openai_answer(text: &str, input: u64, output: u64, tool_calls: Value) -> Value {
-    let mut message = json!({"role": "assistant", "content": text});
-    if tool_calls.as_array().is_some_and(|calls| !calls.is_empty()) {
-        message["tool_calls"] = tool_calls;
-    }
-    json!({
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output}
-    })
 }
 
 async fn provider_requests(world: &World) -> Vec<Value> {
@@ -328,7 +308,7 @@ async fn whitelisted_tools_are_offered_and_other_tool_calls_are_dropped(pool: Pg
     ]);
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(openai_answer("", 50, 10, calls)))
+        .respond_with(OpenAiReply::text("", 50, 10).with_tool_calls(calls))
         .mount(&world.provider)
         .await;
 
@@ -663,12 +643,7 @@ async fn concurrent_turns_never_overspend_and_every_cent_is_on_the_ledger(pool: 
     world.fund(50 * 20).await;
     Mock::given(method("POST"))
         .and(path("/local/v1/chat/completions"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(openai_answer(
-            "ok",
-            40,
-            20,
-            json!([]),
-        )))
+        .respond_with(OpenAiReply::text("ok", 40, 20))
         .mount(&world.provider)
         .await;
     let mut body = ask("local");

@@ -242,6 +242,8 @@ impl EventDecoder for StreamDecoder {
         StreamProgress {
             output_bytes: self.received_output_bytes,
             usage: self.usage_so_far(),
+            // Output usage is final only at the end; before, it lags behind the text.
+            usage_is_current: self.done,
         }
     }
 }

@@ -178,6 +178,8 @@ impl EventDecoder for StreamDecoder {
         StreamProgress {
             output_bytes: self.received_output_bytes,
             usage: self.usage,
+            // OpenAI reports usage once, after the last piece of the answer.
+            usage_is_current: self.usage.is_some(),
         }
     }
 }
