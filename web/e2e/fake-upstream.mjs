@@ -1,7 +1,8 @@
 // @ts-check
 // What the end-to-end tests put behind the real gateway, on one free port:
 //  - an OpenAI-compatible provider (POST /v1/chat/completions, the real wire format with `usage`),
-//    pointed to by HELIX_LOCAL_BASE_URL. Its answers are scripted by the last message (below).
+//    pointed to by HELIX_LOCAL_BASE_URL. Its answers are scripted by the last message (below); with
+//    `"stream": true` they come as OpenAI's chunked event stream, a piece at a time.
 //  - an S3 bucket, path-style (AWS_ENDPOINT_URL), for the presigned avatar PUTs and GETs, with the
 //    CORS answers a real bucket's CORS rule gives the web app's origin.
 //  - GET /__e2e/chat-requests: what the provider was sent, for the tests to check.
@@ -14,7 +15,9 @@ export const COMPLETION_TOKENS = 50
 
 /**
  * @typedef {{ role: string, content?: string | null, tool_call_id?: string, tool_calls?: unknown[] }} WireMessage
- * @typedef {{ model: string, messages: WireMessage[], tools?: { function?: { name?: string } }[] }} ChatRequest
+ * @typedef {{ model: string, messages: WireMessage[], tools?: { function?: { name?: string } }[], stream?: boolean }} ChatRequest
+ * @typedef {{ id: string, type: 'function', function: { name: string, arguments: string } }} WireToolCall
+ * @typedef {{ role: 'assistant', content: string | null, tool_calls?: WireToolCall[] }} AnswerMessage
  */
 
 /** @type {ChatRequest[]} */
@@ -45,11 +48,18 @@ function parseChatRequest(body) {
   return /** @type {ChatRequest} */ (request)
 }
 
+/** A streamed answer's pace: the pause before each piece, in ms. */
+const PIECE_DELAYS_MS = [30, 55, 80]
+/** "slowly": this many numbers, one piece each, so that a test can stop the answer part-way. */
+const SLOW_COUNT = 60
+const SLOW_DELAY_MS = 80
+
 /**
  * The scripted provider. The last message decides:
  *  - a tool result → "Tool said: <results>";
  *  - "spend N output tokens" → a short answer that reports N completion tokens (to spend a budget);
  *  - "use the calculator" (when the calculator is offered) → a calculator tool call;
+ *  - "slowly" → counting to 60, then "The end." (streamed over about five seconds);
  *  - anything else → an echo of the message and of the start of the system prompt (the persona).
  * @param {ChatRequest} request
  */
@@ -58,7 +68,7 @@ function complete(request) {
   const last = messages.at(-1)
   const system = messages.find((m) => m.role === 'system')?.content ?? ''
   let completionTokens = COMPLETION_TOKENS
-  /** @type {Record<string, unknown>} */
+  /** @type {AnswerMessage} */
   let message
   if (last?.role === 'tool') {
     const results = messages
@@ -72,6 +82,9 @@ function complete(request) {
     if (spend) {
       completionTokens = Number(spend[1])
       message = { role: 'assistant', content: `Spent ${completionTokens} tokens.` }
+    } else if (/slowly/i.test(text)) {
+      const numbers = Array.from({ length: SLOW_COUNT }, (_, i) => String(i + 1))
+      message = { role: 'assistant', content: `Counting slowly: ${numbers.join(', ')}. The end.` }
     } else if (/use the calculator/i.test(text) && offersCalculator) {
       message = {
         role: 'assistant',
@@ -105,6 +118,62 @@ function complete(request) {
       total_tokens: PROMPT_TOKENS + completionTokens,
     },
   }
+}
+
+/**
+ * The answer as OpenAI streams it (`stream: true`, `stream_options.include_usage`): `data:` lines
+ * of chat.completion.chunk, the role first, the text a word at a time, tool calls as fragments keyed
+ * by index, the finish_reason in the last choice, a chunk with no choices and the usage, `[DONE]`.
+ * Stops writing when the caller hangs up (a stopped turn).
+ * @param {import('node:http').ServerResponse} res
+ * @param {ReturnType<typeof complete>} completion
+ * @param {boolean} slow
+ */
+function stream(res, completion, slow) {
+  const [choice] = completion.choices
+  if (!choice) throw new Error('a completion has one choice')
+  const { message, finish_reason } = choice
+  /** @type {Record<string, unknown>[]} */
+  const deltas = [{ role: 'assistant', content: message.tool_calls ? null : '' }]
+  for (const word of message.content?.match(/\S+\s*/g) ?? []) deltas.push({ content: word })
+  message.tool_calls?.forEach((call, index) => {
+    const half = Math.ceil(call.function.arguments.length / 2)
+    deltas.push({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.function.name, arguments: '' } }] })
+    for (const part of [call.function.arguments.slice(0, half), call.function.arguments.slice(half)]) {
+      deltas.push({ tool_calls: [{ index, function: { arguments: part } }] })
+    }
+  })
+  const chunk = (/** @type {Record<string, unknown>} */ fields) => ({
+    id: completion.id,
+    object: 'chat.completion.chunk',
+    created: completion.created,
+    model: completion.model,
+    system_fingerprint: null,
+    ...fields,
+  })
+  const chunks = [
+    ...deltas.map((delta) => chunk({ choices: [{ index: 0, delta, logprobs: null, finish_reason: null }], usage: null })),
+    chunk({ choices: [{ index: 0, delta: {}, logprobs: null, finish_reason }], usage: null }),
+    chunk({ choices: [], usage: completion.usage }),
+  ]
+
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer
+  res.on('close', () => {
+    clearTimeout(timer)
+  })
+  let next = 0
+  const writeNext = () => {
+    const piece = chunks[next++]
+    if (!piece) {
+      res.end('data: [DONE]\n\n')
+      return
+    }
+    res.write(`data: ${JSON.stringify(piece)}\n\n`)
+    timer = setTimeout(writeNext, slow ? SLOW_DELAY_MS : (PIECE_DELAYS_MS[next % PIECE_DELAYS_MS.length] ?? 0))
+  }
+  writeNext()
 }
 
 /**
@@ -207,7 +276,9 @@ const server = createServer((req, res) => {
       const request = parseChatRequest(body)
       if (request) {
         chatRequests.push(request)
-        json(res, 200, complete(request))
+        const completion = complete(request)
+        if (request.stream === true) stream(res, completion, /slowly/i.test(request.messages.at(-1)?.content ?? ''))
+        else json(res, 200, completion)
       } else {
         json(res, 400, { error: { message: 'model and messages are required', type: 'invalid_request_error', code: null } })
       }

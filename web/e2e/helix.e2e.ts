@@ -1,6 +1,6 @@
 // The web app end to end, in a real headless Chromium, against the real local stack that
 // scripts/e2e starts: the gateway on a fresh seeded database, a fake OpenAI-compatible provider
-// (and S3) behind it, and the production build of the app served by vite preview.
+// (and S3) behind it, and the production build of the app served by vite preview. Answers stream.
 // The steps share one database and run in order: each builds on the balance the last one left.
 import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -16,6 +16,7 @@ const LOCAL_ENGINE = 'local · smollm2-135m-instruct'
  * output tokens, so the fake provider's 100 + 50 tokens cost 100×100 + 50×1000 = 60,000 µ$ = $0.06.
  */
 const TURN_COST = '$0.06'
+const TURN_COST_CENTS = 6
 
 let context: BrowserContext
 let closeBrowser: () => Promise<void>
@@ -69,6 +70,59 @@ async function say(page: Page, message: string): Promise<void> {
   await composer.press('Enter')
 }
 
+/** Answers carry aria-busy: "true" while they stream in, "false" once they have ended. */
+function answers(page: Page, state: 'streaming' | 'ended'): Locator {
+  const busy = state === 'streaming' ? 'true' : 'false'
+  return page.getByRole('list', { name: 'Conversation' }).locator(`:scope > li[aria-busy="${busy}"]`)
+}
+
+/** Does `act`, then waits until the answer it starts has ended; returns that answer. */
+async function answerTo(page: Page, act: () => Promise<void>): Promise<Locator> {
+  const ended = answers(page, 'ended')
+  const before = await ended.count()
+  await act()
+  await expect.poll(() => ended.count(), { timeout: 15_000 }).toBe(before + 1)
+  return ended.last()
+}
+
+/** Sends a message and waits for its whole answer. */
+async function ask(page: Page, message: string): Promise<Locator> {
+  return answerTo(page, () => say(page, message))
+}
+
+/** "Budget left: $9.76" → 976. */
+async function bannerCents(page: Page): Promise<number> {
+  const match = /\$(\d+)\.(\d\d)$/.exec(await banner(page))
+  if (!match) throw new Error(`the banner shows no balance: ${await banner(page)}`)
+  return Number(match[1]) * 100 + Number(match[2])
+}
+
+function dollars(cents: number): string {
+  return `$${(cents / 100).toFixed(2)}`
+}
+
+/**
+ * Records, in the page, each new length of the text of the answer that is streaming in, so that a
+ * test can tell the answer grew on screen piece by piece. Call the returned function for the lengths.
+ */
+async function watchStreamingText(page: Page): Promise<() => Promise<number[]>> {
+  await page.evaluate(() => {
+    const lengths: number[] = []
+    const observer = new MutationObserver(() => {
+      const length = document.querySelector('li[aria-busy="true"] .markdown')?.textContent.length ?? 0
+      if (length > 0 && lengths.at(-1) !== length) lengths.push(length)
+    })
+    observer.observe(document.body, { subtree: true, childList: true, characterData: true })
+    Object.assign(window, {
+      streamedLengths: () => {
+        observer.disconnect()
+        return lengths
+      },
+    })
+  })
+  return () => page.evaluate(() => (window as unknown as { streamedLengths: () => number[] }).streamedLengths())
+}
+
 interface SentRequest {
   messages: { role: string; content: string | null; tool_call_id?: string; tool_calls?: { id: string }[] }[]
 }
@@ -97,9 +151,8 @@ describe('Helix in a browser', () => {
     expect(await banner(master)).toBe('Budget left: $10.00')
     await chooseLocalEngine(master)
 
-    await say(master, 'Hello from the browser')
+    const answer = await ask(master, 'Hello from the browser')
 
-    const answer = master.getByRole('list', { name: 'Conversation' }).locator(':scope > li').last()
     expect(await text(answer.locator('strong'))).toBe('Hello from the browser')
     expect(await text(answer)).toContain(`Cost: ${TURN_COST}`)
     expect(await text(answer)).toContain('Tokens: 100 in, 50 out')
@@ -138,7 +191,7 @@ describe('Helix in a browser', () => {
     await shown(master.locator('label', { has: choice }).locator(`img[src^="${stack.upstreamUrl}/"]`))
     await master.locator('label', { has: choice }).click()
     await chooseLocalEngine(master)
-    await say(master, 'Who are you?')
+    await ask(master, 'Who are you?')
 
     await shown(master.getByText(/My instructions begin: “Arr! You are Captain Hook/))
     const sent = (await providerRequests()).at(-1)
@@ -149,13 +202,13 @@ describe('Helix in a browser', () => {
   it("shows the model's tool call and sends the typed result back as a tool message", async () => {
     await master.locator('label', { has: master.getByRole('radio', { name: /Helix assistant/ }) }).click()
     await master.getByRole('button', { name: 'New conversation' }).click()
-    await say(master, 'Please use the calculator for 6*7')
+    await ask(master, 'Please use the calculator for 6*7')
 
     const form = await shown(master.getByRole('form', { name: 'The model asked to use a tool' }))
     expect(await text(master.getByRole('list', { name: 'Tool calls' }))).toContain('{"expression":"6*7"}')
     await form.getByLabel('Result of calculator').fill('42')
     await screenshot(master, stack, 'chat-tool-call')
-    await form.getByRole('button', { name: 'Send tool result' }).click()
+    await answerTo(master, () => form.getByRole('button', { name: 'Send tool result' }).click())
 
     await shown(master.getByText('Tool said: call_e2e_1=42'))
     const sent = (await providerRequests()).at(-1)
@@ -202,7 +255,7 @@ describe('Helix in a browser', () => {
       await chooseLocalEngine(fnbo)
 
       // 100 × 100 µ$ in + 9,975 × 1,000 µ$ out = $9.985 of the $10.00: 1.5 cents are left.
-      await say(fnbo, 'Please spend 9975 output tokens')
+      await ask(fnbo, 'Please spend 9975 output tokens')
       await shown(fnbo.getByText('Spent 9975 tokens.'))
       await shown(fnbo.getByText('Budget left: $0.01'))
 
@@ -230,7 +283,7 @@ describe('Helix in a browser', () => {
       expect(await fnbo.getByRole('alert').filter({ hasText: 'Your budget is used up' }).count()).toBe(0)
 
       // The refused message is still there to send again (same Idempotency-Key), and now it goes.
-      await fnbo.getByRole('button', { name: 'Try again' }).click()
+      await answerTo(fnbo, () => fnbo.getByRole('button', { name: 'Try again' }).click())
       await shown(fnbo.getByText('One more, please', { exact: true }).last())
       await shown(fnbo.locator('strong', { hasText: 'One more, please' }))
       await shown(fnbo.getByText('Budget left: $4.95'))
@@ -238,6 +291,50 @@ describe('Helix in a browser', () => {
     } finally {
       await fnbo.close()
     }
+  })
+
+  it('streams an answer onto the screen piece by piece, then shows its cost and charges it', async () => {
+    await go(master, 'Chat')
+    await chooseLocalEngine(master)
+    const before = await bannerCents(master)
+    const streamedLengths = await watchStreamingText(master)
+
+    const answer = await ask(master, 'Tell me something, a piece at a time')
+
+    const lengths = await streamedLengths()
+    const final = (await text(answer.locator('.markdown'))).length
+    expect(new Set(lengths).size, `lengths seen while streaming: ${lengths.join(', ')}`).toBeGreaterThanOrEqual(2)
+    expect(Math.min(...lengths)).toBeLessThan(final)
+    expect(await text(answer.locator('strong'))).toBe('Tell me something, a piece at a time')
+    expect(await text(answer)).toContain('Tokens: 100 in, 50 out')
+    expect(await text(answer)).toContain(`Cost: ${TURN_COST}`)
+    await shown(master.getByText(`Budget left: ${dollars(before - TURN_COST_CENTS)}`))
+  })
+
+  it('stops an answer part-way: the text so far stays, marked stopped, and the budget shows the charge', async () => {
+    const before = await bannerCents(master)
+
+    await say(master, 'Please count slowly to sixty')
+    const streaming = answers(master, 'streaming')
+    await shown(streaming.getByText(/Counting slowly: 1, 2, 3, 4, 5,/))
+    await shown(master.getByRole('button', { name: 'Stop' }))
+    await screenshot(master, stack, 'chat-streaming')
+    await master.getByRole('button', { name: 'Stop' }).click()
+
+    const stopped = answers(master, 'ended').last()
+    await shown(stopped.getByText('Stopped', { exact: true }))
+    await shown(master.getByRole('button', { name: 'Send' }))
+    const kept = await text(stopped.locator('.markdown'))
+    expect(kept).toMatch(/^Counting slowly: 1, 2, 3, 4, 5,/)
+    expect(kept).not.toContain('The end.')
+    // Nothing more arrives after the stop.
+    await master.waitForTimeout(500)
+    expect(await text(stopped.locator('.markdown'))).toBe(kept)
+
+    await expect.poll(() => bannerCents(master), { timeout: 10_000 }).toBeLessThan(before)
+    // The cost line settles: the ledger's cost, or plainly not known; never left "updating".
+    await shown(stopped.getByText(/^(Cost: \$\d|cost not known yet)/))
+    await screenshot(master, stack, 'chat-stopped')
   })
 
   it('fits a phone-width screen without sideways scrolling', async () => {

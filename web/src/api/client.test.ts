@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { errorResponse, fakeFetch, jsonResponse, turn } from '../test/fakeApi'
+import { errorResponse, fakeFetch, jsonResponse, streamedTurn, turnDone } from '../test/fakeApi'
 import { ApiError, createApiClient, type ApiEvent } from './client'
 import { helixApi } from './helix'
 import type { AvatarUpload } from './types'
@@ -10,6 +10,19 @@ function makeApi(token: string | null = 'token-123', baseUrl = '') {
   const events: ApiEvent[] = []
   client.subscribe((event) => events.push(event))
   return { api: helixApi(client), events }
+}
+
+const TURN = {
+  engine: 'openai' as const,
+  model: 'gpt-4o-mini',
+  personalityId: 'helix-assistant',
+  messages: [{ role: 'user' as const, content: 'hi' }],
+}
+
+async function allOf<T>(events: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = []
+  for await (const event of events) all.push(event)
+  return all
 }
 
 async function caught(promise: Promise<unknown>): Promise<ApiError> {
@@ -54,22 +67,28 @@ describe('the API client', () => {
     expect(fake.calls[0]?.body).toEqual({ passcode: 'helix-master-dev' })
   })
 
-  it('sends the turn with its Idempotency-Key header', async () => {
-    const fake = fakeFetch({ 'POST /v1/turns': () => jsonResponse(200, turn()) })
+  it('asks for the turn streamed, with its Idempotency-Key header, and yields its events', async () => {
+    const fake = fakeFetch({ 'POST /v1/turns': () => streamedTurn({ text: 'Hello there' }) })
     const { api } = makeApi()
-    const body = {
-      engine: 'openai' as const,
-      model: 'gpt-4o-mini',
-      personalityId: 'helix-assistant',
-      messages: [{ role: 'user' as const, content: 'hi' }],
-    }
 
-    const answer = await api.createTurn(body, 'key-1')
+    const events = await allOf(api.streamTurn(TURN, 'key-1', new AbortController().signal))
 
-    expect(answer.trace_id).toBe('1-abc-def')
+    expect(events.map((event) => event.type)).toEqual(['start', 'delta', 'delta', 'done'])
+    expect(events.at(-1)).toEqual({ type: 'done', done: turnDone() })
     expect(fake.calls[0]?.headers.get('idempotency-key')).toBe('key-1')
     expect(fake.calls[0]?.headers.get('content-type')).toBe('application/json')
-    expect(fake.calls[0]?.body).toEqual(body)
+    expect(fake.calls[0]?.headers.get('accept')).toMatch(/^text\/event-stream/)
+    expect(fake.calls[0]?.body).toEqual({ ...TURN, stream: true })
+  })
+
+  it('refuses a 2xx answer that is not an event stream, as an ApiError', async () => {
+    fakeFetch({ 'POST /v1/turns': () => new Response('<html>hi</html>', { headers: { 'content-type': 'text/html' } }) })
+    const { api } = makeApi()
+
+    const error = await caught(allOf(api.streamTurn(TURN, 'key-1', new AbortController().signal)))
+
+    expect(error).toMatchObject({ status: 200, code: 'not_an_event_stream' })
+    expect(error.message).toContain('text/html')
   })
 
   it('passes ledger paging as query parameters', async () => {
@@ -127,9 +146,7 @@ describe('the API client', () => {
     })
     const { api, events } = makeApi()
 
-    const error = await caught(
-      api.createTurn({ engine: 'openai', personalityId: 'x', messages: [{ role: 'user', content: 'hi' }] }, 'k'),
-    )
+    const error = await caught(allOf(api.streamTurn(TURN, 'k', new AbortController().signal)))
 
     expect(error.details).toEqual({ balance_cents: 0, required_cents: 3 })
     expect(events).toEqual([{ type: 'budget_exhausted', error }])

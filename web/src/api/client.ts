@@ -1,5 +1,6 @@
-// One way to call the Helix API: request<T>() adds the bearer token, parses the error body into an
-// ApiError, and tells subscribers about a 401 (session over) or a 402 (budget exhausted).
+// One way to call the Helix API: open() adds the bearer token, parses the error body into an
+// ApiError, and tells subscribers about a 401 (session over) or a 402 (budget exhausted); request<T>()
+// also reads the JSON body.
 
 /** An API failure as the app sees it: the HTTP status and the API's stable `code`, message and trace id. */
 export class ApiError extends Error {
@@ -51,6 +52,8 @@ export interface ApiClientOptions {
 
 export interface ApiClient {
   request: <T>(path: string, options?: RequestOptions) => Promise<T>
+  /** The successful response itself, for a body read as it arrives (a streamed turn). */
+  open: (path: string, options?: RequestOptions) => Promise<Response>
   subscribe: (listener: (event: ApiEvent) => void) => () => void
 }
 
@@ -64,7 +67,7 @@ export function createApiClient({ baseUrl, getToken }: ApiClientOptions): ApiCli
     for (const listener of listeners) listener(event)
   }
 
-  async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  async function open(path: string, options: RequestOptions = {}): Promise<Response> {
     const { method = 'GET', body, query, authenticated = true, signal } = options
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers }
     if (body !== undefined) headers['content-type'] = 'application/json'
@@ -90,6 +93,11 @@ export function createApiClient({ baseUrl, getToken }: ApiClientOptions): ApiCli
       if (response.status === 402) emit({ type: 'budget_exhausted', error })
       throw error
     }
+    return response
+  }
+
+  async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    const response = await open(path, options)
     if (response.status === 204) return undefined as T
     // The API's contract (docs/openapi.json) is the type; the body is trusted to match it.
     return (await response.json()) as T
@@ -97,6 +105,7 @@ export function createApiClient({ baseUrl, getToken }: ApiClientOptions): ApiCli
 
   return {
     request,
+    open,
     subscribe(listener) {
       listeners.add(listener)
       return () => {

@@ -1,5 +1,6 @@
 // One function per Helix endpoint the web app uses, typed by ./types (docs/openapi.json).
 import type { ApiClient } from './client'
+import { streamTurn } from './turnStream'
 import type {
   Agent,
   Agents,
@@ -17,7 +18,6 @@ import type {
   Persona,
   PersonaPage,
   TurnRequest,
-  TurnResponse,
   UpdateAgent,
   UpdatePersona,
   VerifyResponse,
@@ -37,13 +37,12 @@ export function helixApi(client: ApiClient) {
         body: { passcode },
         authenticated: false,
       }),
-    /** One charged turn. The same idempotency key on a retry returns the first answer, charged once. */
-    createTurn: (turn: TurnRequest, idempotencyKey: string) =>
-      request<TurnResponse>('/v1/turns', {
-        method: 'POST',
-        body: turn,
-        headers: { 'idempotency-key': idempotencyKey },
-      }),
+    /**
+     * One charged turn, its answer streamed as TurnEvents; aborting `signal` stops it (what was
+     * generated is still charged). The same idempotency key on a retry returns the first answer, charged once.
+     */
+    streamTurn: (turn: TurnRequest, idempotencyKey: string, signal: AbortSignal) =>
+      streamTurn(client, turn, idempotencyKey, signal),
     listPersonalities: () => request<Personalities>('/v1/personalities'),
     listAgents: () => request<Agents>('/v1/agents'),
     listModels: () => request<Models>('/v1/agents/models'),

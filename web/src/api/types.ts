@@ -48,20 +48,56 @@ export interface TurnRequest {
   messages: Message[]
   overrides?: { temperature?: number; max_tokens?: number }
   tools?: string[]
+  /** true: the answer is a `text/event-stream` of TurnEvents (./turnStream) instead of one JSON body. */
+  stream?: boolean
 }
 
-export interface TurnResponse {
-  text: string
-  usage: { input_tokens: number; output_tokens: number }
-  tool_calls: ToolCall[]
-  cost: { micros: number; cents: number }
-  budget: { remaining_cents: number; remaining_micros: number }
+export interface TokenUsage {
+  input_tokens: number
+  output_tokens: number
+}
+
+export interface Cost {
+  micros: number
+  cents: number
+}
+
+export interface RemainingBudget {
+  remaining_cents: number
+  remaining_micros: number
+}
+
+/** A streamed turn's `start` event: who answers, within what limit, under which trace id. */
+export interface TurnStart {
+  trace_id: string
   engine: Provider
   model: string
   personality_id: string
-  trace_id: string
   max_tokens: number
   max_tokens_reduced: boolean
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'other'
+
+/** A streamed turn's `done` event, sent once the charge is settled. */
+export interface TurnDone {
+  usage: TokenUsage
+  cost: Cost
+  budget: RemainingBudget
+  /** The provider reported no usage: the tokens (and the cost) are an upper bound. */
+  usage_estimated: boolean
+  finish_reason: FinishReason
+  memory_doc_ids: string[]
+}
+
+/** A streamed turn's `error` event: the provider failed mid-answer; what it generated was charged. */
+export interface TurnFailure {
+  code: string
+  message: string
+  trace_id: string | null
+  charged: Cost
+  /** The balance after the charge; absent when nothing was charged. */
+  budget?: RemainingBudget
 }
 
 export interface Personality {

@@ -2,14 +2,14 @@ import { render, screen } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 import { App } from '../App'
-import { budget, errorResponse, fakeFetch, jsonResponse, signedIn, signedInRoutes, turn } from '../test/fakeApi'
+import { budget, errorResponse, fakeFetch, jsonResponse, signedIn, signedInRoutes, streamedTurn } from '../test/fakeApi'
 
 describe('the budget banner and lockout', () => {
   it('shows the remaining budget on load and updates it from each turn', async () => {
     signedIn()
     fakeFetch({
       ...signedInRoutes({ balanceCents: 1000 }),
-      'POST /v1/turns': () => jsonResponse(200, turn({ budget: { remaining_cents: 987, remaining_micros: 9_870_000 } })),
+      'POST /v1/turns': () => streamedTurn({ budget: { remaining_cents: 987, remaining_micros: 9_870_000 } }),
     })
     render(<App />)
 

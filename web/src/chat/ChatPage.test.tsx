@@ -3,7 +3,22 @@ import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 import { App } from '../App'
 import type { TurnRequest } from '../api/types'
-import { agent, errorResponse, fakeFetch, jsonResponse, signedIn, signedInRoutes, turn } from '../test/fakeApi'
+import {
+  agent,
+  budget,
+  errorResponse,
+  eventStreamResponse,
+  fakeFetch,
+  jsonResponse,
+  ledgerEntry,
+  openStream,
+  signedIn,
+  signedInRoutes,
+  sseEvent,
+  streamedTurn,
+  turnDone,
+  turnStart,
+} from '../test/fakeApi'
 
 async function openChat(routes: Parameters<typeof fakeFetch>[0]) {
   signedIn()
@@ -16,6 +31,15 @@ async function openChat(routes: Parameters<typeof fakeFetch>[0]) {
 async function send(text: string) {
   await userEvent.type(screen.getByLabelText('Message'), text)
   await userEvent.click(screen.getByRole('button', { name: 'Send' }))
+}
+
+function theAnswer(): HTMLElement {
+  const answers = within(screen.getByRole('list', { name: 'Conversation' }))
+    .getAllByRole('listitem')
+    .filter((item) => item.hasAttribute('aria-busy'))
+  const last = answers.at(-1)
+  if (!last) throw new Error('no answer yet')
+  return last
 }
 
 describe('the chat', () => {
@@ -37,7 +61,7 @@ describe('the chat', () => {
         agents: [agent({}), agent({ id: 'a-local', provider: 'local', model: 'smollm2-135m-instruct' })],
         availableProviders: ['local'],
       }),
-      'POST /v1/turns': () => jsonResponse(200, turn({ text: 'hello from SmolLM2' })),
+      'POST /v1/turns': () => streamedTurn({ text: 'hello from SmolLM2' }),
     })
     render(<App />)
     const picker = await screen.findByLabelText('Engine and model')
@@ -51,7 +75,7 @@ describe('the chat', () => {
   it('sends the whole conversation with the chosen personality, engine and model, one idempotency key per send', async () => {
     let answers = 0
     const fake = await openChat({
-      'POST /v1/turns': () => jsonResponse(200, turn({ text: `answer ${++answers}` })),
+      'POST /v1/turns': () => streamedTurn({ text: `answer ${++answers}` }),
     })
     await userEvent.click(screen.getByRole('radio', { name: /Pirate/ }))
     await userEvent.selectOptions(screen.getByLabelText('Engine and model'), 'anthropic · claude-3-5-haiku')
@@ -66,6 +90,7 @@ describe('the chat', () => {
       engine: 'anthropic',
       model: 'claude-3-5-haiku',
       personalityId: 'p-42',
+      stream: true,
       messages: [
         { role: 'user', content: 'first question' },
         { role: 'assistant', content: 'answer 1' },
@@ -80,10 +105,9 @@ describe('the chat', () => {
   it('renders markdown in the answer but never turns HTML into elements', async () => {
     await openChat({
       'POST /v1/turns': () =>
-        jsonResponse(
-          200,
-          turn({ text: '**bold** and <script>window.hacked = true</script> <img src=x onerror="alert(1)"> [x](javascript:alert(1))' }),
-        ),
+        streamedTurn({
+          text: '**bold** and <script>window.hacked = true</script> <img src=x onerror="alert(1)"> [x](javascript:alert(1))',
+        }),
     })
 
     await send('hi')
@@ -98,7 +122,7 @@ describe('the chat', () => {
 
   it('shows the token counts, the cost and a copyable trace id of each turn', async () => {
     const user = userEvent.setup()
-    await openChat({ 'POST /v1/turns': () => jsonResponse(200, turn()) })
+    await openChat({ 'POST /v1/turns': () => streamedTurn() })
 
     await user.type(screen.getByLabelText('Message'), 'hi{Enter}')
 
@@ -113,7 +137,7 @@ describe('the chat', () => {
   it('lists the tool calls the model returned', async () => {
     await openChat({
       'POST /v1/turns': () =>
-        jsonResponse(200, turn({ tool_calls: [{ id: 'c1', name: 'search', arguments: { q: 'rust' } }] })),
+        streamedTurn({ tool_calls: [{ id: 'c1', name: 'search', arguments: { q: 'rust' } }] }),
     })
 
     await send('look it up')
@@ -129,7 +153,7 @@ describe('the chat', () => {
       'POST /v1/turns': () =>
         ++attempts === 1
           ? errorResponse(502, 'provider_error', 'The model provider failed; nothing was charged')
-          : jsonResponse(200, turn({ text: 'it worked' })),
+          : streamedTurn({ text: 'it worked' }),
     })
 
     await send('hello')
@@ -161,7 +185,7 @@ describe('the chat', () => {
     let answers = 0
     const fake = await openChat({
       'POST /v1/turns': () =>
-        jsonResponse(200, ++answers === 1 ? turn({ text: '', tool_calls: calls }) : turn({ text: 'It is 42 at noon.' })),
+        ++answers === 1 ? streamedTurn({ text: '', tool_calls: calls }) : streamedTurn({ text: 'It is 42 at noon.' }),
     })
 
     await send('what is 6*7 and what time is it?')
@@ -190,12 +214,9 @@ describe('the chat', () => {
     let answers = 0
     const fake = await openChat({
       'POST /v1/turns': () =>
-        jsonResponse(
-          200,
-          ++answers === 1
-            ? turn({ text: 'Let me check.', tool_calls: [{ id: 'c1', name: 'calculator', arguments: {} }] })
-            : turn({ text: 'ok' }),
-        ),
+        ++answers === 1
+          ? streamedTurn({ text: 'Let me check.', tool_calls: [{ id: 'c1', name: 'calculator', arguments: {} }] })
+          : streamedTurn({ text: 'ok' }),
     })
 
     await send('first')
@@ -215,7 +236,7 @@ describe('the chat', () => {
     await openChat({
       'POST /v1/turns': () =>
         ++answers === 1
-          ? jsonResponse(200, turn({ text: '', tool_calls: [{ id: 'c1', name: 'calculator', arguments: {} }] }))
+          ? streamedTurn({ text: '', tool_calls: [{ id: 'c1', name: 'calculator', arguments: {} }] })
           : errorResponse(502, 'provider_error', 'The model provider failed; nothing was charged'),
     })
     await send('add it up')
@@ -229,3 +250,187 @@ describe('the chat', () => {
   })
 })
 
+describe('a streamed answer', () => {
+  it('grows as its text arrives, with Stop in place of Send, then shows its cost and the new balance', async () => {
+    const stream = openStream()
+    await openChat({ 'POST /v1/turns': () => stream.response })
+
+    await send('hi')
+    stream.write(sseEvent('start', turnStart()) + sseEvent('delta', { text: 'Hel' }))
+
+    expect(await screen.findByText('Hel')).toBeInTheDocument()
+    expect(theAnswer()).toHaveAttribute('aria-busy', 'true')
+    expect(within(theAnswer()).getByText('Answering…')).toBeInTheDocument()
+    expect(screen.getByRole('button', { name: 'Stop' })).toBeInTheDocument()
+    expect(screen.queryByRole('button', { name: 'Send' })).not.toBeInTheDocument()
+
+    stream.write(sseEvent('delta', { text: 'lo there' }))
+    expect(await screen.findByText('Hello there')).toBeInTheDocument()
+
+    stream.write(sseEvent('done', turnDone({ cost: { micros: 1234, cents: 0 }, budget: { remaining_cents: 987, remaining_micros: 9_870_000 } })))
+    expect(await screen.findByText('Cost: $0.001234')).toBeInTheDocument()
+    expect(screen.getByText('Tokens: 12 in, 34 out')).toBeInTheDocument()
+    expect(screen.getByText('Budget left: $9.87')).toBeInTheDocument()
+    expect(theAnswer()).toHaveAttribute('aria-busy', 'false')
+    expect(screen.getByRole('button', { name: 'Send' })).toBeInTheDocument()
+    expect(screen.queryByRole('button', { name: 'Stop' })).not.toBeInTheDocument()
+  })
+
+  it('lets the next message be written meanwhile, but not sent', async () => {
+    const stream = openStream()
+    const fake = await openChat({ 'POST /v1/turns': () => stream.response })
+    await send('first')
+    stream.write(sseEvent('start', turnStart()))
+    await screen.findByRole('button', { name: 'Stop' })
+
+    await userEvent.type(screen.getByLabelText('Message'), 'second{Enter}')
+
+    expect(screen.getByLabelText('Message')).toHaveValue('second')
+    expect(fake.callsTo('POST', '/v1/turns')).toHaveLength(1)
+  })
+
+  it('on Stop keeps the text so far, marks it stopped, and shows its cost once the ledger has it', async () => {
+    const stream = openStream()
+    let settled: (response: Response) => void = () => undefined
+    let budgetReads = 0
+    const fake = await openChat({
+      'POST /v1/turns': () => stream.response,
+      'GET /v1/budget': () =>
+        ++budgetReads === 1
+          ? jsonResponse(200, budget())
+          : new Promise<Response>((resolve) => {
+              settled = resolve
+            }),
+    })
+    await send('tell me a long story')
+    stream.write(sseEvent('start', turnStart()) + sseEvent('delta', { text: 'Once upon' }))
+    await screen.findByText('Once upon')
+
+    await userEvent.click(screen.getByRole('button', { name: 'Stop' }))
+
+    expect(stream.cancelled).toBe(true)
+    expect(await within(theAnswer()).findByText('cost updating…')).toBeInTheDocument()
+    expect(within(theAnswer()).getByText('Stopped')).toBeInTheDocument()
+    expect(within(theAnswer()).getByText('Once upon')).toBeInTheDocument()
+    expect(theAnswer()).toHaveAttribute('aria-busy', 'false')
+
+    settled(jsonResponse(200, budget({ balance_cents: 995, ledger: [ledgerEntry({ trace_id: '1-abc-def', cost_micros: 4567 })] })))
+    expect(await within(theAnswer()).findByText('Cost: $0.004567')).toBeInTheDocument()
+    expect(screen.getByText('Budget left: $9.95')).toBeInTheDocument()
+    expect(fake.callsTo('GET', '/v1/budget').at(-1)?.path).toBe('/v1/budget?limit=10')
+
+    // What was read goes on as part of the conversation.
+    await send('go on')
+    expect(fake.callsTo('POST', '/v1/turns')[1]?.body).toMatchObject({
+      messages: [
+        { role: 'user', content: 'tell me a long story' },
+        { role: 'assistant', content: 'Once upon' },
+        { role: 'user', content: 'go on' },
+      ],
+    })
+  })
+
+  it('stops on Escape in the message field too, and says so when the cost cannot be known', async () => {
+    const stream = openStream()
+    await openChat({ 'POST /v1/turns': () => stream.response })
+    await send('hi')
+    stream.write(sseEvent('start', turnStart()) + sseEvent('delta', { text: 'Partly' }))
+    await screen.findByText('Partly')
+
+    await userEvent.type(screen.getByLabelText('Message'), '{Escape}')
+
+    expect(await within(theAnswer()).findByText(/cost not known yet/)).toHaveTextContent('cost not known yet: see Usage')
+    expect(within(theAnswer()).getByText('Stopped')).toBeInTheDocument()
+    expect(stream.cancelled).toBe(true)
+  })
+
+  it('on Stop before the answer begins, keeps the message and marks the empty answer stopped', async () => {
+    await openChat({
+      'POST /v1/turns': (call) =>
+        new Promise<Response>((_, reject) => {
+          call.signal?.addEventListener('abort', () => {
+            reject(new DOMException('The operation was aborted.', 'AbortError'))
+          })
+        }),
+    })
+    await send('hello?')
+    expect(await screen.findByText('Waiting for the answer…')).toBeInTheDocument()
+
+    await userEvent.click(await screen.findByRole('button', { name: 'Stop' }))
+
+    expect(await within(theAnswer()).findByText('No text arrived before the answer ended.')).toBeInTheDocument()
+    expect(within(theAnswer()).getByText('Stopped')).toBeInTheDocument()
+    expect(screen.getByText('hello?')).toBeInTheDocument()
+    expect(screen.queryByRole('button', { name: 'Try again' })).not.toBeInTheDocument()
+  })
+
+  it('on a provider error mid-answer keeps the text so far and shows what was charged', async () => {
+    await openChat({
+      'POST /v1/turns': () =>
+        new Response(
+          sseEvent('start', turnStart()) +
+            sseEvent('delta', { text: 'Half an answer' }) +
+            sseEvent('error', {
+              code: 'provider_error',
+              message: 'the model provider failed mid-answer',
+              trace_id: '1-abc-def',
+              charged: { micros: 520, cents: 0 },
+              budget: { remaining_cents: 998, remaining_micros: 9_980_000 },
+            }),
+          { headers: { 'content-type': 'text/event-stream; charset=utf-8' } },
+        ),
+    })
+
+    await send('hi')
+
+    expect(await within(theAnswer()).findByRole('alert')).toHaveTextContent(
+      'The model provider failed mid-answer. The text so far was charged: $0.00052.',
+    )
+    expect(within(theAnswer()).getByText('Half an answer')).toBeInTheDocument()
+    expect(within(theAnswer()).getByText('Charged: $0.00052')).toBeInTheDocument()
+    expect(screen.getByText('Budget left: $9.98')).toBeInTheDocument()
+    expect(screen.getByLabelText('Message')).toBeEnabled()
+  })
+
+  it('says nothing was charged when an error event charged nothing, and keeps the balance', async () => {
+    await openChat({
+      'POST /v1/turns': () =>
+        eventStreamResponse(
+          sseEvent('start', turnStart()) +
+            sseEvent('error', { code: 'internal', message: 'Something went wrong', trace_id: null, charged: { micros: 0, cents: 0 } }),
+        ),
+    })
+
+    await send('hi')
+
+    expect(await within(theAnswer()).findByRole('alert')).toHaveTextContent('Something went wrong. Nothing was charged.')
+    expect(screen.getByText('Budget left: $10.00')).toBeInTheDocument()
+  })
+
+  it('says so when the stream breaks off before it is done', async () => {
+    const stream = openStream()
+    await openChat({ 'POST /v1/turns': () => stream.response })
+    await send('hi')
+    stream.write(sseEvent('start', turnStart()) + sseEvent('delta', { text: 'Cut' }))
+    await screen.findByText('Cut')
+
+    stream.close()
+
+    expect(await within(theAnswer()).findByRole('alert')).toHaveTextContent('The connection to Helix broke before the answer was finished.')
+    expect(within(theAnswer()).getByText('Broke off')).toBeInTheDocument()
+    expect(await within(theAnswer()).findByText(/cost not known yet/)).toBeInTheDocument()
+  })
+
+  it('shows tool calls from the stream once the answer is done, with the form for their results', async () => {
+    const stream = openStream()
+    await openChat({ 'POST /v1/turns': () => stream.response })
+    await send('add it up')
+    stream.write(sseEvent('start', turnStart()) + sseEvent('tool_call', { id: 'c1', name: 'calculator', arguments: { expression: '1+2' } }))
+
+    expect(await screen.findByRole('list', { name: 'Tool calls' })).toHaveTextContent('{"expression":"1+2"}')
+    expect(screen.queryByRole('form', { name: 'The model asked to use a tool' })).not.toBeInTheDocument()
+
+    stream.write(sseEvent('done', turnDone({ tool_calls: [{ id: 'c1', name: 'calculator', arguments: {} }] })))
+    expect(await screen.findByRole('form', { name: 'The model asked to use a tool' })).toBeInTheDocument()
+  })
+})

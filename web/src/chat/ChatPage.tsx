@@ -1,5 +1,5 @@
-// Chat: pick a personality and an engine, then talk; answer the tool calls an answer asks for.
-// Locked (composer and tool results disabled) when the budget is spent.
+// Chat: pick a personality and an engine, then talk (answers stream in; Stop ends one early); answer
+// the tool calls an answer asks for. Locked (composer and tool results disabled) when the budget is spent.
 import { useState } from 'react'
 import { useApi } from '../api/context'
 import { useBudget } from '../budget/context'
@@ -48,14 +48,14 @@ export function ChatPage() {
     agentList.find((a) => available.includes(a.provider)) ??
     agentList[0]
 
-  const sending = conversation.pending?.status === 'sending'
+  const { busy } = conversation
   const unsent = conversation.pending?.status === 'failed'
   let disabledReason: string | null = null
   if (locked) disabledReason = 'Your budget is used up.'
   else if (!agent) disabledReason = 'No active engine: add or enable one on the Agents page.'
   else if (!personality) disabledReason = 'No personality to talk to yet.'
   else if (unsent) disabledReason = 'Try the unsent message again, or discard it first.'
-  const controlsDisabled = locked || sending
+  const controlsDisabled = locked || busy
 
   const toolCalls = unansweredToolCalls(conversation.entries)
 
@@ -131,7 +131,7 @@ export function ChatPage() {
             conversation.reset()
             setToolDraft({})
           }}
-          disabled={sending || (conversation.entries.length === 0 && !conversation.pending)}
+          disabled={busy || (conversation.entries.length === 0 && !conversation.pending)}
           className="btn-secondary"
         >
           New conversation
@@ -166,8 +166,10 @@ export function ChatPage() {
         value={draft}
         onChange={setDraft}
         onSend={sendDraft}
-        disabled={controlsDisabled || disabledReason !== null}
-        disabledReason={sending ? 'Waiting for the answer…' : disabledReason}
+        onStop={conversation.stop}
+        answering={busy}
+        disabled={locked || disabledReason !== null}
+        disabledReason={disabledReason}
       />
     </div>
   )

@@ -1,22 +1,28 @@
-// Where the next message is written. Enter sends, Shift+Enter starts a new line.
+// Where the next message is written. Enter sends, Shift+Enter starts a new line. While an answer
+// streams, Stop (or Escape) ends it, and the next message can already be written.
 import { useId, type SubmitEvent, type KeyboardEvent } from 'react'
 
 export function Composer({
   value,
   onChange,
   onSend,
+  onStop,
+  answering,
   disabled,
   disabledReason,
 }: {
   value: string
   onChange: (value: string) => void
   onSend: () => void
+  onStop: () => void
+  /** A turn is in flight: Stop replaces Send. */
+  answering: boolean
   disabled: boolean
   disabledReason: string | null
 }) {
   const id = useId()
   const hintId = useId()
-  const canSend = !disabled && value.trim().length > 0
+  const canSend = !disabled && !answering && value.trim().length > 0
 
   function submit(event: SubmitEvent<HTMLFormElement>) {
     event.preventDefault()
@@ -24,11 +30,18 @@ export function Composer({
   }
 
   function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
-    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+    if (event.key === 'Escape' && answering) {
+      event.preventDefault()
+      onStop()
+    } else if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
       event.preventDefault()
       if (canSend) onSend()
     }
   }
+
+  let hint = 'Enter to send, Shift+Enter for a new line.'
+  if (answering) hint = 'Answering… Stop or Escape ends the answer here.'
+  else if (disabledReason) hint = disabledReason
 
   return (
     <form onSubmit={submit} className="flex flex-col gap-2 sm:flex-row sm:items-end">
@@ -49,12 +62,18 @@ export function Composer({
           className="field mt-1 resize-y"
         />
         <p id={hintId} className="mt-1 text-xs text-slate-600">
-          {disabledReason ?? 'Enter to send, Shift+Enter for a new line.'}
+          {hint}
         </p>
       </div>
-      <button type="submit" disabled={!canSend} className="btn-primary sm:mb-6">
-        Send
-      </button>
+      {answering ? (
+        <button type="button" onClick={onStop} className="btn-secondary px-4 py-2 font-semibold sm:mb-6">
+          Stop
+        </button>
+      ) : (
+        <button type="submit" disabled={!canSend} className="btn-primary sm:mb-6">
+          Send
+        </button>
+      )}
     </form>
   )
 }

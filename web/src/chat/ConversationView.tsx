@@ -1,9 +1,9 @@
-// The messages so far, the answer being waited for, and an unsent message with its error. The last
-// answer's tool calls, while unanswered, come with the form that sends their results back.
+// The messages so far (the last answer perhaps still streaming in), the answer being waited for, and
+// an unsent message with its error. The last answer's tool calls, while unanswered, come with the form
+// that sends their results back.
 import type { ReactNode } from 'react'
 import type { ChatEntry, Outgoing, PendingSend, ToolResult } from './useConversation'
-import { Markdown } from './Markdown'
-import { TurnDetails } from './TurnDetails'
+import { AnswerBubble } from './AnswerBubble'
 import { ErrorMessage } from '../ui/ErrorMessage'
 
 export function ConversationView({
@@ -32,16 +32,9 @@ export function ConversationView({
         if (entry.kind === 'tool') return <ToolResultsBubble key={entry.id} results={entry.results} />
         const last = index === entries.length - 1
         return (
-          <li key={entry.id} className="mr-auto max-w-[95%] rounded-lg bg-white p-3 shadow-sm sm:max-w-[85%]">
-            <p className="sr-only">Answer:</p>
-            {entry.turn.text.trim() ? (
-              <Markdown text={entry.turn.text} />
-            ) : (
-              <p className="text-slate-600 italic">No text: the model only asked for tools.</p>
-            )}
-            <TurnDetails turn={entry.turn} />
+          <AnswerBubble key={entry.id} answer={entry.answer}>
             {last && !pending && toolResultForm}
-          </li>
+          </AnswerBubble>
         )
       })}
       {pending && (

@@ -1,6 +1,6 @@
 // A fake Helix API behind a mocked fetch: routes answer with canned JSON, and every call is recorded.
 import { vi } from 'vitest'
-import type { Agent, Budget, Personality, Provider, TurnResponse, User } from '../api/types'
+import type { Agent, Budget, LedgerEntry, Personality, Provider, ToolCall, TurnDone, TurnStart, User } from '../api/types'
 
 export interface RecordedCall {
   method: string
@@ -12,6 +12,7 @@ export interface RecordedCall {
   body: unknown
   /** The body as sent (a File for uploads). */
   rawBody: unknown
+  signal: AbortSignal | null
 }
 
 type Handler = (call: RecordedCall) => Response | Promise<Response>
@@ -46,6 +47,7 @@ export function fakeFetch(routes: Record<string, Handler>) {
       headers: new Headers(init?.headers),
       body: typeof init?.body === 'string' ? JSON.parse(init.body) : undefined,
       rawBody: init?.body,
+      signal: init?.signal ?? null,
     }
     calls.push(call)
     const handler = routes[`${method} ${url.pathname}`]
@@ -135,7 +137,10 @@ export function budget(overrides: Partial<Budget> = {}): Budget {
   }
 }
 
-export function turn(overrides: Partial<TurnResponse> = {}): TurnResponse {
+/** Everything a streamed turn tells: its `start`, its text and tool calls, its `done`. */
+export type TurnFixture = TurnStart & TurnDone & { text: string; tool_calls: ToolCall[] }
+
+export function turn(overrides: Partial<TurnFixture> = {}): TurnFixture {
   return {
     text: 'Hello **there**',
     usage: { input_tokens: 12, output_tokens: 34 },
@@ -148,6 +153,86 @@ export function turn(overrides: Partial<TurnResponse> = {}): TurnResponse {
     trace_id: '1-abc-def',
     max_tokens: 1024,
     max_tokens_reduced: false,
+    usage_estimated: false,
+    finish_reason: overrides.tool_calls?.length ? 'tool_calls' : 'stop',
+    memory_doc_ids: [],
+    ...overrides,
+  }
+}
+
+/** One server-sent event as the API writes it. */
+export function sseEvent(name: string, data: unknown): string {
+  return `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
+}
+
+export function eventStreamResponse(body: string | ReadableStream<Uint8Array>): Response {
+  return new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } })
+}
+
+export function turnStart(overrides: Partial<TurnFixture> = {}): TurnStart {
+  const { trace_id, engine, model, personality_id, max_tokens, max_tokens_reduced } = turn(overrides)
+  return { trace_id, engine, model, personality_id, max_tokens, max_tokens_reduced }
+}
+
+export function turnDone(overrides: Partial<TurnFixture> = {}): TurnDone {
+  const { usage, cost, budget, usage_estimated, finish_reason, memory_doc_ids } = turn(overrides)
+  return { usage, cost, budget, usage_estimated, finish_reason, memory_doc_ids }
+}
+
+/** The turn `turn(overrides)` describes, streamed: start, its text a word at a time, its tool calls, done. */
+export function streamedTurn(overrides: Partial<TurnFixture> = {}): Response {
+  const { text, tool_calls } = turn(overrides)
+  const pieces = text.match(/\S+\s*|\s+/g) ?? []
+  return eventStreamResponse(
+    [
+      sseEvent('start', turnStart(overrides)),
+      ...pieces.map((piece) => sseEvent('delta', { text: piece })),
+      ...tool_calls.map((call) => sseEvent('tool_call', call)),
+      sseEvent('done', turnDone(overrides)),
+    ].join(''),
+  )
+}
+
+/**
+ * An event-stream answer the test writes to as it goes. `cancelled` turns true when the reader
+ * cancels it (as the app does on Stop).
+ */
+export function openStream() {
+  const encoder = new TextEncoder()
+  let controller: ReadableStreamDefaultController<Uint8Array> | null = null
+  const state = { cancelled: false }
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c
+    },
+    cancel() {
+      state.cancelled = true
+    },
+  })
+  return {
+    response: eventStreamResponse(body),
+    write: (text: string) => controller?.enqueue(encoder.encode(text)),
+    /** Ends the body without a `done`, as a dropped connection would. */
+    close: () => controller?.close(),
+    get cancelled() {
+      return state.cancelled
+    },
+  }
+}
+
+export function ledgerEntry(overrides: Partial<LedgerEntry> = {}): LedgerEntry {
+  return {
+    id: 'l-1',
+    created_at: '2025-01-01T00:00:00Z',
+    agent_id: 'a-openai',
+    kind: 'completion',
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    input_tokens: 12,
+    output_tokens: 3,
+    cost_micros: 456,
+    cost_cents: 0,
+    trace_id: '1-abc-def',
     ...overrides,
   }
 }
