@@ -4,13 +4,25 @@
   - every Lambda crate in functions/ (a src/main.rs; local-gateway is not deployed) is one function built by
     cargo-lambda (Metadata BuildMethod rust-cargolambda, Binary = crate name) on provided.al2023 / arm64,
     and the Makefile's FUNCTIONS list names the same set;
-  - each function's HTTP routes are exactly the routes its router declares (functions/<name>/src/lib.rs),
+  - each function's HTTP routes (HttpApi events, and the paths of a REST API's OpenAPI body whose integration
+    invokes the function's alias) are exactly the routes its router declares (functions/<name>/src/lib.rs),
     and together they are docs/openapi.json's paths except the local-only /healthz;
+  - a function that answers through lambda_http's streaming runtime (run_with_streaming_response: turns, which
+    must) is reached only through streaming integrations, and no other function is: a regional REST API,
+    responseTransferMode STREAM, the 2021-11-15 response-streaming-invocations URI of its alias, an integration
+    timeout from its own timeout up to API Gateway's 15 minutes, AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH set (or
+    lambda_http puts the stage in front of the router's paths), and HELIX_STREAM_KEEP_ALIVE set shorter than
+    CloudFront's origin read timeout (Terraform's api_origin_read_timeout) and the REST API's 5-minute idle timeout;
+  - lambda_http is built with the payload formats the template sends (apigw_http, apigw_rest);
+  - CloudFront (infra/terraform/modules/web) sends each route to the API that serves it, and the stack's
+    ApiOrigins output has exactly the fields of Terraform's api_origins variable;
   - the functions that embed (their main checks memory's schema at cold start: memory, turns) and the one that
     sizes memory's vectors (db-migrate) set HELIX_EMBEDDING_PROVIDER from the EmbeddingProvider parameter,
     which offers only the providers that need no in-process model; the embedders' roles, and only theirs, may
     invoke the bedrock embedding models of prices.json (in the stack's region) when that provider is bedrock;
-  - the functions that call providers (turns, memory) outlive their HELIX_ENGINE_DEADLINE;
+  - the functions that call providers (turns, memory) outlive their provider calls and the settling after
+    them: Timeout > calls in a row x HELIX_ENGINE_DEADLINE + SETTLE_MARGIN_S (a turn: the memory recall's
+    embedding, then the model call), so a call always settles or releases its hold before Lambda kills it;
   - BedrockModelIds defaults to the bedrock models of shared/pricing/prices.json;
   - Terraform creates a log group for each function and a latency alarm for each one behind the API, and
     its sam_parameter_overrides output sets every
@@ -21,9 +33,11 @@ Prints the problems (if any), then one summary line; exit 1 on a problem.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import hcl2
@@ -34,6 +48,23 @@ TEMPLATE = ROOT / "infra/sam/template.yaml"
 NOT_DEPLOYED = {"local-gateway"}
 LOCAL_ONLY_PATHS = {"/healthz"}
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+# Time for settling after the last provider call: one ledger transaction (and the idempotent answer with it).
+SETTLE_MARGIN_S = 10
+# Provider calls one request may make one after another, each cut at HELIX_ENGINE_DEADLINE, before its last
+# one settles: a turn embeds its question for the memory recall, then calls the model (whose deadline counts
+# from its own reservation).
+SEQUENTIAL_CALLS = {"turns": 2}
+# Must answer through lambda_http's streaming runtime (server-sent events for "stream": true).
+MUST_STREAM = {"turns"}
+KEEP_ALIVE_SETTING = "HELIX_STREAM_KEEP_ALIVE"  # the longest silence in a streamed answer
+REST_STREAM_MAX_TIMEOUT_MS = 900_000  # API Gateway: a streamed response lasts up to 15 minutes
+REST_REGIONAL_IDLE_TIMEOUT_S = 300  # API Gateway: a regional REST stream may be silent this long
+STREAMING_URI = re.compile(
+    r"arn:\$\{AWS::Partition\}:apigateway:\$\{AWS::Region\}:lambda:path/2021-11-15/functions/"
+    r"\$\{(\w+)\.Alias\}/response-streaming-invocations"
+)
+INTEGRATION_TARGET = re.compile(r"/functions/\$\{(\w+)(?:\.\w+)?\}/")
+LAMBDA_HTTP_DEFAULT_FEATURES = {"apigw_rest", "apigw_http", "apigw_websockets", "alb", "vpc_lattice", "tracing"}
 
 
 def router_routes(crate: Path) -> set[tuple[str, str]]:
@@ -82,6 +113,25 @@ def conditional_statements(role: dict) -> list[tuple[set[str], dict]]:
 
 def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
+
+
+def rest_routes(resources: dict) -> dict[str, list[tuple[str, str, str, dict]]]:
+    """Per function logical id: (METHOD, path, api logical id, integration) of every operation in the OpenAPI
+    body of an AWS::Serverless::Api that invokes it (CORS preflights are SAM's, added at transform)."""
+    found: dict[str, list[tuple[str, str, str, dict]]] = {}
+    for api_id, api in resources.items():
+        if api["Type"] != "AWS::Serverless::Api":
+            continue
+        for path, operations in api["Properties"].get("DefinitionBody", {}).get("paths", {}).items():
+            for method, operation in operations.items():
+                if method not in HTTP_METHODS:
+                    continue
+                integration = operation.get("x-amazon-apigateway-integration", {})
+                uri = integration.get("uri", {})
+                uri = uri.get("Fn::Sub", "") if isinstance(uri, dict) else uri
+                target = INTEGRATION_TARGET.search(uri if isinstance(uri, str) else "")
+                found.setdefault(target.group(1) if target else "?", []).append((method.upper(), path, api_id, integration))
+    return found
 
 
 def duration_seconds(text: str) -> int:
@@ -134,14 +184,22 @@ def main() -> int:
         problems.append("the Makefile's FUNCTIONS list differs from the template's functions")
 
     # Routes: the template against each router, and all of them against the OpenAPI document.
+    rest = rest_routes(resources)
+    for unknown in sorted(set(rest) - {logical_id for logical_id, _ in by_binary.values()}):
+        for method, path, api_id, _ in rest[unknown]:
+            problems.append(f"{api_id}: {method} {path} invokes no function of the template (uri ${{<Function>.Alias}})")
     deployed_routes: set[tuple[str, str]] = set()
+    api_of_route: dict[tuple[str, str], str] = {}
     for binary, (logical_id, function) in sorted(by_binary.items()):
         events = function["Properties"].get("Events", {})
-        routes = {
+        http_routes = {
             (e["Properties"]["Method"].upper(), e["Properties"]["Path"])
             for e in events.values()
             if e["Type"] == "HttpApi"
         }
+        rest_of_function = {(method, path) for method, path, _, _ in rest.get(logical_id, [])}
+        routes = http_routes | rest_of_function
+        api_of_route.update({route: "http" for route in http_routes} | {route: "rest" for route in rest_of_function})
         declared = router_routes(ROOT / "functions" / binary)
         for method, path in sorted(routes - declared):
             problems.append(f"{logical_id}: routes {method} {path}, which functions/{binary} does not serve")
@@ -164,8 +222,79 @@ def main() -> int:
     for method, path in sorted(deployed_routes - documented):
         problems.append(f"the template routes {method} {path}, which docs/openapi.json does not document")
 
-    # Embedding: which functions embed (request time) or size the vectors (migrations), read from the code.
     sources = {binary: crate_sources(ROOT / "functions" / binary) for binary in by_binary}
+
+    # Streaming: the functions on lambda_http's streaming runtime, and only they, behind streaming integrations.
+    helix_variables = ROOT / "infra/terraform/modules/helix/variables.tf"
+    with helix_variables.open() as handle:
+        tf_variables = {k: v for entry in hcl2.load(handle).get("variable", []) for k, v in entry.items()}
+    read_timeout_s = tf_variables.get("api_origin_read_timeout", {}).get("default", [None])[0]
+    streamed = {b for b, text in sources.items() if "run_with_streaming_response" in text}
+    shared_sources = " ".join(f.read_text() for f in sorted((ROOT / "shared/src").rglob("*.rs")))
+    streaming_apis: set[str] = set()
+    for binary in sorted(MUST_STREAM - streamed):
+        problems.append(f"functions/{binary} must answer through lambda_http::run_with_streaming_response")
+    for binary, (logical_id, function) in sorted(by_binary.items()):
+        props = function["Properties"]
+        timeout_s = props.get("Timeout", globals_.get("Timeout", 3))
+        for method, path, api_id, integration in rest.get(logical_id, []):
+            where = f"{api_id}: {method} {path}"
+            uri = integration.get("uri", {})
+            uri = uri.get("Fn::Sub", "") if isinstance(uri, dict) else uri
+            stream = integration.get("responseTransferMode") == "STREAM"
+            if binary not in streamed:
+                if stream:
+                    problems.append(f"{where}: streams, but functions/{binary} does not answer through the streaming runtime")
+                continue
+            if not stream:
+                problems.append(f"{where}: functions/{binary} streams: the integration needs responseTransferMode STREAM")
+            if integration.get("type") != "aws_proxy" or integration.get("httpMethod") != "POST":
+                problems.append(f"{where}: needs type aws_proxy and httpMethod POST (Lambda's invoke API)")
+            match = STREAMING_URI.fullmatch(uri) if isinstance(uri, str) else None
+            if not match or match.group(1) != logical_id:
+                problems.append(
+                    f"{where}: uri must be Lambda's InvokeWithResponseStream of {logical_id}'s alias "
+                    f"(...:lambda:path/2021-11-15/functions/${{{logical_id}.Alias}}/response-streaming-invocations)"
+                )
+            timeout_ms = integration.get("timeoutInMillis", 29_000)
+            if not timeout_s * 1000 <= timeout_ms <= REST_STREAM_MAX_TIMEOUT_MS:
+                problems.append(
+                    f"{where}: timeoutInMillis {timeout_ms} must be from the function's timeout ({timeout_s * 1000}) "
+                    f"to {REST_STREAM_MAX_TIMEOUT_MS}: API Gateway must not hang up on a running turn"
+                )
+            streaming_apis.add(api_id)
+        if binary in streamed:
+            if any(e["Type"] == "HttpApi" for e in props.get("Events", {}).values()):
+                problems.append(f"{logical_id}: functions/{binary} streams, but an HttpApi route (which cannot) reaches it")
+            if not props.get("Environment", {}).get("Variables", {}).get("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH"):
+                problems.append(f"{logical_id}: set AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH: REST events carry the stage in the path")
+            keep_alive = props.get("Environment", {}).get("Variables", {}).get(KEEP_ALIVE_SETTING)
+            if KEEP_ALIVE_SETTING not in shared_sources + sources[binary]:
+                problems.append(f"{logical_id}: {KEEP_ALIVE_SETTING} is read nowhere in shared/src or functions/{binary}")
+            if not isinstance(keep_alive, str) or not re.fullmatch(r"\d+s", keep_alive):
+                problems.append(f"{logical_id}: streams, so set {KEEP_ALIVE_SETTING} (seconds, e.g. 15s) next to its timeouts")
+            elif not isinstance(read_timeout_s, (int, float)) or not duration_seconds(keep_alive) < min(read_timeout_s, REST_REGIONAL_IDLE_TIMEOUT_S):
+                problems.append(
+                    f"{logical_id}: {KEEP_ALIVE_SETTING} ({keep_alive}) must be shorter than CloudFront's origin read timeout "
+                    f"(Terraform's api_origin_read_timeout, {read_timeout_s} s) and the REST API's idle timeout"
+                )
+
+    for api_id in sorted(streaming_apis):
+        endpoint = resources[api_id]["Properties"].get("EndpointConfiguration", {})
+        endpoint = endpoint.get("Type") if isinstance(endpoint, dict) else endpoint
+        if endpoint != "REGIONAL":
+            problems.append(f"{api_id}: EndpointConfiguration must be REGIONAL (an edge-optimised stream idles out after 30 s)")
+
+    # lambda_http parses only the payload formats it is built for.
+    workspace = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    dependency = workspace.get("workspace", {}).get("dependencies", {}).get("lambda_http", {})
+    dependency = dependency if isinstance(dependency, dict) else {}
+    features = set(dependency.get("features", [])) | (LAMBDA_HTTP_DEFAULT_FEATURES if dependency.get("default-features", True) else set())
+    for kind, feature in (("http", "apigw_http"), ("rest", "apigw_rest")):
+        if kind in api_of_route.values() and feature not in features:
+            problems.append(f"Cargo.toml: lambda_http needs the feature {feature}: the template routes requests through that API")
+
+    # Embedding: which functions embed (request time) or size the vectors (migrations), read from the code.
     # startup::init(Services { memory: true, .. }) checks the stored vectors against the embedding model.
     embedders = {b for b, text in sources.items() if re.search(r"\bmemory:\s*true", text)}
     sizers = {b for b, text in sources.items() if "schema::prepare(" in text}
@@ -214,13 +343,19 @@ def main() -> int:
         elif granted:
             problems.append(f"{role_id}: {logical_id} does not embed but may invoke {sorted(granted)}")
 
-    # Functions that call providers must outlive the provider deadline they enforce.
+    # Functions that call providers must outlive the provider calls they make in a row and the settling after.
     for binary in sorted(embedders):
         logical_id, function = by_binary[binary]
         props = function["Properties"]
         deadline = duration_seconds(props.get("Environment", {}).get("Variables", {}).get("HELIX_ENGINE_DEADLINE", "120s"))
-        if props.get("Timeout", globals_.get("Timeout", 3)) <= deadline:
-            problems.append(f"{logical_id}: Timeout must exceed HELIX_ENGINE_DEADLINE ({deadline}s)")
+        calls = SEQUENTIAL_CALLS.get(binary, 1)
+        needed = calls * deadline + SETTLE_MARGIN_S
+        timeout_s = props.get("Timeout", globals_.get("Timeout", 3))
+        if timeout_s <= needed:
+            problems.append(
+                f"{logical_id}: Timeout {timeout_s}s must exceed {calls} x HELIX_ENGINE_DEADLINE ({deadline}s) "
+                f"+ {SETTLE_MARGIN_S}s to settle = {needed}s"
+            )
 
     # IAM for Bedrock follows the price table.
     priced = sorted(m["model"] for m in prices["models"] if m["provider"] == "bedrock")
@@ -235,10 +370,33 @@ def main() -> int:
     log_groups = set(locals_.get("function_names", [[]])[0])
     if log_groups != set(by_binary):
         problems.append(f"Terraform's function_names {sorted(log_groups)} differ from the template's functions")
-    behind_api = {b for b, (_, f) in by_binary.items() if any(e["Type"] == "HttpApi" for e in f["Properties"].get("Events", {}).values())}
+    behind_api = {
+        b
+        for b, (logical_id, f) in by_binary.items()
+        if logical_id in rest or any(e["Type"] == "HttpApi" for e in f["Properties"].get("Events", {}).values())
+    }
     watched = set(locals_.get("api_function_names", [[]])[0])
     if watched != behind_api:
         problems.append(f"Terraform's api_function_names {sorted(watched)} differ from the functions behind the API {sorted(behind_api)}")
+    # CloudFront: the first matching behaviour (the turns API's paths, then the HTTP API's) is the route's API.
+    with (ROOT / "infra/terraform/modules/web/main.tf").open() as handle:
+        web_locals = {k: v for entry in hcl2.load(handle).get("locals", []) for k, v in entry.items()}
+    behaviours = [(pattern, "rest") for pattern in web_locals.get("turns_api_paths", [[]])[0]]
+    behaviours += [(pattern, "http") for pattern in web_locals.get("http_api_paths", [[]])[0]]
+    for (method, path), api in sorted(api_of_route.items()):
+        reached = next((target for pattern, target in behaviours if fnmatch.fnmatchcase(path, pattern)), None)
+        if reached != api:
+            problems.append(
+                f"{method} {path} is served by the {api.upper()} API, but CloudFront sends it to "
+                f"{reached.upper() + ' API' if reached else 'the web bucket'} (modules/web: turns_api_paths, http_api_paths)"
+            )
+    origins_output = template.get("Outputs", {}).get("ApiOrigins", {}).get("Value", {})
+    origins_output = origins_output.get("Fn::Sub", "") if isinstance(origins_output, dict) else ""
+    output_fields = set(re.findall(r'(\w+)\s*=\s*"', origins_output))
+    tf_fields = set(re.findall(r"'(\w+)'", str(tf_variables.get("api_origins", {}).get("type", [""])[0])))
+    if not output_fields or output_fields != tf_fields:
+        problems.append(f"output ApiOrigins sets {sorted(output_fields)}, Terraform's api_origins takes {sorted(tf_fields)}")
+
     outputs_text = (helix / "outputs.tf").read_text()
     block = outputs_text.split('output "sam_parameter_overrides"', 1)[-1].split("\noutput ", 1)[0]
     given = set(re.findall(r'"([A-Za-z0-9]+)=', block))
@@ -248,12 +406,13 @@ def main() -> int:
     for name in sorted(given - set(parameters)):
         problems.append(f"Terraform's sam_parameter_overrides sets {name}, which the template does not declare")
 
+    streamed_routes = sum(len(rest.get(by_binary[b][0], [])) for b in streamed if b in by_binary)
     for problem in problems:
         print(f"  {problem}")
     status = "FAILED" if problems else "ok"
     print(
         f"sam contract: {status} ({len(by_binary)} functions, {len(deployed_routes)} routes matching their routers "
-        f"and docs/openapi.json{f', {len(problems)} problems' if problems else ''})"
+        f"and docs/openapi.json, {streamed_routes} of them streamed{f', {len(problems)} problems' if problems else ''})"
     )
     return 1 if problems else 0
 

@@ -22,6 +22,8 @@ module "helix" {
 
   web_domain_aliases      = var.web_domain_aliases
   web_acm_certificate_arn = var.web_acm_certificate_arn
+  # The SAM stack's output ApiOrigins (terraform.tfvars): CloudFront then routes the API on the web origin.
+  api_origins = var.api_origins
 
   secrets_version      = var.secrets_version
   db_password          = var.db_password

@@ -21,6 +21,16 @@ variable "web_acm_certificate_arn" {
   default     = null
 }
 
+variable "api_origins" {
+  description = "The SAM stack's output ApiOrigins, after the first sam deploy (docs/deploy.md); null keeps the API off CloudFront."
+  type = object({
+    http_api_domain  = string
+    turns_api_domain = string
+    turns_api_stage  = string
+  })
+  default = null
+}
+
 variable "secrets_version" {
   description = "Bump (in terraform.tfvars) to write the secret values below, and the database password, again."
   type        = number

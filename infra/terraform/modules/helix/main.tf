@@ -13,13 +13,14 @@ locals {
 module "observability" {
   source = "../observability"
 
-  name                  = local.name
-  function_names        = local.function_names
-  api_function_names    = local.api_function_names
-  log_retention_days    = var.log_retention_days
-  alarm_email           = var.alarm_email
-  turns_p99_latency_ms  = var.turns_p99_latency_ms
-  memory_p99_latency_ms = var.memory_p99_latency_ms
+  name                        = local.name
+  function_names              = local.function_names
+  api_function_names          = local.api_function_names
+  manage_api_gateway_log_role = var.manage_api_gateway_log_role
+  log_retention_days          = var.log_retention_days
+  alarm_email                 = var.alarm_email
+  turns_p99_latency_ms        = var.turns_p99_latency_ms
+  memory_p99_latency_ms       = var.memory_p99_latency_ms
 }
 
 module "network" {
@@ -79,6 +80,10 @@ module "web" {
   acm_certificate_arn = var.web_acm_certificate_arn
   api_origin          = "https://*.execute-api.${data.aws_region.current.region}.amazonaws.com"
   avatar_origin       = "https://*.s3.${data.aws_region.current.region}.amazonaws.com"
+  web_acl_id          = var.web_acl_arn
+  # SAM's APIs on the web origin (the SAM stack output ApiOrigins; null before the first sam deploy).
+  api_origins             = var.api_origins
+  api_origin_read_timeout = var.api_origin_read_timeout
 }
 
 module "avatars" {

@@ -10,6 +10,8 @@ output "sam_parameter_overrides" {
     "AvatarBucketName=${module.avatars.bucket_name}",
     "ApiAccessLogGroupArn=${module.observability.api_access_log_group_arn}",
     "WebOrigin=${module.web.origin}",
+    # "on" once the distribution routes the API: SAM's ApiUrl (the web app's API base) is then the web origin.
+    "ApiThroughCloudFront=${var.api_origins == null ? "off" : "on"}",
     "ReconcileRepair=${var.reconcile_repair}",
     "EmbeddingProvider=${var.embedding_provider}",
     "ReservedConcurrency=${var.reserved_concurrency}",

@@ -90,9 +90,9 @@ variable "alarm_email" {
 }
 
 variable "turns_p99_latency_ms" {
-  description = "p99 duration alarm threshold for turns (ms); it includes the LLM call."
+  description = "p99 duration alarm threshold for turns (ms); a streamed turn lasts as long as its answer, so the default (4 min) watches for turns running into HELIX_ENGINE_DEADLINE (300 s)."
   type        = number
-  default     = 30000
+  default     = 240000
 }
 
 variable "memory_p99_latency_ms" {
@@ -112,6 +112,35 @@ variable "web_acm_certificate_arn" {
   description = "ACM certificate (us-east-1) for web_domain_aliases."
   type        = string
   default     = null
+}
+
+variable "web_acl_arn" {
+  description = "Optional AWS WAF web ACL (scope CLOUDFRONT, in us-east-1) for the distribution: the web app and, once routed, the API."
+  type        = string
+  default     = null
+}
+
+# ---------------------------------------------------------------- the API on the web origin
+variable "api_origins" {
+  description = "The SAM stack's output ApiOrigins (the HTTP API's and the streamed turns REST API's domains, the REST API's stage); null until the first sam deploy, which leaves the API off CloudFront."
+  type = object({
+    http_api_domain  = string
+    turns_api_domain = string
+    turns_api_stage  = string
+  })
+  default = null
+}
+
+variable "api_origin_read_timeout" {
+  description = "Seconds CloudFront waits for an API's first byte and between bytes: a streamed turn sends a keep-alive every 15 s; a non-streamed one nothing until it is done. Above 60 needs a CloudFront quota increase."
+  type        = number
+  default     = 60
+}
+
+variable "manage_api_gateway_log_role" {
+  description = "Set the account's (per region) API Gateway CloudWatch role, which REST API access logs need. Only one Terraform root may own it: false in the second environment of a shared account."
+  type        = bool
+  default     = true
 }
 
 # ---------------------------------------------------------------- function settings passed to SAM

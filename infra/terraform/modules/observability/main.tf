@@ -83,9 +83,41 @@ resource "aws_cloudwatch_log_group" "api_access" {
   kms_key_id        = module.key.key_arn
 }
 
+# REST APIs (the streamed turns API) write access logs through a role set once per account and region;
+# HTTP APIs need none. The setting is account-wide: one Terraform root owns it (manage_api_gateway_log_role).
+data "aws_iam_policy_document" "api_gateway_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "api_gateway_logs" {
+  count              = var.manage_api_gateway_log_role ? 1 : 0
+  name               = "${var.name}-api-gateway-logs"
+  description        = "API Gateway (account setting) writes REST API access logs to CloudWatch Logs"
+  assume_role_policy = data.aws_iam_policy_document.api_gateway_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "api_gateway_logs" {
+  count      = var.manage_api_gateway_log_role ? 1 : 0
+  role       = aws_iam_role.api_gateway_logs[0].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count               = var.manage_api_gateway_log_role ? 1 : 0
+  cloudwatch_role_arn = aws_iam_role.api_gateway_logs[0].arn
+  depends_on          = [aws_iam_role_policy_attachment.api_gateway_logs]
+}
+
 # ------------------------------------------------------------------ metrics from the API access log
-# The SAM template's access-log format writes status as a number. Counting every answer, including
-# API Gateway's own 5xx (a function that crashed or timed out), gives the error rate.
+# Both APIs (the HTTP API and the streamed turns REST API) write one access-log format into this group, with
+# status as a number. Counting every answer, including API Gateway's own 5xx (a function that crashed or
+# timed out), gives the error rate. A streamed answer is logged when it ends, with the status it began with.
 
 resource "aws_cloudwatch_log_metric_filter" "requests" {
   name           = "${var.name}-api-requests"

@@ -1,5 +1,5 @@
 output "api_access_log_group_arn" {
-  description = "SAM parameter ApiAccessLogGroupArn: the HTTP API's access log."
+  description = "SAM parameter ApiAccessLogGroupArn: the access log of both APIs (HTTP, and the streamed turns REST API)."
   value       = aws_cloudwatch_log_group.api_access.arn
 }
 

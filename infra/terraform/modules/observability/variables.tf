@@ -33,7 +33,7 @@ variable "min_requests_for_rate" {
 }
 
 variable "api_function_names" {
-  description = "The functions behind the HTTP API (a subset of function_names): each gets a p99 duration alarm."
+  description = "The functions behind an API (a subset of function_names): each gets a p99 duration alarm."
   type        = list(string)
 }
 
@@ -44,13 +44,19 @@ variable "p99_latency_ms" {
 }
 
 variable "turns_p99_latency_ms" {
-  description = "p99 duration alarm for turns (ms): it includes the LLM call, so set it from a baseline."
+  description = "p99 duration alarm for turns (ms): a streamed turn lasts as long as its answer streams, so this watches for turns running into HELIX_ENGINE_DEADLINE (300 s); set it from a baseline."
   type        = number
-  default     = 30000
+  default     = 240000
 }
 
 variable "memory_p99_latency_ms" {
   description = "p99 duration alarm for memory (ms): storing a document embeds every chunk through the provider."
   type        = number
   default     = 10000
+}
+
+variable "manage_api_gateway_log_role" {
+  description = "Create the API Gateway CloudWatch role and set it on the account (per region), as REST API access logs need. One owner per account and region."
+  type        = bool
+  default     = true
 }

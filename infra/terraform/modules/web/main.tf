@@ -1,5 +1,7 @@
 # Web: the single-page app in a private S3 bucket, served only through CloudFront (origin access control),
-# with HTTPS, security headers, and every unknown path answered by index.html (client-side routing).
+# with HTTPS, security headers, and every unknown path answered by index.html (client-side routing). Once
+# SAM's APIs exist (var.api_origins), the same distribution is the API's front door too: /v1/turns and
+# /v1/personalities go to the streamed REST API, the rest of /v1/* and /auth/* to the HTTP API, uncached.
 
 resource "aws_s3_bucket" "web" {
   # checkov:skip=CKV_AWS_144: The bucket holds build output that the deploy workflow re-uploads from git; cross-region replication would copy what git already keeps.
@@ -135,14 +137,52 @@ resource "aws_cloudfront_response_headers_policy" "security" {
   }
 }
 
+# The SPA fallback, on the app's behaviour only: a path whose last segment has no file extension is the app's
+# (index.html). Distribution-wide custom error responses would also turn the API's own 403s and 404s into
+# index.html with a 200.
+resource "aws_cloudfront_function" "spa_fallback" {
+  name    = "${var.name}-spa-fallback"
+  runtime = "cloudfront-js-2.0"
+  comment = "Paths without a file extension are served index.html"
+  publish = true
+  code    = <<-EOT
+    function handler(event) {
+      var request = event.request;
+      var last = request.uri.substring(request.uri.lastIndexOf('/') + 1);
+      if (last.indexOf('.') === -1) {
+        request.uri = '/index.html';
+      }
+      return request;
+    }
+  EOT
+}
+
 locals {
   custom_domain = var.acm_certificate_arn != null && length(var.domain_aliases) > 0
   # Managed policies: CachingOptimized for the hashed assets; index.html is uploaded with no-cache.
   caching_optimized_policy_id = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+  # The API: never cached; every viewer header (Authorization, Idempotency-Key, Accept, ...), cookie and query
+  # string reaches it, except Host: API Gateway answers only to its own domain name.
+  caching_disabled_policy_id       = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+  all_viewer_except_host_policy_id = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+  api_methods                      = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+  api_routed                       = var.api_origins != null
+  # CloudFront takes the first behaviour whose pattern matches, so the turns function's paths come before
+  # /v1/*. infra/checks/check_sam.py checks that every route in the SAM template lands on its own API.
+  turns_api_paths = ["/v1/turns", "/v1/personalities"]
+  http_api_paths  = ["/v1/*", "/auth/*"]
+  api_origins = local.api_routed ? {
+    turns-api = { domain_name = var.api_origins.turns_api_domain, origin_path = "/${var.api_origins.turns_api_stage}" }
+    http-api  = { domain_name = var.api_origins.http_api_domain, origin_path = "" }
+  } : {}
+  api_behaviours = local.api_routed ? concat(
+    [for path in local.turns_api_paths : { path_pattern = path, origin_id = "turns-api" }],
+    [for path in local.http_api_paths : { path_pattern = path, origin_id = "http-api" }],
+  ) : []
 }
 
 resource "aws_cloudfront_distribution" "web" {
-  # checkov:skip=CKV_AWS_68: A WAF web ACL costs a fixed monthly fee per environment; the bucket only serves static files and the API has its own throttling. Pass web_acl_id to attach one.
+  # checkov:skip=CKV_AWS_68: A WAF web ACL costs a fixed monthly fee per environment; the bucket serves static files, and the API behind it has API Gateway's throttling and the functions' own JWT check and sign-in throttle. Set web_acl_arn (module helix) to attach one: it then covers the API's behaviours too.
   # checkov:skip=CKV2_AWS_47: Follows from CKV_AWS_68: with no WAF there is no Log4j rule to attach (and nothing here runs Java).
   # checkov:skip=CKV_AWS_310: A single S3 origin in the same region as the rest of Helix; an origin group would need a replicated bucket (see CKV_AWS_144).
   # checkov:skip=CKV_AWS_374: Helix serves teams wherever they are; restrict with geo_restriction if a deployment must.
@@ -163,6 +203,29 @@ resource "aws_cloudfront_distribution" "web" {
     origin_access_control_id = aws_cloudfront_origin_access_control.web.id
   }
 
+  # The two APIs (SAM's stack output ApiOrigins). No origin access control: API Gateway has none; auth is the
+  # functions' own JWT check, as it is on the execute-api URLs themselves.
+  dynamic "origin" {
+    for_each = local.api_origins
+    content {
+      origin_id   = origin.key
+      domain_name = origin.value.domain_name
+      origin_path = origin.value.origin_path
+      custom_origin_config {
+        http_port              = 80
+        https_port             = 443
+        origin_protocol_policy = "https-only"
+        origin_ssl_protocols   = ["TLSv1.2"]
+        # The time CloudFront waits for the first byte and then between two bytes, not for the whole answer
+        # (no response completion timeout is set): a streamed turn writes `: keep-alive` after 15 s of
+        # silence, so it may stream for as long as the function runs. A turn asked for without streaming
+        # sends nothing until it is done, so it gets this long (see var.api_origin_read_timeout).
+        origin_read_timeout      = var.api_origin_read_timeout
+        origin_keepalive_timeout = 5
+      }
+    }
+  }
+
   default_cache_behavior {
     target_origin_id           = "web"
     viewer_protocol_policy     = "redirect-to-https"
@@ -171,21 +234,28 @@ resource "aws_cloudfront_distribution" "web" {
     compress                   = true
     cache_policy_id            = local.caching_optimized_policy_id
     response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+
+    function_association {
+      event_type   = "viewer-request"
+      function_arn = aws_cloudfront_function.spa_fallback.arn
+    }
   }
 
-  # SPA fallback: S3 answers 403 (not 404) for a missing key behind OAC; both become the app shell.
-  custom_error_response {
-    error_code            = 403
-    response_code         = 200
-    response_page_path    = "/index.html"
-    error_caching_min_ttl = 0
-  }
-
-  custom_error_response {
-    error_code            = 404
-    response_code         = 200
-    response_page_path    = "/index.html"
-    error_caching_min_ttl = 0
+  # Uncached, every method; https-only, since a redirected POST would lose its body. No compression: it would
+  # hold back a streamed answer, and the APIs' answers are small JSON.
+  dynamic "ordered_cache_behavior" {
+    for_each = local.api_behaviours
+    content {
+      path_pattern               = ordered_cache_behavior.value.path_pattern
+      target_origin_id           = ordered_cache_behavior.value.origin_id
+      viewer_protocol_policy     = "https-only"
+      allowed_methods            = local.api_methods
+      cached_methods             = ["GET", "HEAD"]
+      compress                   = false
+      cache_policy_id            = local.caching_disabled_policy_id
+      origin_request_policy_id   = local.all_viewer_except_host_policy_id
+      response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+    }
   }
 
   dynamic "logging_config" {

@@ -42,3 +42,24 @@ variable "access_log_bucket" {
   type        = string
   default     = null
 }
+
+variable "api_origins" {
+  description = "SAM's stack output ApiOrigins: the HTTP API's and the turns REST API's execute-api domains and the REST API's stage. null (before the first sam deploy) leaves the API off the distribution."
+  type = object({
+    http_api_domain  = string
+    turns_api_domain = string
+    turns_api_stage  = string
+  })
+  default = null
+}
+
+variable "api_origin_read_timeout" {
+  description = "Seconds CloudFront waits for an API's first byte and between bytes (CloudFront's default is 30). A streamed turn sends a keep-alive every 15 s; a turn without streaming sends nothing until it is done. Above 60 needs a quota increase (Service Quotas: CloudFront, Response timeout per origin)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.api_origin_read_timeout >= 1 && var.api_origin_read_timeout <= 180
+    error_message = "api_origin_read_timeout must be 1 to 180 seconds (above 60 only with a quota increase)."
+  }
+}
