@@ -131,7 +131,7 @@ impl TurnsConfig {
         if !(Duration::from_millis(100)..=Duration::from_secs(15)).contains(&stream_keep_alive) {
             return Err(invalid(
                 "HELIX_STREAM_KEEP_ALIVE",
-                "must be 100ms to 15s (idle connections are cut after 30 s)",
+                "must be 100ms to 15s (under CloudFront's 60 s between bytes)",
             ));
         }
         Ok(TurnsConfig {
