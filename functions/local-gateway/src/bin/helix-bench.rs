@@ -6,11 +6,16 @@
 //! straight to the database at the same rate, no HTTP), the floor under Helix's overhead that
 //! belongs to the disk rather than to Helix's code. A fourth times one `SELECT 1` through the same
 //! pool at the same rate: what each of the turn's four database round trips costs on this machine.
+//! The streaming phases send streamed calls both ways (`"stream": true`) while the fake provider
+//! streams `--chunks N` pieces 1 ms apart, then 4N: time to the first token and to the end, direct
+//! and through Helix, so the report shows the first-token overhead and whether the per-chunk cost
+//! grows with the answer.
 //!
 //! Run: `make bench`. Knobs: `--rate N` / HELIX_BENCH_RATE (requests/s, default 200),
 //! `--seconds N` / HELIX_BENCH_SECONDS (default 20), `--warmup N` / HELIX_BENCH_WARMUP_SECONDS
 //! (default 3), `--users N` / HELIX_BENCH_USERS (default 1: every turn debits the same balance, the
 //! worst case for the ledger's row lock; N spreads turns round-robin over N users, as a team would),
+//! `--chunks N` / HELIX_BENCH_CHUNKS (pieces of a streamed answer, default 20),
 //! HELIX_BENCH_API_BIN (default: `local-gateway` next to this binary).
 //! It is a benchmark, not a test: it fails only when a request fails, never on the figures.
 
@@ -23,7 +28,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::http::HeaderName;
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::post;
 use axum::serve::ListenerExt;
@@ -52,7 +56,13 @@ const BENCH_MODEL: &str = "bench-model";
 /// Topped up to this before every run ($1,000), so the bench never meets `budget_exhausted`.
 const BENCH_BALANCE_MICROS: i64 = 1_000_000_000;
 const USER_MESSAGE: &str = "Say hello.";
+/// The streaming phases' message: the fake provider streams it slowly, one piece per output token.
+const STREAM_MESSAGE: &str = "Count slowly.";
 const MAX_TOKENS: u32 = 20;
+/// How far apart the fake provider sends the pieces of a slow stream.
+const STREAM_CHUNK_GAP: Duration = Duration::from_millis(1);
+/// The issue's goal for streams, reported (never enforced): p99 time-to-first-token overhead.
+const P99_FIRST_TOKEN_OVERHEAD_GOAL_MS: f64 = 2.0;
 /// The token counts the fake provider reports, charged in the ledger-only phase too.
 const FAKE_USAGE: Usage = Usage {
     input_tokens: 40,
@@ -68,6 +78,18 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A fixed Chat Completions reply, as an OpenAI-compatible server sends it.
 const FAKE_COMPLETION: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-model","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":40,"completion_tokens":20,"total_tokens":60}}"#;
+/// The same answer streamed, as OpenAI's Chat Completions stream sends it (usage last).
+const FAKE_STREAM: &str = concat!(
+    r#"data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench-model","choices":[{"index":0,"delta":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":null}]}"#,
+    "\n\n",
+    r#"data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench-model","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+    "\n\n",
+    r#"data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench-model","choices":[],"usage":{"prompt_tokens":40,"completion_tokens":20,"total_tokens":60}}"#,
+    "\n\ndata: [DONE]\n\n",
+);
+/// What marks the first token of a streamed answer: the fake's first piece, Helix's first delta.
+const DIRECT_FIRST_TOKEN: &[u8] = br#""content":"tok"#;
+const HELIX_FIRST_TOKEN: &[u8] = b"event: delta";
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -88,6 +110,8 @@ async fn main() -> Result<(), BoxError> {
 struct Settings {
     rate_per_sec: u32,
     users: u32,
+    /// Pieces of the shorter streamed answer; the longer one has four times as many.
+    chunks: u32,
     measure: Duration,
     warmup: Duration,
     api_binary: PathBuf,
@@ -103,6 +127,7 @@ impl Settings {
         Ok(Settings {
             rate_per_sec: setting(&args, "--rate", "HELIX_BENCH_RATE", 200, 1)?,
             users: setting(&args, "--users", "HELIX_BENCH_USERS", 1, 1)?,
+            chunks: setting(&args, "--chunks", "HELIX_BENCH_CHUNKS", 20, 2)?,
             measure: Duration::from_secs(setting(
                 &args,
                 "--seconds",
@@ -152,8 +177,17 @@ struct Report {
     helix: PhaseResult,
     ledger: PhaseResult,
     round_trip: PhaseResult,
+    /// Streamed answers of `chunks` and of 4 × `chunks` pieces.
+    streams: [StreamPhases; 2],
     warmup_errors: usize,
     api_peak_rss_kib: Option<u64>,
+}
+
+/// One answer length, streamed directly and through Helix.
+struct StreamPhases {
+    chunks: u32,
+    direct: PhaseResult,
+    helix: PhaseResult,
 }
 
 /// A signed-in bench user and the agent its turns run under.
@@ -211,6 +245,35 @@ async fn run(settings: &Settings) -> Result<Report, BoxError> {
         http_job(&client, &helix),
     )
     .await?;
+    let tokens: Vec<String> = users.iter().map(|user| user.token.clone()).collect();
+    let mut streams = Vec::new();
+    for chunks in [settings.chunks, settings.chunks * 4] {
+        let direct = Arc::new(direct_stream_target(provider, chunks)?);
+        let helix = Arc::new(helix_stream_target(api.address, tokens.clone(), chunks));
+        let name = format!("{chunks}-piece stream");
+        let direct = measure(
+            &format!("{name}, direct"),
+            settings,
+            &mut warmup_errors,
+            stream_job(&client, &direct, DIRECT_FIRST_TOKEN),
+        )
+        .await?;
+        let helix = measure(
+            &format!("{name}, through Helix"),
+            settings,
+            &mut warmup_errors,
+            stream_job(&client, &helix, HELIX_FIRST_TOKEN),
+        )
+        .await?;
+        streams.push(StreamPhases {
+            chunks,
+            direct,
+            helix,
+        });
+    }
+    let streams: [StreamPhases; 2] = streams
+        .try_into()
+        .map_err(|_| "two stream lengths were measured")?;
     let api_peak_rss_kib = api.peak_rss_kib();
     drop(api);
     let ledger_writes = LedgerWrites {
@@ -240,6 +303,7 @@ async fn run(settings: &Settings) -> Result<Report, BoxError> {
         helix,
         ledger,
         round_trip,
+        streams,
         warmup_errors,
         api_peak_rss_kib,
     })
@@ -348,11 +412,49 @@ async fn start_fake_provider() -> Result<SocketAddr, BoxError> {
     Ok(address)
 }
 
-/// Reads the whole request body (as a real server must) and sends the fixed reply.
-async fn fake_chat_completion(
-    _body: axum::body::Bytes,
-) -> ([(HeaderName, &'static str); 1], &'static str) {
-    ([(CONTENT_TYPE, "application/json")], FAKE_COMPLETION)
+/// Reads the whole request body (as a real server must) and sends the fixed reply, streamed when
+/// asked; the streaming phases' message gets `max_tokens` pieces, `STREAM_CHUNK_GAP` apart.
+async fn fake_chat_completion(body: axum::body::Bytes) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+    if request["stream"] != true {
+        return ([(CONTENT_TYPE, "application/json")], FAKE_COMPLETION).into_response();
+    }
+    let slow = request["messages"][1]["content"] == STREAM_MESSAGE
+        || request["messages"][2]["content"] == STREAM_MESSAGE;
+    if !slow {
+        return ([(CONTENT_TYPE, "text/event-stream")], FAKE_STREAM).into_response();
+    }
+    let pieces = request["max_tokens"].as_u64().unwrap_or(1);
+    let body = futures_util::stream::unfold(0, move |sent| async move {
+        if sent > pieces {
+            return None;
+        }
+        if sent > 0 {
+            tokio::time::sleep(STREAM_CHUNK_GAP).await;
+        }
+        let event = if sent < pieces {
+            format!(
+                "data: {}\n\n",
+                json!({"object": "chat.completion.chunk", "model": BENCH_MODEL,
+                    "choices": [{"index": 0, "delta": {"content": format!("tok{sent} ")}, "finish_reason": null}]})
+            )
+        } else {
+            format!(
+                "data: {}\n\ndata: {}\n\ndata: [DONE]\n\n",
+                json!({"object": "chat.completion.chunk", "model": BENCH_MODEL,
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}),
+                json!({"object": "chat.completion.chunk", "model": BENCH_MODEL, "choices": [],
+                    "usage": {"prompt_tokens": 40, "completion_tokens": pieces, "total_tokens": 40 + pieces}})
+            )
+        };
+        Some((Ok::<_, std::convert::Infallible>(event), sent + 1))
+    });
+    (
+        [(CONTENT_TYPE, "text/event-stream")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
 }
 
 // ---- the API process ----------------------------------------------------------------------
@@ -460,8 +562,18 @@ impl Target {
 }
 
 /// The Chat Completions body Helix itself sends for the turn below: the preset's system prompt,
-/// the user's message, its tools, temperature and the max_tokens override.
+/// the user's message, its tools, temperature and the max_tokens override, streamed (Helix
+/// streams every provider call).
 fn direct_target(provider: SocketAddr) -> Result<Target, BoxError> {
+    chat_target(provider, USER_MESSAGE, MAX_TOKENS)
+}
+
+/// The streaming phases' call, made directly: `chunks` pieces, 1 ms apart.
+fn direct_stream_target(provider: SocketAddr, chunks: u32) -> Result<Target, BoxError> {
+    chat_target(provider, STREAM_MESSAGE, chunks)
+}
+
+fn chat_target(provider: SocketAddr, message: &str, max_tokens: u32) -> Result<Target, BoxError> {
     let catalog = ToolCatalog::builtin();
     let presets = Presets::builtin(&catalog)?;
     let preset = presets
@@ -481,17 +593,35 @@ fn direct_target(provider: SocketAddr) -> Result<Target, BoxError> {
         "model": BENCH_MODEL,
         "messages": [
             {"role": "system", "content": preset.system},
-            {"role": "user", "content": USER_MESSAGE},
+            {"role": "user", "content": message},
         ],
         "tools": tools,
         "temperature": preset.defaults.temperature,
-        "max_tokens": MAX_TOKENS,
+        "max_tokens": max_tokens,
+        "stream": true,
+        "stream_options": {"include_usage": true},
     });
     Ok(Target {
         url: format!("http://{provider}/v1/chat/completions"),
         body: body.to_string(),
         bearers: Vec::new(),
     })
+}
+
+/// The streaming phases' turn: `"stream": true`, answered in `chunks` pieces.
+fn helix_stream_target(api: SocketAddr, tokens: Vec<String>, chunks: u32) -> Target {
+    let body = json!({
+        "engine": "local",
+        "personalityId": DEFAULT_PRESET_ID,
+        "messages": [{"role": "user", "content": STREAM_MESSAGE}],
+        "overrides": {"max_tokens": chunks},
+        "stream": true,
+    });
+    Target {
+        url: format!("http://{api}/v1/turns"),
+        body: body.to_string(),
+        bearers: tokens,
+    }
 }
 
 fn helix_target(api: SocketAddr, tokens: Vec<String>) -> Target {
@@ -513,6 +643,8 @@ fn helix_target(api: SocketAddr, tokens: Vec<String>) -> Target {
 struct PhaseResult {
     /// Sorted, shortest first.
     latencies: Vec<Duration>,
+    /// Time to the first token of each streamed answer, sorted; empty for whole answers.
+    first_tokens: Vec<Duration>,
     errors: usize,
     first_error: Option<String>,
     elapsed: Duration,
@@ -531,17 +663,67 @@ impl PhaseResult {
     fn percentile(&self, percent: f64) -> Duration {
         percentile(&self.latencies, percent)
     }
+
+    fn first_token_percentile(&self, percent: f64) -> Duration {
+        percentile(&self.first_tokens, percent)
+    }
 }
 
-/// One scheduled request's work; `Err` is a one-line reason.
-type Job = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+/// One scheduled request's work: when its first token came (streams only), or a one-line reason.
+type Job = Pin<Box<dyn Future<Output = Result<Option<Instant>, String>> + Send>>;
 /// Makes the `n`-th job of a phase.
 type JobFactory = Arc<dyn Fn(usize) -> Job + Send + Sync>;
 
 /// Sends `target`'s request and reads the whole answer; a non-2xx answer is an error.
 fn http_job(client: &reqwest::Client, target: &Arc<Target>) -> JobFactory {
     let (client, target) = (client.clone(), Arc::clone(target));
-    Arc::new(move |sequence| Box::pin(send(target.request(&client, sequence))))
+    Arc::new(move |sequence| {
+        let request = target.request(&client, sequence);
+        Box::pin(async move { send(request).await.map(|()| None) })
+    })
+}
+
+/// Sends `target`'s streamed request and reads it to the end, noting when `first_token` arrived.
+fn stream_job(
+    client: &reqwest::Client,
+    target: &Arc<Target>,
+    first_token: &'static [u8],
+) -> JobFactory {
+    let (client, target) = (client.clone(), Arc::clone(target));
+    Arc::new(move |sequence| {
+        let request = target.request(&client, sequence);
+        Box::pin(read_stream(request, first_token))
+    })
+}
+
+async fn read_stream(
+    request: reqwest::RequestBuilder,
+    first_token: &'static [u8],
+) -> Result<Option<Instant>, String> {
+    let mut response = request.send().await.map_err(|e| cause_chain(&e))?;
+    if !response.status().is_success() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    let mut received = Vec::new();
+    let mut first = None;
+    while let Some(chunk) = response.chunk().await.map_err(|e| cause_chain(&e))? {
+        let searched_from = received.len().saturating_sub(first_token.len());
+        received.extend_from_slice(&chunk);
+        if first.is_none()
+            && received[searched_from..]
+                .windows(first_token.len())
+                .any(|window| window == first_token)
+        {
+            first = Some(Instant::now());
+        }
+    }
+    if first.is_none() {
+        return Err(format!(
+            "no first token in: {}",
+            String::from_utf8_lossy(&received[..received.len().min(300)])
+        ));
+    }
+    Ok(first)
 }
 
 /// One `SELECT 1` through the pool: the cost of a database round trip at this rate.
@@ -549,7 +731,12 @@ fn round_trip_job(pool: &PgPool) -> JobFactory {
     let pool = pool.clone();
     Arc::new(move |_| {
         let pool = pool.clone();
-        Box::pin(async move { db::ping(&pool).await.map_err(|error| cause_chain(&error)) })
+        Box::pin(async move {
+            db::ping(&pool)
+                .await
+                .map(|()| None)
+                .map_err(|error| cause_chain(&error))
+        })
     })
 }
 
@@ -566,7 +753,7 @@ impl LedgerWrites {
         let writes = Arc::new(self);
         Arc::new(move |sequence| {
             let writes = Arc::clone(&writes);
-            Box::pin(async move { writes.reserve_and_settle(sequence).await })
+            Box::pin(async move { writes.reserve_and_settle(sequence).await.map(|()| None) })
         })
     }
 
@@ -615,7 +802,7 @@ async fn run_phase(
     let offsets = start_offsets(rate_per_sec, duration);
     let runtime = tokio::runtime::Handle::current();
     let phase_start = Instant::now();
-    let requests: Vec<JoinHandle<Result<Duration, String>>> =
+    let requests: Vec<JoinHandle<Result<Timing, String>>> =
         tokio::task::spawn_blocking(move || {
             offsets
                 .into_iter()
@@ -633,7 +820,10 @@ async fn run_phase(
     let mut result = PhaseResult::default();
     for request in requests {
         match request.await? {
-            Ok(latency) => result.latencies.push(latency),
+            Ok(timing) => {
+                result.latencies.push(timing.done);
+                result.first_tokens.extend(timing.first_token);
+            }
             Err(error) => {
                 result.errors += 1;
                 result.first_error.get_or_insert(error);
@@ -643,6 +833,7 @@ async fn run_phase(
     // Over the whole schedule at least, so a phase that kept up reports exactly its rate.
     result.elapsed = phase_start.elapsed().max(duration);
     result.latencies.sort_unstable();
+    result.first_tokens.sort_unstable();
     Ok(result)
 }
 
@@ -658,10 +849,19 @@ fn start_offsets(rate_per_sec: u32, duration: Duration) -> Vec<Duration> {
         .collect()
 }
 
-/// Runs one job; its latency counts from its scheduled start.
-async fn timed(job: Job, scheduled: Instant) -> Result<Duration, String> {
-    job.await?;
-    Ok(scheduled.elapsed())
+/// How long one request took from its scheduled start: to its end, and to its first token.
+struct Timing {
+    done: Duration,
+    first_token: Option<Duration>,
+}
+
+/// Runs one job; its latencies count from its scheduled start.
+async fn timed(job: Job, scheduled: Instant) -> Result<Timing, String> {
+    let first_token = job.await?;
+    Ok(Timing {
+        done: scheduled.elapsed(),
+        first_token: first_token.map(|at| at.saturating_duration_since(scheduled)),
+    })
 }
 
 /// Sends one request and reads its whole body; a transport error or a non-2xx answer is an error.
@@ -704,6 +904,11 @@ impl Report {
             + self.helix.errors
             + self.ledger.errors
             + self.round_trip.errors
+            + self
+                .streams
+                .iter()
+                .map(|s| s.direct.errors + s.helix.errors)
+                .sum::<usize>()
     }
 
     fn render(&self, settings: &Settings) -> String {
@@ -761,6 +966,7 @@ impl Report {
              db round trip: one SELECT 1 at the same rate; a turn makes four (guard, agent, \
              reserve, settle)\n",
         );
+        out.push_str(&self.render_streams());
         match self.api_peak_rss_kib {
             Some(kib) => out.push_str(&format!("API peak RSS: {:.1} MB\n", kib as f64 / 1024.0)),
             None => out.push_str("API peak RSS: unknown (no /proc/<pid>/status)\n"),
@@ -768,6 +974,80 @@ impl Report {
         if self.warmup_errors > 0 {
             out.push_str(&format!("warm-up errors: {}\n", self.warmup_errors));
         }
+        out
+    }
+}
+
+impl Report {
+    /// First token and end of the streamed answers, both lengths; the first-token overhead's goal;
+    /// and how much each extra piece costs through Helix (what the longer answer adds, per piece).
+    fn render_streams(&self) -> String {
+        let mut out = format!(
+            "{:<30}{:>10}{:>10}{:>10}{:>10}{:>9}\n",
+            "streamed", "p50", "p90", "p99", "max", "errors"
+        );
+        let row = |label: String, sorted: &[Duration], errors: usize| {
+            format!(
+                "{label:<30}{:>10}{:>10}{:>10}{:>10}{errors:>9}\n",
+                millis(percentile(sorted, 50.0)),
+                millis(percentile(sorted, 90.0)),
+                millis(percentile(sorted, 99.0)),
+                millis(percentile(sorted, 100.0)),
+            )
+        };
+        for stream in &self.streams {
+            let n = stream.chunks;
+            out.push_str(&row(
+                format!("{n} pieces, first token direct"),
+                &stream.direct.first_tokens,
+                stream.direct.errors,
+            ));
+            out.push_str(&row(
+                format!("{n} pieces, first token Helix"),
+                &stream.helix.first_tokens,
+                stream.helix.errors,
+            ));
+            out.push_str(&row(
+                format!("{n} pieces, done direct"),
+                &stream.direct.latencies,
+                0,
+            ));
+            out.push_str(&row(
+                format!("{n} pieces, done Helix"),
+                &stream.helix.latencies,
+                0,
+            ));
+        }
+        let [short, long] = &self.streams;
+        let first_token_overhead = |percent| {
+            ms_f64(short.helix.first_token_percentile(percent))
+                - ms_f64(short.direct.first_token_percentile(percent))
+        };
+        let p99 = first_token_overhead(99.0);
+        out.push_str(&format!(
+            "first-token overhead ({} pieces): p50 {:.2} ms  p90 {:.2} ms  p99 {p99:.2} ms \
+             (goal: p99 < {P99_FIRST_TOKEN_OVERHEAD_GOAL_MS} ms: {})\n",
+            short.chunks,
+            first_token_overhead(50.0),
+            first_token_overhead(90.0),
+            if p99 < P99_FIRST_TOKEN_OVERHEAD_GOAL_MS {
+                "met"
+            } else {
+                "missed"
+            },
+        ));
+        let done_overhead = |phases: &StreamPhases| {
+            ms_f64(phases.helix.percentile(50.0)) - ms_f64(phases.direct.percentile(50.0))
+        };
+        let extra_pieces = f64::from(long.chunks - short.chunks);
+        out.push_str(&format!(
+            "done overhead p50: {:.2} ms at {} pieces, {:.2} ms at {} pieces: {:.1} µs per extra piece\n",
+            done_overhead(short),
+            short.chunks,
+            done_overhead(long),
+            long.chunks,
+            (done_overhead(long) - done_overhead(short)) * 1000.0 / extra_pieces,
+        ));
         out
     }
 }
@@ -858,6 +1138,7 @@ mod tests {
     fn phase_of(ms: u64, errors: usize) -> PhaseResult {
         PhaseResult {
             latencies: vec![Duration::from_millis(ms); 200],
+            first_tokens: vec![Duration::from_millis(ms); 200],
             errors,
             first_error: None,
             elapsed: Duration::from_secs(1),
@@ -871,6 +1152,11 @@ mod tests {
             helix: phase_of(helix_ms, 0),
             ledger: phase_of(2, 0),
             round_trip: phase_of(1, 3),
+            streams: [20, 80].map(|chunks| StreamPhases {
+                chunks,
+                direct: phase_of(1, 0),
+                helix: phase_of(2, 0),
+            }),
             warmup_errors: 1,
             api_peak_rss_kib: Some(2048),
         }
@@ -880,6 +1166,7 @@ mod tests {
         Settings {
             rate_per_sec: 200,
             users: 1,
+            chunks: 20,
             measure: Duration::from_secs(1),
             warmup: Duration::from_secs(1),
             api_binary: PathBuf::from("local-gateway"),
@@ -902,6 +1189,11 @@ mod tests {
             "{met}"
         );
         assert!(met.contains("API peak RSS: 2.0 MB"), "{met}");
+        assert!(
+            met.contains("first-token overhead (20 pieces): p50 1.00 ms  p90 1.00 ms  p99 1.00 ms (goal: p99 < 2 ms: met)"),
+            "{met}"
+        );
+        assert!(met.contains("0.0 µs per extra piece"), "{met}");
 
         let missed = report(4).render(&settings());
         assert!(
