@@ -257,8 +257,16 @@ mod tests {
         for key in optional {
             required.remove(*key);
         }
-        assert_eq!(required, strings(&documented["required"]), "{name}.required");
-        assert_eq!(keys(&sent), keys(&documented["properties"]), "{name}.properties");
+        assert_eq!(
+            required,
+            strings(&documented["required"]),
+            "{name}.required"
+        );
+        assert_eq!(
+            keys(&sent),
+            keys(&documented["properties"]),
+            "{name}.properties"
+        );
     }
 
     #[test]
@@ -279,7 +287,10 @@ mod tests {
                 input_tokens: 1,
                 output_tokens: 1,
             },
-            cost: CostView { micros: 1, cents: 1 },
+            cost: CostView {
+                micros: 1,
+                cents: 1,
+            },
             budget: BudgetView {
                 remaining_cents: 1,
                 remaining_micros: 1,
@@ -293,7 +304,10 @@ mod tests {
             code: "provider_stream_cut",
             message: String::new(),
             trace_id: "t",
-            charged: CostView { micros: 1, cents: 1 },
+            charged: CostView {
+                micros: 1,
+                cents: 1,
+            },
             budget: Some(BudgetView {
                 remaining_cents: 1,
                 remaining_micros: 1,
