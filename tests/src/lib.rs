@@ -1,8 +1,10 @@
 //! Support for Helix's system tests, one test binary (`tests/tests/system/`, a module per area):
-//! configuration and state, requests, one `World`, a fake AWS, captured logs.
+//! configuration and state, requests, one `World`, a fake AWS and Bedrock's stream framing,
+//! captured logs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod aws;
+mod bedrock;
 mod config;
 mod fixtures;
 mod http;
@@ -10,6 +12,7 @@ mod logs;
 mod world;
 
 pub use aws::{MotoServer, fake_aws_config};
+pub use bedrock::{EVENT_STREAM, bedrock_event, bedrock_exception};
 pub use config::{config_with, state, state_with, state_without_database};
 pub use fixtures::{add_agent, prepare_memory, signed_in_user};
 pub use http::{
