@@ -319,3 +319,67 @@ async fn paced(axum::extract::State(script): axum::extract::State<Arc<Script>>) 
         .body(Body::from_stream(body))
         .unwrap()
 }
+
+/// A Bedrock answer: Converse's JSON at `/model/{id}/converse`, ConverseStream's binary event
+/// stream at `/model/{id}/converse-stream`, the way Bedrock answers each.
+#[derive(Debug, Clone)]
+pub struct BedrockReply {
+    pub pieces: Vec<String>,
+    pub input: u64,
+    pub output: u64,
+}
+
+impl BedrockReply {
+    pub fn text(text: &str, input: u64, output: u64) -> Self {
+        BedrockReply {
+            pieces: vec![text.to_owned()],
+            input,
+            output,
+        }
+    }
+
+    fn usage(&self) -> Value {
+        json!({"inputTokens": self.input, "outputTokens": self.output,
+            "totalTokens": self.input + self.output})
+    }
+
+    pub fn whole(&self) -> Value {
+        json!({
+            "output": {"message": {"role": "assistant", "content": [{"text": self.pieces.concat()}]}},
+            "stopReason": "end_turn", "usage": self.usage(), "metrics": {"latencyMs": 5}
+        })
+    }
+
+    /// The stream's frames, concatenated.
+    pub fn frames(&self) -> Vec<u8> {
+        let mut frames = vec![crate::bedrock_event(
+            "messageStart",
+            json!({"role": "assistant"}),
+        )];
+        frames.extend(self.pieces.iter().map(|piece| {
+            crate::bedrock_event(
+                "contentBlockDelta",
+                json!({"contentBlockIndex": 0, "delta": {"text": piece}}),
+            )
+        }));
+        frames.extend([
+            crate::bedrock_event("contentBlockStop", json!({"contentBlockIndex": 0})),
+            crate::bedrock_event("messageStop", json!({"stopReason": "end_turn"})),
+            crate::bedrock_event(
+                "metadata",
+                json!({"usage": self.usage(), "metrics": {"latencyMs": 5}}),
+            ),
+        ]);
+        frames.concat()
+    }
+}
+
+impl Respond for BedrockReply {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        if request.url.path().ends_with("/converse-stream") {
+            ResponseTemplate::new(200).set_body_raw(self.frames(), crate::EVENT_STREAM)
+        } else {
+            ResponseTemplate::new(200).set_body_json(self.whole())
+        }
+    }
+}

@@ -1,14 +1,15 @@
 //! The in-process models, for real: SmolLM2-135M-Instruct through llama.cpp and all-MiniLM-L6-v2
-//! through candle, from the files `scripts/models` fetches (`make test` runs it first).
+//! through candle, from the files `scripts/models` fetches (`make test` runs it first). The chat
+//! model streams: text as it is generated, exact token counts so far, and a dropped stream stops it.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use helix_shared::chat::{CompletionInput, Message, Role};
+use helix_shared::chat::{Chunk, CompletionInput, FinishReason, Message, Role};
 use helix_shared::embedding::local::MiniLmEmbedder;
 use helix_shared::embedding::{Embedder, cosine};
 use helix_shared::engine::llama::{LlamaEngine, LlamaSettings};
-use helix_shared::engine::{Engine, EngineError};
+use helix_shared::engine::{ChunkStream, Engine, EngineError};
 use tokio::sync::OnceCell;
 
 fn models_dir() -> PathBuf {
@@ -134,6 +135,116 @@ async fn a_full_queue_answers_rate_limited_at_once_instead_of_waiting() {
     // One turn runs, one waits in the queue of one; the rest are turned away.
     assert!(limited >= 2, "{outcomes:?}");
     assert_eq!(limited + answered, 4, "{outcomes:?}");
+}
+
+/// The text of the stream's next chunk, which must be text.
+async fn next_text(stream: &mut Box<dyn ChunkStream>) -> String {
+    match stream.next().await {
+        Some(Ok(Chunk::Text(text))) => text,
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_local_model_streams_pieces_of_text_then_the_usage_then_the_finish() {
+    let engine = chat_model().await;
+    let input = ask("Name three colours.", 24);
+
+    let mut stream = engine.stream(&input).await.unwrap();
+    let mut chunks = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        chunks.push(chunk.unwrap());
+    }
+
+    let (text, end) = chunks.split_at(chunks.len() - 2);
+    assert!(
+        text.len() > 1,
+        "one chunk per token, not one answer: {chunks:?}"
+    );
+    assert!(
+        text.iter().all(|c| matches!(c, Chunk::Text(_))),
+        "{chunks:?}"
+    );
+    let Chunk::Usage(usage) = end[0] else {
+        panic!("the usage comes before the finish: {chunks:?}")
+    };
+    let expected_finish = if usage.output_tokens == 24 {
+        FinishReason::Length
+    } else {
+        FinishReason::Stop
+    };
+    assert_eq!(end[1], Chunk::Finished(expected_finish));
+    assert_eq!(stream.progress().usage, Some(usage));
+    // complete() is the same token loop, collected: the same answer and the same count.
+    let streamed: String = text
+        .iter()
+        .map(|c| match c {
+            Chunk::Text(t) => t.as_str(),
+            _ => "",
+        })
+        .collect();
+    let whole = engine.complete(&input).await.unwrap();
+    assert_eq!(whole.text, streamed.trim());
+    assert_eq!(whole.usage, Some(usage));
+}
+
+#[tokio::test]
+async fn progress_counts_every_token_generated_even_those_not_yet_read() {
+    let engine = chat_model().await;
+    let question = "Describe the sea in two sentences.";
+    let mut stream = engine.stream(&ask(question, 40)).await.unwrap();
+
+    let mut received = String::new();
+    for _ in 0..5 {
+        received.push_str(&next_text(&mut stream).await);
+    }
+    // The worker runs ahead of the reader (a bounded channel): let it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let progress = stream.progress();
+    let usage = progress.usage.unwrap();
+    drop(stream);
+
+    assert!((5..=40).contains(&usage.output_tokens), "{usage:?}");
+    assert!(progress.usage_is_current);
+    assert_eq!(progress.output_bytes, received.len() as u64);
+    // Greedy decoding repeats itself: an answer cut at that many tokens is the text received and
+    // whatever was generated behind it, counted alike.
+    let cut = engine
+        .complete(&ask(question, usage.output_tokens as u32))
+        .await
+        .unwrap();
+    assert!(
+        cut.text.starts_with(received.trim()),
+        "{cut:?} vs {received:?}"
+    );
+    assert_eq!(
+        cut.usage,
+        Some(usage),
+        "the prompt and every token generated"
+    );
+}
+
+#[tokio::test]
+async fn dropping_a_local_stream_stops_its_generation_at_the_next_token() {
+    let engine = LlamaEngine::open(settings(2)).await.unwrap();
+    let input = ask("List the numbers from 1 to 100, separated by commas.", 80);
+    // Left alone, this answer runs to its limit: stopping early is the stream's doing.
+    let whole = engine.complete(&input).await.unwrap();
+    assert_eq!(whole.usage.unwrap().output_tokens, 80, "{:?}", whole.text);
+    let before = engine.generated_tokens();
+
+    let mut stream = engine.stream(&input).await.unwrap();
+    next_text(&mut stream).await;
+    drop(stream);
+    // The worker takes turns in order: once this one-token answer is back, the dropped one ended.
+    let after = engine.complete(&ask("Say hi.", 1)).await.unwrap();
+
+    let dropped_turn = engine.generated_tokens() - before - after.usage.unwrap().output_tokens;
+    assert!(
+        dropped_turn <= 20,
+        "the dropped turn generated {dropped_turn} of its 80 tokens (at most the 16 pieces its \
+         channel holds ahead of the reader, and the one in hand)"
+    );
 }
 
 async fn embedder() -> &'static MiniLmEmbedder {

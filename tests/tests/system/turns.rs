@@ -11,8 +11,8 @@ use helix_shared::engine::registry::EngineRegistry;
 use helix_shared::ids::new_id;
 use helix_shared::xray::Tracer;
 use helix_tests::{
-    AnthropicReply, OpenAiReply, Reply, add_agent, authorised, config_with, fake_aws_config,
-    json_request, send, signed_in_user,
+    AnthropicReply, BedrockReply, OpenAiReply, Reply, add_agent, authorised, config_with,
+    fake_aws_config, json_request, send, signed_in_user,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -89,12 +89,8 @@ async fn answer_everywhere(server: &MockServer) {
         .mount(server)
         .await;
     Mock::given(method("POST"))
-        .and(path_regex(r"^/model/.+/converse$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "output": {"message": {"role": "assistant", "content": [{"text": "Hello!"}]}},
-            "stopReason": "end_turn", "usage": {"inputTokens": 120, "outputTokens": 30, "totalTokens": 150},
-            "metrics": {"latencyMs": 5}
-        })))
+        .and(path_regex(r"^/model/.+/converse(-stream)?$"))
+        .respond_with(BedrockReply::text("Hello!", 120, 30))
         .mount(server)
         .await;
 }

@@ -2,10 +2,15 @@
 //!
 //! Inference is CPU-bound and would starve the async runtime, so one worker thread owns the model
 //! and takes jobs from a bounded queue. A full queue answers 429 at once instead of growing an
-//! unbounded wait; a caller that gave up (its request was dropped) stops its generation early.
+//! unbounded wait. Each token's text goes to the turn's reader as it is generated, through a
+//! bounded channel; a reader that gave up (its stream was dropped) stops its generation at the
+//! next token. `complete` is the same stream, collected.
+
+mod stream;
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use llama_cpp_2::context::LlamaContext;
@@ -18,9 +23,10 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Engine, EngineError};
-use crate::chat::{Completion, CompletionInput, Message, Role};
-use crate::usage::Usage;
+use stream::{Generated, LlamaStream, Sender, Utf8Pieces};
+
+use super::{ChunkStream, Engine, EngineError};
+use crate::chat::{Completion, CompletionInput, FinishReason, Message, Role};
 
 /// How the in-process chat model runs.
 #[derive(Debug, Clone)]
@@ -38,16 +44,22 @@ pub struct LlamaSettings {
 /// Output tokens when a call does not set `max_tokens` (turns always do).
 const FALLBACK_MAX_TOKENS: u32 = 512;
 
+/// Pieces of text the worker may generate ahead of a turn's reader before it waits for it.
+const PIECES_AHEAD: usize = 16;
+
 /// A cheap handle on the worker thread; clones share it.
 #[derive(Clone)]
 pub struct LlamaEngine {
     model_name: Arc<str>,
     jobs: mpsc::Sender<Job>,
+    generated_tokens: Arc<AtomicU64>,
 }
 
 struct Job {
     input: CompletionInput,
-    reply: oneshot::Sender<Result<Completion, EngineError>>,
+    events: Sender,
+    /// Tokens generated for this turn, read by its stream: the pieces still in the channel count.
+    generated: Arc<AtomicU64>,
 }
 
 /// The model loaded on the worker thread with what generation needs beside it.
@@ -63,13 +75,15 @@ impl LlamaEngine {
         let (jobs, queue) = mpsc::channel(settings.queue.max(1));
         let (ready, loaded) = oneshot::channel();
         let model_name: Arc<str> = settings.model_name.as_str().into();
+        let generated_tokens = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&generated_tokens);
         std::thread::Builder::new()
             .name("helix-llama".into())
             .spawn(move || match load(settings) {
                 Ok(loaded) => {
                     // The opener always waits for this answer, so the send cannot fail.
                     let _ = ready.send(Ok(()));
-                    serve(&loaded, queue);
+                    serve(&loaded, queue, &counter);
                 }
                 Err(error) => {
                     let _ = ready.send(Err(error));
@@ -79,11 +93,39 @@ impl LlamaEngine {
         loaded
             .await
             .map_err(|_| failed("the model thread stopped while loading".into()))??;
-        Ok(LlamaEngine { model_name, jobs })
+        Ok(LlamaEngine {
+            model_name,
+            jobs,
+            generated_tokens,
+        })
     }
 
     pub fn model_name(&self) -> &str {
         &self.model_name
+    }
+
+    /// Tokens this engine has generated since it loaded, over every turn: a gauge of the work
+    /// done, which shows that a dropped stream stopped its generation.
+    pub fn generated_tokens(&self) -> u64 {
+        self.generated_tokens.load(Ordering::Relaxed)
+    }
+
+    /// Queues the turn (429 when the queue is full) and waits until the worker has read its prompt.
+    async fn open_stream(&self, input: &CompletionInput) -> Result<LlamaStream, EngineError> {
+        let (events, receiver) = mpsc::channel(PIECES_AHEAD);
+        let generated = Arc::new(AtomicU64::new(0));
+        let job = Job {
+            input: input.clone(),
+            events,
+            generated: Arc::clone(&generated),
+        };
+        self.jobs.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => EngineError::RateLimited {
+                retry_after: Some(std::time::Duration::from_secs(1)),
+            },
+            mpsc::error::TrySendError::Closed(_) => failed("the model thread has stopped".into()),
+        })?;
+        LlamaStream::open(receiver, generated).await
     }
 }
 
@@ -98,20 +140,11 @@ impl Engine for LlamaEngine {
     }
 
     async fn complete(&self, input: &CompletionInput) -> Result<Completion, EngineError> {
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
-            input: input.clone(),
-            reply,
-        };
-        self.jobs.try_send(job).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => EngineError::RateLimited {
-                retry_after: Some(std::time::Duration::from_secs(1)),
-            },
-            mpsc::error::TrySendError::Closed(_) => failed("the model thread has stopped".into()),
-        })?;
-        answer
-            .await
-            .map_err(|_| failed("the model thread dropped the turn".into()))?
+        self.open_stream(input).await?.collect().await
+    }
+
+    async fn stream(&self, input: &CompletionInput) -> Result<Box<dyn ChunkStream>, EngineError> {
+        Ok(Box::new(self.open_stream(input).await?))
     }
 }
 
@@ -160,60 +193,117 @@ fn load(settings: LlamaSettings) -> Result<Loaded, EngineError> {
     })
 }
 
-fn serve(loaded: &Loaded, mut queue: mpsc::Receiver<Job>) {
+fn serve(loaded: &Loaded, mut queue: mpsc::Receiver<Job>, generated_tokens: &AtomicU64) {
     while let Some(job) = queue.blocking_recv() {
-        if job.reply.is_closed() {
+        // Its reader gave up while the turn waited in the queue.
+        if job.events.is_closed() {
             continue;
         }
-        let result = generate(loaded, &job);
-        // Err means the caller gave up meanwhile; it has already answered its client.
-        let _ = job.reply.send(result);
+        if let Err(Stopped::Failed(error)) = generate(loaded, &job, generated_tokens) {
+            // Err: the reader gave up meanwhile; it has already answered its client.
+            let _ = job.events.blocking_send(Err(error));
+        }
     }
 }
 
-fn generate(loaded: &Loaded, job: &Job) -> Result<Completion, EngineError> {
+/// Why a generation ended before its `Finished`.
+enum Stopped {
+    /// The reader dropped its stream: nobody wants the rest.
+    ReaderGone,
+    Failed(EngineError),
+}
+
+impl From<EngineError> for Stopped {
+    fn from(error: EngineError) -> Self {
+        Stopped::Failed(error)
+    }
+}
+
+/// Blocks until the reader has room (the channel is bounded); fails once it is gone.
+fn send(events: &Sender, event: Generated) -> Result<(), Stopped> {
+    events
+        .blocking_send(Ok(event))
+        .map_err(|_| Stopped::ReaderGone)
+}
+
+/// The prompt read into a fresh context, and how long the answer may be.
+struct Prepared<'m> {
+    context: LlamaContext<'m>,
+    prompt_tokens: usize,
+    room: u32,
+}
+
+fn prepare<'m>(loaded: &'m Loaded, input: &CompletionInput) -> Result<Prepared<'m>, EngineError> {
     let Loaded {
         model,
         template,
         settings,
     } = loaded;
-    let prompt = render_prompt(model, template, &job.input.messages)?;
-    let prompt_tokens = model.vocab().tokenize(prompt.as_bytes(), true, true);
+    let prompt = render_prompt(model, template, &input.messages)?;
+    let tokens = model.vocab().tokenize(prompt.as_bytes(), true, true);
     let room = output_room(
-        prompt_tokens.len(),
+        tokens.len(),
         settings.context_tokens,
-        job.input.max_tokens.unwrap_or(FALLBACK_MAX_TOKENS),
+        input.max_tokens.unwrap_or(FALLBACK_MAX_TOKENS),
     )?;
     let mut context = model
         .new_context(backend()?, context_params(settings))
         .map_err(|e| failed(format!("cannot create a context: {e}")))?;
-    decode_prompt(&mut context, &prompt_tokens)?;
+    decode_prompt(&mut context, &tokens)?;
+    Ok(Prepared {
+        context,
+        prompt_tokens: tokens.len(),
+        room,
+    })
+}
 
+/// The one token loop: each token's text goes to the reader as soon as it is whole UTF-8, with the
+/// count of tokens so far, so a reader that stops knows exactly what it was given.
+fn generate(loaded: &Loaded, job: &Job, generated_tokens: &AtomicU64) -> Result<(), Stopped> {
+    let Prepared {
+        mut context,
+        prompt_tokens,
+        room,
+    } = prepare(loaded, &job.input)?;
+    send(
+        &job.events,
+        Generated::Started {
+            prompt_tokens: prompt_tokens as u64,
+        },
+    )?;
+    let vocab = loaded.model.vocab();
     let mut sampler = sampler(job.input.temperature);
-    let vocab = model.vocab();
-    let mut text = Vec::new();
-    let mut generated: u64 = 0;
-    let mut position = prompt_tokens.len();
+    let mut pieces = Utf8Pieces::default();
     let mut batch = LlamaBatch::new(1, 1);
-    while generated < u64::from(room) && !job.reply.is_closed() {
+    let mut tokens: u64 = 0;
+    let room = u64::from(room);
+    let reason = loop {
+        if tokens >= room {
+            break FinishReason::Length;
+        }
+        if job.events.is_closed() {
+            return Err(Stopped::ReaderGone);
+        }
         let token = sampler.sample(&context, -1);
         if vocab.is_eog(token) {
-            break;
+            break FinishReason::Stop;
         }
-        text.extend(vocab.token_to_piece(token, false, None));
-        generated += 1;
-        decode_one(&mut context, &mut batch, token, position)?;
-        position += 1;
+        tokens += 1;
+        generated_tokens.fetch_add(1, Ordering::Relaxed);
+        job.generated.store(tokens, Ordering::Relaxed);
+        if let Some(text) = pieces.push(&vocab.token_to_piece(token, false, None)) {
+            send(&job.events, Generated::Piece { text, tokens })?;
+        }
+        // The last token allowed needs no decoding: nothing will be sampled after it.
+        if tokens < room {
+            let position = prompt_tokens as u64 + tokens - 1;
+            decode_one(&mut context, &mut batch, token, position)?;
+        }
+    };
+    if let Some(text) = pieces.finish() {
+        send(&job.events, Generated::Piece { text, tokens })?;
     }
-    Ok(Completion {
-        text: String::from_utf8_lossy(&text).trim().to_owned(),
-        usage: Some(Usage {
-            input_tokens: prompt_tokens.len() as u64,
-            output_tokens: generated,
-            cached_input_tokens: 0,
-        }),
-        tool_calls: Vec::new(),
-    })
+    send(&job.events, Generated::Finished { reason, tokens })
 }
 
 /// The conversation in the model's own chat template, ending where the assistant speaks next.
@@ -279,7 +369,7 @@ fn decode_one(
     context: &mut LlamaContext<'_>,
     batch: &mut LlamaBatch,
     token: LlamaToken,
-    position: usize,
+    position: u64,
 ) -> Result<(), EngineError> {
     batch.clear();
     batch
@@ -290,8 +380,8 @@ fn decode_one(
         .map_err(|e| failed(format!("generation failed: {e}")))
 }
 
-fn to_pos(position: usize) -> Result<i32, EngineError> {
-    i32::try_from(position).map_err(|_| EngineError::ContextLength)
+fn to_pos(position: impl TryInto<i32>) -> Result<i32, EngineError> {
+    position.try_into().map_err(|_| EngineError::ContextLength)
 }
 
 /// Temperature 0 is greedy (repeatable); otherwise the usual top-k / top-p / min-p chain.

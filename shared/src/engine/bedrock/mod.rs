@@ -1,6 +1,8 @@
-//! Amazon Bedrock's Converse API through the AWS SDK: region, credentials and endpoint come from
-//! aws-config (so tests point it at a local server); tools travel in `toolConfig`. The SDK's own
-//! retries are off: Helix's retry policy applies to every provider alike.
+//! Amazon Bedrock's Converse and ConverseStream APIs through the AWS SDK: region, credentials and
+//! endpoint come from aws-config (so tests point it at a local server); tools travel in
+//! `toolConfig`. The SDK's own retries are off: Helix's retry policy applies to every provider alike.
+
+pub mod stream;
 
 use std::collections::HashMap;
 
@@ -10,14 +12,16 @@ use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::operation::converse::ConverseOutput as ConverseResponse;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ConversationRole, ConverseOutput, InferenceConfiguration, Message as WireMessage,
-    SystemContentBlock, Tool, ToolConfiguration, ToolInputSchema, ToolResultBlock,
+    SystemContentBlock, TokenUsage, Tool, ToolConfiguration, ToolInputSchema, ToolResultBlock,
     ToolResultContentBlock, ToolSpecification, ToolUseBlock,
 };
 use aws_smithy_types::{Document, Number};
 use serde_json::Value;
 
+use stream::BedrockStream;
+
 use super::retry::{CallSite, RetryPolicy, call_with_retries};
-use super::{Engine, EngineError};
+use super::{ChunkStream, Engine, EngineError};
 use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall};
 use crate::usage::Usage;
 
@@ -46,6 +50,14 @@ impl BedrockEngine {
         self
     }
 
+    fn site(&self) -> CallSite<'_> {
+        CallSite {
+            engine: "bedrock",
+            provider: "bedrock",
+            model: &self.model,
+        }
+    }
+
     async fn attempt(&self, request: &ConverseRequest) -> Result<Completion, EngineError> {
         let output = self
             .client
@@ -59,6 +71,23 @@ impl BedrockEngine {
             .await
             .map_err(classify)?;
         completion_from(output)
+    }
+
+    /// One attempt at opening ConverseStream: an error reply is the service refusing before it
+    /// generated anything; a 2xx hands back the event stream without reading from it.
+    async fn open_stream(&self, request: &ConverseRequest) -> Result<BedrockStream, EngineError> {
+        let output = self
+            .client
+            .converse_stream()
+            .model_id(&self.model)
+            .set_system(request.system.clone())
+            .set_messages(Some(request.messages.clone()))
+            .set_tool_config(request.tool_config.clone())
+            .set_inference_config(request.inference.clone())
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(BedrockStream::new(output.stream))
     }
 }
 
@@ -74,12 +103,16 @@ impl Engine for BedrockEngine {
 
     async fn complete(&self, input: &CompletionInput) -> Result<Completion, EngineError> {
         let request = ConverseRequest::try_from(input)?;
-        let site = CallSite {
-            engine: self.id(),
-            provider: "bedrock",
-            model: &self.model,
-        };
-        call_with_retries(&self.policy, site, || self.attempt(&request)).await
+        call_with_retries(&self.policy, self.site(), || self.attempt(&request)).await
+    }
+
+    /// Opening is retried like a call; once the stream is open nothing is, since a second
+    /// generation would be billed twice.
+    async fn stream(&self, input: &CompletionInput) -> Result<Box<dyn ChunkStream>, EngineError> {
+        let request = ConverseRequest::try_from(input)?;
+        let stream =
+            call_with_retries(&self.policy, self.site(), || self.open_stream(&request)).await?;
+        Ok(Box::new(stream))
     }
 }
 
@@ -228,21 +261,23 @@ fn completion_from(output: ConverseResponse) -> Result<Completion, EngineError> 
             _ => {}
         }
     }
-    let usage = output.usage().map(|usage| {
-        let count = |n: i32| u64::try_from(n).unwrap_or(0);
-        let cached = usage.cache_read_input_tokens().map_or(0, count);
-        Usage {
-            // Converse, like Anthropic, reports cache reads apart from `inputTokens`.
-            input_tokens: count(usage.input_tokens()) + cached,
-            output_tokens: count(usage.output_tokens()),
-            cached_input_tokens: cached,
-        }
-    });
     Ok(Completion {
         text,
-        usage,
+        usage: output.usage().map(usage_from),
         tool_calls,
     })
+}
+
+/// Converse's and ConverseStream's token counts as Helix's usage.
+fn usage_from(usage: &TokenUsage) -> Usage {
+    let count = |n: i32| u64::try_from(n).unwrap_or(0);
+    let cached = usage.cache_read_input_tokens().map_or(0, count);
+    Usage {
+        // Converse, like Anthropic, reports cache reads apart from `inputTokens`.
+        input_tokens: count(usage.input_tokens()) + cached,
+        output_tokens: count(usage.output_tokens()),
+        cached_input_tokens: cached,
+    }
 }
 
 /// A Bedrock runtime client without the SDK's own retries (Helix's policy applies to every provider).
@@ -298,6 +333,8 @@ fn classify_service_error(
             EngineError::InvalidRequest { message }
         }
         Some("ModelTimeoutException") => EngineError::Timeout,
+        // The model failed while streaming (Bedrock's 424): the provider's fault, not the request's.
+        Some("ModelStreamErrorException") => EngineError::Upstream { status },
         _ => match status {
             // A 2xx that the SDK could not read surfaces as an unhandled "service error".
             200..=299 => EngineError::Malformed { detail: message },
