@@ -29,13 +29,9 @@ pub trait Engine: Send + Sync {
     fn model(&self) -> &str;
     async fn complete(&self, input: &CompletionInput) -> Result<Completion, EngineError>;
 
-    /// The answer as it is generated. An `Err` here means the provider refused before
-    /// generating anything; errors after that come from the stream. Providers without a
-    /// streaming adapter yet answer whole and replay it as one stream.
-    async fn stream(&self, input: &CompletionInput) -> Result<Box<dyn ChunkStream>, EngineError> {
-        let completion = self.complete(input).await?;
-        Ok(Box::new(ReplayedStream::of(completion)))
-    }
+    /// The answer as it is generated: what every turn calls. An `Err` here means the provider
+    /// refused before generating anything; errors after that come from the stream.
+    async fn stream(&self, input: &CompletionInput) -> Result<Box<dyn ChunkStream>, EngineError>;
 }
 
 /// A provider's answer as it arrives. Dropping it closes the provider connection, which is how a
@@ -62,7 +58,8 @@ pub struct StreamProgress {
     pub usage_is_current: bool,
 }
 
-/// A whole completion replayed as a stream: its text, its tool calls, its usage, the end.
+/// A whole completion replayed as a stream: its text, its tool calls, its usage, the end (for
+/// fakes and tests of stream readers).
 pub struct ReplayedStream {
     chunks: VecDeque<Chunk>,
     progress: StreamProgress,
