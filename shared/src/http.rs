@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use lambda_http::request::RequestContext;
+use secrecy::ExposeSecret;
 use tracing::Instrument;
 
 use crate::telemetry::{TraceId, with_trace_id};
@@ -39,23 +40,35 @@ pub fn finish(router: Router, state: &AppState) -> Router {
         .layer(middleware::from_fn(trace_request))
 }
 
-/// The caller's IP: API Gateway's `requestContext.http.sourceIp` in Lambda, the socket's peer
+/// The caller's IP. Behind CloudFront, the viewer's address it sends in `x-helix-viewer-ip` —
+/// trusted only on a request that carries the edge secret (`x-helix-edge-secret`, added by
+/// CloudFront, never by a viewer); else API Gateway's source IP in Lambda, the socket's peer
 /// address locally, else `unknown` (all such callers then share one throttling bucket).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
+pub const EDGE_SECRET_HEADER: HeaderName = HeaderName::from_static("x-helix-edge-secret");
+pub const VIEWER_IP_HEADER: HeaderName = HeaderName::from_static("x-helix-viewer-ip");
+
+impl FromRequestParts<AppState> for SourceIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let from_api_gateway = parts
-            .extensions
-            .get::<RequestContext>()
-            .and_then(|context| match context {
-                RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
-                RequestContext::ApiGatewayV1(context) => context.identity.source_ip.clone(),
-                _ => None,
-            });
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let edge_secret = state.config.http.edge_secret.as_ref();
+        let from_edge = || viewer_ip_from_edge(&parts.headers, edge_secret?.expose_secret());
+        let from_api_gateway = || {
+            parts
+                .extensions
+                .get::<RequestContext>()
+                .and_then(|context| match context {
+                    RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
+                    RequestContext::ApiGatewayV1(context) => context.identity.source_ip.clone(),
+                    _ => None,
+                })
+        };
         let from_socket = || {
             parts
                 .extensions
@@ -63,11 +76,31 @@ impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
                 .map(|ConnectInfo(address)| address.ip().to_string())
         };
         Ok(SourceIp(
-            from_api_gateway
+            from_edge()
+                .or_else(from_api_gateway)
                 .or_else(from_socket)
                 .unwrap_or_else(|| "unknown".to_owned()),
         ))
     }
+}
+
+/// The viewer's IP CloudFront names, if the request proves it came through CloudFront.
+fn viewer_ip_from_edge(headers: &HeaderMap, edge_secret: &str) -> Option<String> {
+    let presented = headers.get(EDGE_SECRET_HEADER)?.as_bytes();
+    if !constant_time_eq(presented, edge_secret.as_bytes()) {
+        return None;
+    }
+    let viewer = headers.get(VIEWER_IP_HEADER)?.to_str().ok()?;
+    viewer
+        .trim()
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
+}
+
+/// Compares without stopping at the first difference, so timing tells nothing of the secret.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// For routes a later release implements: an honest 501 instead of a fake answer.

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::auth::settings::AuthConfig;
 use crate::avatars::AvatarConfig;
 use crate::budget::reconcile::ReconcileConfig;
@@ -39,13 +41,20 @@ pub struct Config {
     pub memory: MemoryConfig,
 }
 
-/// Where the local gateway listens, and the largest request body any function accepts.
+/// Where the local gateway listens, the largest request body any function accepts, and the
+/// secret CloudFront proves itself with.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub host: IpAddr,
     pub port: u16,
     pub max_body_bytes: usize,
+    /// `HELIX_EDGE_SECRET`: the `x-helix-edge-secret` CloudFront adds to every API request; only a
+    /// request carrying it may name its viewer's IP (`x-helix-viewer-ip`).
+    pub edge_secret: Option<SecretString>,
 }
+
+/// An edge secret shorter than this could be guessed.
+const MIN_EDGE_SECRET_CHARS: usize = 32;
 
 impl HttpConfig {
     pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
@@ -56,9 +65,20 @@ impl HttpConfig {
                 None => parse_or(sources, "PORT", 3001)?,
             },
             max_body_bytes: parse_or(sources, "HELIX_MAX_BODY_BYTES", 1024 * 1024)?,
+            edge_secret: sources
+                .get("HELIX_EDGE_SECRET")
+                .map(|secret| SecretString::from(secret.to_owned())),
         };
         if config.max_body_bytes == 0 {
             return Err(invalid("HELIX_MAX_BODY_BYTES", "must be at least 1"));
+        }
+        if let Some(secret) = &config.edge_secret
+            && secret.expose_secret().chars().count() < MIN_EDGE_SECRET_CHARS
+        {
+            return Err(invalid(
+                "HELIX_EDGE_SECRET",
+                format!("must be at least {MIN_EDGE_SECRET_CHARS} characters"),
+            ));
         }
         Ok(config)
     }

@@ -157,6 +157,69 @@ async fn repeated_failures_from_one_ip_are_throttled_until_the_window_passes(poo
     assert_eq!(after_window.status, StatusCode::OK, "{}", after_window.body);
 }
 
+const EDGE_SECRET: &str = "edge-secret-for-tests-0123456789abcdef";
+/// CloudFront's address, as API Gateway (here: the socket) sees every request through it.
+const EDGE: [u8; 4] = [203, 0, 113, 1];
+
+/// A sign-in through CloudFront: the edge secret, the viewer's IP, from the edge's address.
+async fn sign_in_through_edge(app: &axum::Router, secret: &str, viewer: &str) -> Reply {
+    let mut request = post_json_from("/auth/verify", &json!({ "passcode": "guess" }), EDGE);
+    let headers = request.headers_mut();
+    headers.insert("x-helix-edge-secret", secret.parse().unwrap());
+    headers.insert("x-helix-viewer-ip", viewer.parse().unwrap());
+    send(app, request).await
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn behind_cloudfront_failures_count_per_viewer_and_a_forged_viewer_ip_counts_for_nothing(
+    pool: PgPool,
+) {
+    let settings = [
+        ("HELIX_AUTH_MAX_FAILURES", "2"),
+        ("HELIX_EDGE_SECRET", EDGE_SECRET),
+    ];
+    let app = local_gateway::app(state_with(pool, &settings));
+
+    for _ in 0..2 {
+        let reply = sign_in_through_edge(&app, EDGE_SECRET, "192.0.2.44").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let locked = sign_in_through_edge(&app, EDGE_SECRET, "192.0.2.44").await;
+    let neighbour = sign_in_through_edge(&app, EDGE_SECRET, "2001:db8::7").await;
+    // Without the secret the header is the caller's claim: the edge's own address counts.
+    let forged = sign_in_through_edge(&app, "not-the-secret", "192.0.2.99").await;
+    let forged_again = sign_in_through_edge(&app, "not-the-secret", "192.0.2.98").await;
+    let forged_third = sign_in_through_edge(&app, "not-the-secret", "192.0.2.97").await;
+
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the viewer is locked out"
+    );
+    assert_eq!(
+        neighbour.status,
+        StatusCode::UNAUTHORIZED,
+        "another viewer behind the same edge is not"
+    );
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(forged_again.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        forged_third.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "forged viewer IPs share the edge address's bucket"
+    );
+}
+
+#[test]
+fn a_short_edge_secret_is_a_configuration_error() {
+    let sources = helix_shared::settings::Sources::from_pairs(&[
+        ("HELIX_EDGE_SECRET", "short"),
+        ("DATABASE_URL", "postgres://unused@127.0.0.1:1/unused"),
+    ]);
+    let error = helix_shared::config::Config::from_sources(&sources).unwrap_err();
+    assert!(error.to_string().contains("HELIX_EDGE_SECRET"), "{error}");
+}
+
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn failures_older_than_the_window_are_pruned(pool: PgPool) {
     let app = local_gateway::app(state_with(
