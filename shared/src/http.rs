@@ -103,6 +103,22 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// When the Lambda invocation serving this request will be stopped, if it is one: work that must
+/// finish (a turn's settlement) plans around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvocationDeadline(pub Option<std::time::SystemTime>);
+
+impl<S: Send + Sync> FromRequestParts<S> for InvocationDeadline {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let context = parts.extensions.get::<lambda_http::Context>();
+        Ok(InvocationDeadline(
+            context.map(lambda_http::Context::deadline),
+        ))
+    }
+}
+
 /// For routes a later release implements: an honest 501 instead of a fake answer.
 pub async fn not_implemented() -> ApiError {
     ApiError::NotImplemented

@@ -13,7 +13,7 @@ use helix_shared::auth::AuthUser;
 use helix_shared::avatars;
 use helix_shared::db::idempotency;
 use helix_shared::db::personas;
-use helix_shared::http::ApiJson;
+use helix_shared::http::{ApiJson, InvocationDeadline};
 use helix_shared::personality::Personality;
 use helix_shared::telemetry::{current_trace_id, spawn_traced};
 use helix_shared::{ApiError, AppState, http};
@@ -40,6 +40,7 @@ pub fn app(state: AppState) -> Router {
 async fn post_turn(
     State(state): State<AppState>,
     user: AuthUser,
+    InvocationDeadline(must_end_by): InvocationDeadline,
     headers: HeaderMap,
     ApiJson(mut request): ApiJson<TurnRequest>,
 ) -> Result<Response, ApiError> {
@@ -72,6 +73,7 @@ async fn post_turn(
             render: render_response,
         }),
         live: None,
+        must_end_by,
     };
     if streamed {
         return stream::stream_turn(state, context, turn).await;

@@ -48,7 +48,13 @@ pub struct TurnContext {
     pub idempotency: Option<Idempotent>,
     /// A streamed turn's client: it gets the text as it arrives.
     pub live: Option<Live>,
+    /// When the process serving the turn will be stopped (Lambda's deadline): the turn stops
+    /// reading the provider [`SETTLE_MARGIN`] before, so it is always charged.
+    pub must_end_by: Option<SystemTime>,
 }
+
+/// What a turn keeps back from its invocation's deadline to settle in.
+pub const SETTLE_MARGIN: Duration = Duration::from_secs(10);
 
 pub struct Idempotent {
     pub key: String,
@@ -164,7 +170,7 @@ async fn charged_turn(
         deadline: state.config.engines.retry.deadline,
     };
     // The hold outlives the deadline, which counts from now: the call ends while it is held.
-    let deadline = tokio::time::Instant::now() + spec.deadline;
+    let deadline = read_deadline(spec.deadline, context.must_end_by);
     let metered = super::reserve(&state.db, spec).await?;
     prepared.input.max_tokens = Some(metered.max_tokens());
 
@@ -250,6 +256,20 @@ async fn charged_turn(
     record_xray(state, context, &xray).await;
     log_turn(user, &outcome, &memory_hits, &xray, started);
     Ok(outcome)
+}
+
+/// The engine deadline from now, or earlier if the invocation ends sooner (less the margin the
+/// settlement needs).
+fn read_deadline(
+    engine_deadline: Duration,
+    must_end_by: Option<SystemTime>,
+) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    let invocation_left = must_end_by.map(|end| {
+        let left = end.duration_since(SystemTime::now()).unwrap_or_default();
+        left.saturating_sub(SETTLE_MARGIN)
+    });
+    now + invocation_left.map_or(engine_deadline, |left| left.min(engine_deadline))
 }
 
 fn log_turn(
@@ -503,5 +523,25 @@ async fn record_xray(state: &AppState, context: &TurnContext, call: &XrayCall<'_
     };
     if let Err(error) = state.tracer.record_provider_call(&call).await {
         tracing::debug!(%error, "no X-Ray subsegment for this provider call");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_invocation_deadline_less_the_settle_margin_cuts_a_longer_engine_deadline() {
+        let engine = Duration::from_secs(300);
+        let now = tokio::time::Instant::now();
+        let unbounded = read_deadline(engine, None);
+        assert!(unbounded >= now + engine);
+        let lambda_ends = SystemTime::now() + Duration::from_secs(40);
+        let bounded = read_deadline(engine, Some(lambda_ends));
+        let left = bounded.duration_since(now);
+        let expected = Duration::from_secs(29)..Duration::from_millis(30_100);
+        assert!(expected.contains(&left), "{left:?}");
+        let past = SystemTime::now() - Duration::from_secs(1);
+        assert!(read_deadline(engine, Some(past)) <= tokio::time::Instant::now());
     }
 }

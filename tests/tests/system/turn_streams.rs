@@ -638,3 +638,40 @@ async fn two_hundred_streams_at_once_never_overspend(pool: PgPool) {
     assert_eq!(open_holds(&pool).await, 0);
     assert_invariant(&pool).await;
 }
+
+/// A Lambda invocation that ends in 11 s: the turn stops reading 10 s before (the settle margin),
+/// long before the engine deadline, and is charged for what came.
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_turn_stops_in_time_to_settle_before_its_lambda_invocation_ends(pool: PgPool) {
+    let events = OpenAiReply::text("", 0, 0).in_pieces(&["early "]).events();
+    let provider = PacedProvider::start(
+        events[..2].to_vec(),
+        Duration::from_millis(5),
+        Ending::Stall,
+    )
+    .await;
+    let world = world(pool.clone(), &provider.uri, &[]).await;
+    let mut request = turn_request(&world, &ask_streamed("openai"), None);
+    let mut invocation = lambda_runtime::Context::default();
+    let ends_at = std::time::SystemTime::now() + Duration::from_secs(11);
+    invocation.deadline = ends_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    request.extensions_mut().insert(invocation);
+
+    let started = std::time::Instant::now();
+    let reply = send_stream(&world.app, request).await;
+
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(reply.names(), ["start", "delta", "error"]);
+    assert_eq!(reply.last().data["code"], "provider_timeout");
+    let (_, _, output, meta) = ledger_rows(&world).await.pop().unwrap();
+    assert_eq!(output, "early ".len() as i64);
+    assert_eq!(meta["usage_estimated_reason"], "deadline");
+    assert_eq!(open_holds(&pool).await, 0);
+}
