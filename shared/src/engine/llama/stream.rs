@@ -263,7 +263,9 @@ mod tests {
     async fn a_failure_before_the_prompt_is_read_is_an_error_from_open() {
         let receiver = events(vec![Err(EngineError::ContextLength)]);
         assert_eq!(
-            LlamaStream::open(receiver, Arc::default()).await.unwrap_err(),
+            LlamaStream::open(receiver, Arc::default())
+                .await
+                .unwrap_err(),
             EngineError::ContextLength
         );
     }
