@@ -38,9 +38,10 @@ variable "secrets_version" {
 
 # ---------------------------------------------------------------- secret values
 # TODO(operator): supply these through the environment for every plan and apply; they are ephemeral, so
-# Terraform keeps none of them in the state or the plan (docs/deploy.md, "Setting secrets"):
+# Terraform keeps none of them in the state or the plan (docs/deploy.md, "Secret values"), except edge_secret:
 #   TF_VAR_db_password        openssl rand -hex 32
 #   TF_VAR_jwt_secret         openssl rand -base64 48
+#   TF_VAR_edge_secret        openssl rand -base64 48   (also CloudFront's origin header, so it is in the state)
 #   TF_VAR_master_pass_hash   make hash-passcode   (reads the passcode from stdin)
 #   TF_VAR_fnbo_pass_hash, TF_VAR_extra_passcodes_json, TF_VAR_openai_api_key, TF_VAR_anthropic_api_key: optional
 
@@ -56,6 +57,17 @@ variable "jwt_secret" {
   type        = string
   sensitive   = true
   ephemeral   = true
+}
+
+variable "edge_secret" {
+  description = "HELIX_EDGE_SECRET, which CloudFront also sends to the API as x-helix-edge-secret: at least 32 random characters (openssl rand -base64 48). Sensitive, never shown, but not ephemeral: CloudFront's origin header is stored, so the value is in the state and the plan."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = can(regex("^[!-~]{32,}$", var.edge_secret))
+    error_message = "edge_secret must be at least 32 printable ASCII characters without spaces: openssl rand -base64 48."
+  }
 }
 
 variable "master_pass_hash" {

@@ -28,6 +28,7 @@ module "helix" {
   secrets_version      = var.secrets_version
   db_password          = var.db_password
   jwt_secret           = var.jwt_secret
+  edge_secret          = var.edge_secret
   master_pass_hash     = var.master_pass_hash
   fnbo_pass_hash       = var.fnbo_pass_hash
   extra_passcodes_json = var.extra_passcodes_json

@@ -2,7 +2,8 @@
 region = "us-east-1"
 
 # Bump when a secret value changes (new passcode, rotated key or password): the next apply writes them all.
-secrets_version = 1
+# 2: the secret gains HELIX_EDGE_SECRET (TF_VAR_edge_secret).
+secrets_version = 2
 
 # alarm_email             = "oncall@example.com"
 # web_domain_aliases      = ["helix.example.com"]

@@ -65,6 +65,7 @@ module "secrets" {
 
   database_password    = var.db_password
   jwt_secret           = var.jwt_secret
+  edge_secret          = var.edge_secret
   master_pass_hash     = var.master_pass_hash
   fnbo_pass_hash       = var.fnbo_pass_hash
   extra_passcodes_json = var.extra_passcodes_json
@@ -84,6 +85,8 @@ module "web" {
   # SAM's APIs on the web origin (the SAM stack output ApiOrigins; null before the first sam deploy).
   api_origins             = var.api_origins
   api_origin_read_timeout = var.api_origin_read_timeout
+  # The origin header that lets the functions trust x-helix-viewer-ip (the same value as HELIX_EDGE_SECRET).
+  edge_secret = var.edge_secret
 }
 
 module "avatars" {

@@ -184,6 +184,7 @@ variable "reserved_concurrency" {
 }
 
 # ---------------------------------------------------------------- secrets (ephemeral: never in state)
+# All but edge_secret, which CloudFront also needs as an origin header (a stored, non-write-only argument).
 variable "secrets_version" {
   description = "Bump to write the secret values (and the database password) again."
   type        = number
@@ -201,6 +202,12 @@ variable "jwt_secret" {
   type        = string
   sensitive   = true
   ephemeral   = true
+}
+
+variable "edge_secret" {
+  description = "HELIX_EDGE_SECRET and CloudFront's x-helix-edge-secret to the API: at least 32 random characters. Sensitive but not ephemeral: CloudFront's origin header keeps it in the state."
+  type        = string
+  sensitive   = true
 }
 
 variable "master_pass_hash" {

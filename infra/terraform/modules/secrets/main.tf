@@ -21,7 +21,7 @@ moved {
 resource "aws_secretsmanager_secret" "helix" {
   # checkov:skip=CKV2_AWS_57: Helix reads the secret once per cold start and has no rotation Lambda; rotate by supplying new values and bumping secret_version (docs/deploy.md), which also keeps DATABASE_URL in step with the database password.
   name                    = var.secret_name
-  description             = "Helix configuration (JWT secret, passcode hashes, DATABASE_URL, provider keys)"
+  description             = "Helix configuration (JWT secret, edge secret, passcode hashes, DATABASE_URL, provider keys)"
   kms_key_id              = module.key.key_arn
   recovery_window_in_days = var.recovery_window_days
 }
@@ -42,9 +42,10 @@ locals {
 resource "aws_secretsmanager_secret_version" "helix" {
   secret_id = aws_secretsmanager_secret.helix.id
   secret_string_wo = jsonencode(merge(local.optional_entries, {
-    DATABASE_URL     = "postgres://${var.database_username}:${urlencode(var.database_password)}@${var.database_host}:${var.database_port}/${var.database_name}?sslmode=require"
-    JWT_SECRET       = var.jwt_secret
-    MASTER_PASS_HASH = var.master_pass_hash
+    DATABASE_URL      = "postgres://${var.database_username}:${urlencode(var.database_password)}@${var.database_host}:${var.database_port}/${var.database_name}?sslmode=require"
+    JWT_SECRET        = var.jwt_secret
+    MASTER_PASS_HASH  = var.master_pass_hash
+    HELIX_EDGE_SECRET = var.edge_secret
   }))
   secret_string_wo_version = var.secret_version
 }

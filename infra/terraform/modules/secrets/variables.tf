@@ -42,6 +42,7 @@ variable "database_username" {
 # ---------------------------------------------------------------- operator-supplied values (ephemeral)
 # TODO(operator): supply each through the environment before plan/apply, e.g.
 #   export TF_VAR_jwt_secret="$(openssl rand -base64 48)"      (keep it: re-supply it on every apply)
+#   export TF_VAR_edge_secret="$(openssl rand -base64 48)"     (likewise; CloudFront sends it too, see edge_secret)
 #   export TF_VAR_master_pass_hash="$(make hash-passcode)"
 
 variable "database_password" {
@@ -56,6 +57,18 @@ variable "jwt_secret" {
   type        = string
   sensitive   = true
   ephemeral   = true
+}
+
+variable "edge_secret" {
+  description = "HELIX_EDGE_SECRET: the x-helix-edge-secret CloudFront sends to the API (module web); a request carrying it may name its viewer's IP. At least 32 characters, printable ASCII without spaces (an HTTP header value); the functions refuse shorter ones at cold start. Ephemeral here, but the web module stores it in CloudFront's configuration."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+
+  validation {
+    condition     = can(regex("^[!-~]{32,}$", var.edge_secret))
+    error_message = "edge_secret must be at least 32 printable ASCII characters without spaces, e.g. openssl rand -base64 48."
+  }
 }
 
 variable "master_pass_hash" {

@@ -2,6 +2,8 @@
 # with HTTPS, security headers, and every unknown path answered by index.html (client-side routing). Once
 # SAM's APIs exist (var.api_origins), the same distribution is the API's front door too: /v1/turns and
 # /v1/personalities go to the streamed REST API, the rest of /v1/* and /auth/* to the HTTP API, uncached.
+# Every API request carries the viewer's IP (x-helix-viewer-ip) and the edge secret (x-helix-edge-secret),
+# which proves to the functions that CloudFront, not a direct caller of execute-api, named that IP.
 
 resource "aws_s3_bucket" "web" {
   # checkov:skip=CKV_AWS_144: The bucket holds build output that the deploy workflow re-uploads from git; cross-region replication would copy what git already keeps.
@@ -157,6 +159,23 @@ resource "aws_cloudfront_function" "spa_fallback" {
   EOT
 }
 
+# On every API behaviour: the viewer's IP as CloudFront saw it, overwriting whatever the viewer sent under that
+# name; the origin request policy (all viewer headers) forwards it. API Gateway's own sourceIp is CloudFront's
+# edge address. The functions believe this header only next to the origin's x-helix-edge-secret.
+resource "aws_cloudfront_function" "viewer_ip" {
+  name    = "${var.name}-viewer-ip"
+  runtime = "cloudfront-js-2.0"
+  comment = "Sets x-helix-viewer-ip to the viewer's address"
+  publish = true
+  code    = <<-EOT
+    function handler(event) {
+      var request = event.request;
+      request.headers['x-helix-viewer-ip'] = { value: event.viewer.ip };
+      return request;
+    }
+  EOT
+}
+
 locals {
   custom_domain = var.acm_certificate_arn != null && length(var.domain_aliases) > 0
   # Managed policies: CachingOptimized for the hashed assets; index.html is uploaded with no-cache.
@@ -211,6 +230,12 @@ resource "aws_cloudfront_distribution" "web" {
       origin_id   = origin.key
       domain_name = origin.value.domain_name
       origin_path = origin.value.origin_path
+      # Sent on every request to the API, replacing a viewer's header of that name; never shown to viewers.
+      # The functions read the same value as HELIX_EDGE_SECRET and only then trust x-helix-viewer-ip.
+      custom_header {
+        name  = "x-helix-edge-secret"
+        value = var.edge_secret
+      }
       custom_origin_config {
         http_port              = 80
         https_port             = 443
@@ -255,6 +280,11 @@ resource "aws_cloudfront_distribution" "web" {
       cache_policy_id            = local.caching_disabled_policy_id
       origin_request_policy_id   = local.all_viewer_except_host_policy_id
       response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+
+      function_association {
+        event_type   = "viewer-request"
+        function_arn = aws_cloudfront_function.viewer_ip.arn
+      }
     }
   }
 

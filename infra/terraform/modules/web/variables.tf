@@ -63,3 +63,9 @@ variable "api_origin_read_timeout" {
     error_message = "api_origin_read_timeout must be 1 to 180 seconds (above 60 only with a quota increase)."
   }
 }
+
+variable "edge_secret" {
+  description = "The x-helix-edge-secret CloudFront sends to the API origins (HELIX_EDGE_SECRET in the Helix secret). CloudFront keeps origin headers in the distribution's configuration, so this one value is in the state: no write-only argument exists for it."
+  type        = string
+  sensitive   = true
+}
