@@ -7,7 +7,7 @@
 //! belongs to the disk rather than to Helix's code. A fourth times one `SELECT 1` through the same
 //! pool at the same rate: what each of the turn's four database round trips costs on this machine.
 //! The streaming phases send streamed calls both ways (`"stream": true`) while the fake provider
-//! streams `--chunks N` pieces 1 ms apart, then 4N: time to the first token and to the end, direct
+//! streams `--chunks N` pieces, each written on its own, then 4N: time to the first token and to the end, direct
 //! and through Helix, so the report shows the first-token overhead and whether the per-chunk cost
 //! grows with the answer.
 //!
@@ -56,11 +56,9 @@ const BENCH_MODEL: &str = "bench-model";
 /// Topped up to this before every run ($1,000), so the bench never meets `budget_exhausted`.
 const BENCH_BALANCE_MICROS: i64 = 1_000_000_000;
 const USER_MESSAGE: &str = "Say hello.";
-/// The streaming phases' message: the fake provider streams it slowly, one piece per output token.
+/// The streaming phases' message: the fake provider streams it one piece per output token.
 const STREAM_MESSAGE: &str = "Count slowly.";
 const MAX_TOKENS: u32 = 20;
-/// How far apart the fake provider sends the pieces of a slow stream.
-const STREAM_CHUNK_GAP: Duration = Duration::from_millis(1);
 /// The goal for streams, reported (never enforced): p99 time-to-first-token overhead.
 const P99_FIRST_TOKEN_OVERHEAD_GOAL_MS: f64 = 2.0;
 /// The token counts the fake provider reports, charged in the ledger-only phase too.
@@ -413,16 +411,17 @@ async fn start_fake_provider() -> Result<SocketAddr, BoxError> {
 }
 
 /// Reads the whole request body (as a real server must) and sends the fixed reply, streamed when
-/// asked; the streaming phases' message gets `max_tokens` pieces, `STREAM_CHUNK_GAP` apart.
+/// asked; the streaming phases' message gets `max_tokens` pieces, each its own write. No timer
+/// paces them (tokio's millisecond timer would blur the figures): a yield lets each go out alone.
 async fn fake_chat_completion(body: axum::body::Bytes) -> axum::response::Response {
     use axum::response::IntoResponse;
     let request: Value = serde_json::from_slice(&body).unwrap_or_default();
     if request["stream"] != true {
         return ([(CONTENT_TYPE, "application/json")], FAKE_COMPLETION).into_response();
     }
-    let slow = request["messages"][1]["content"] == STREAM_MESSAGE
+    let in_pieces = request["messages"][1]["content"] == STREAM_MESSAGE
         || request["messages"][2]["content"] == STREAM_MESSAGE;
-    if !slow {
+    if !in_pieces {
         return ([(CONTENT_TYPE, "text/event-stream")], FAKE_STREAM).into_response();
     }
     let pieces = request["max_tokens"].as_u64().unwrap_or(1);
@@ -431,7 +430,7 @@ async fn fake_chat_completion(body: axum::body::Bytes) -> axum::response::Respon
             return None;
         }
         if sent > 0 {
-            tokio::time::sleep(STREAM_CHUNK_GAP).await;
+            tokio::task::yield_now().await;
         }
         let event = if sent < pieces {
             format!(
@@ -568,7 +567,7 @@ fn direct_target(provider: SocketAddr) -> Result<Target, BoxError> {
     chat_target(provider, USER_MESSAGE, MAX_TOKENS)
 }
 
-/// The streaming phases' call, made directly: `chunks` pieces, 1 ms apart.
+/// The streaming phases' call, made directly: `chunks` pieces.
 fn direct_stream_target(provider: SocketAddr, chunks: u32) -> Result<Target, BoxError> {
     chat_target(provider, STREAM_MESSAGE, chunks)
 }
