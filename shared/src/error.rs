@@ -30,6 +30,12 @@ pub enum ApiError {
         balance_cents: i64,
         required_cents: i64,
     },
+    /// A call cost more than Helix had reserved for it: new calls wait until reconciliation has
+    /// checked the books (at most its schedule's interval).
+    #[error(
+        "spending is paused until the budget is reconciled: a call cost more than was reserved"
+    )]
+    SpendLocked,
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
     #[error("{resource} not found")]
@@ -79,7 +85,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
-            ApiError::BudgetExhausted { .. } => StatusCode::PAYMENT_REQUIRED,
+            ApiError::BudgetExhausted { .. } | ApiError::SpendLocked => {
+                StatusCode::PAYMENT_REQUIRED
+            }
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -107,6 +115,7 @@ impl ApiError {
             | ApiError::GatewayTimeout { code, .. } => code,
             ApiError::InvalidToken => "invalid_token",
             ApiError::BudgetExhausted { .. } => "budget_exhausted",
+            ApiError::SpendLocked => "spend_locked",
             ApiError::NotFound { .. } => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",

@@ -44,6 +44,8 @@ pub async fn run_once(core: &Core) -> Result<Summary, ReconcileError> {
         drifts_found = summary.drifts_found,
         drifts_repaired = summary.drifts_repaired,
         idempotency_keys_pruned = summary.idempotency_keys_pruned,
+        idempotency_keys_freed = summary.idempotency_keys_freed,
+        spend_locks_cleared = summary.spend_locks_cleared,
         duration_ms = summary.duration_ms,
         "budget reconciliation finished"
     );

@@ -54,16 +54,17 @@ async fn post_turn(
         .transpose()
         .map_err(ApiError::internal)?;
     let turn = request.validate()?;
+    let trace_id = current_trace_id()
+        .map(|id| id.to_string())
+        .unwrap_or_default();
     if let (Some(key), Some(fingerprint)) = (&key, &fingerprint)
-        && let Some(stored) = claim_key(&state.db, &user.id, key, fingerprint).await?
+        && let Some(stored) = claim_key(&state.db, &user.id, key, fingerprint, &trace_id).await?
     {
         return replay(stored, streamed, &state);
     }
     let context = TurnContext {
         user,
-        trace_id: current_trace_id()
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
+        trace_id,
         trace_header: headers
             .get("x-amzn-trace-id")
             .and_then(|v| v.to_str().ok())

@@ -25,6 +25,8 @@ pub enum ReserveOutcome {
         balance_micros: i64,
         required_micros: i64,
     },
+    /// An earlier call cost more than its hold: nothing more until reconciliation checked the books.
+    Locked,
 }
 
 /// What a reservation is for.
@@ -65,7 +67,10 @@ pub async fn reserve(
                 reservation,
             }));
         }
-        let balance_micros = balance_micros(pool, request.user_id).await?;
+        let (balance_micros, locked) = balance_and_lock(pool, request.user_id).await?;
+        if locked {
+            return Ok(ReserveOutcome::Locked);
+        }
         plan = plan_reservation(
             balance_micros,
             request.price,
@@ -99,7 +104,7 @@ async fn try_hold(
     sqlx::query_scalar(
         "WITH debited AS (
              UPDATE users SET balance_micros = balance_micros - $2
-             WHERE id = $1 AND balance_micros >= $2 AND balance_micros > 0
+             WHERE id = $1 AND balance_micros >= $2 AND balance_micros > 0 AND spend_locked_at IS NULL
              RETURNING id
          )
          INSERT INTO budget_holds (id, user_id, agent_id, amount_micros, trace_id, expires_at)
@@ -114,6 +119,16 @@ async fn try_hold(
     .bind(request.ttl.as_secs_f64())
     .fetch_optional(pool)
     .await
+}
+
+async fn balance_and_lock(pool: &PgPool, user_id: &str) -> Result<(i64, bool), sqlx::Error> {
+    let row: Option<(i64, bool)> = sqlx::query_as(
+        "SELECT balance_micros, spend_locked_at IS NOT NULL FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.unwrap_or_default())
 }
 
 pub async fn balance_micros(db: impl PgExecutor<'_>, user_id: &str) -> Result<i64, sqlx::Error> {
@@ -138,35 +153,64 @@ pub struct Charge<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settlement {
     pub ledger_id: String,
+    /// What was charged: the call's cost, or less when its hold had already been refunded.
+    pub charged_micros: i64,
     pub cost_cents: i64,
     pub balance_micros: i64,
     pub balance_cents: i64,
-    /// The provider reported more than the hold covered; the truth was charged anyway.
+    /// The provider reported more than the hold covered: the truth was charged, and the user's
+    /// calls are locked until reconciliation.
     pub exceeded_hold: bool,
+    /// Cost the balance could not pay because the hold was refunded before the call settled.
+    pub shortfall_micros: i64,
 }
 
 /// Writes the ledger row, refunds what the hold did not need and removes the hold, in one
-/// statement. A hold already refunded (expired and reconciled) is charged from the balance.
+/// statement, under the user's row lock:
+/// - a cost above the hold is charged in full and locks the user's calls (`spend_locked_at`)
+///   until reconciliation;
+/// - a hold already refunded (expired and reconciled under a call that outlived it) is charged
+///   from the balance only as far as it goes, never below zero; the rest is recorded as the
+///   row's `shortfall_micros`;
+/// - an agent deleted while its call ran leaves the row without an agent, never unwritten.
 pub async fn settle(
     db: impl PgExecutor<'_>,
     charge: &Charge<'_>,
 ) -> Result<Settlement, sqlx::Error> {
     let ledger_id = new_id();
-    let (balance_micros, balance_cents, cost_cents): (i64, i64, i64) = sqlx::query_as(
-        "WITH released AS (
+    let row: (i64, i64, i64, i64, bool) = sqlx::query_as(
+        "WITH account AS (
+             SELECT balance_micros FROM users WHERE id = $2 FOR UPDATE
+         ),
+         released AS (
              DELETE FROM budget_holds WHERE id = $1 RETURNING amount_micros
          ),
+         plan AS (
+             SELECT
+                 COALESCE((SELECT amount_micros FROM released), 0) AS refund_micros,
+                 CASE WHEN EXISTS (SELECT 1 FROM released) THEN $4
+                      ELSE LEAST($4, GREATEST((SELECT balance_micros FROM account), 0))
+                 END AS charged_micros,
+                 EXISTS (SELECT 1 FROM released WHERE amount_micros < $4) AS exceeded
+         ),
          charged AS (
-             UPDATE users SET balance_micros = balance_micros + COALESCE((SELECT amount_micros FROM released), 0) - $4
-             WHERE id = $2
+             UPDATE users
+             SET balance_micros = balance_micros + plan.refund_micros - plan.charged_micros,
+                 spend_locked_at = CASE WHEN plan.exceeded THEN now() ELSE spend_locked_at END
+             FROM plan WHERE id = $2
              RETURNING balance_micros, budget_cents
          ),
          entry AS (
              INSERT INTO usage_ledger (id, user_id, agent_id, input_tokens, output_tokens, cost_micros, kind, meta)
-             VALUES ($3, $2, $5, $6, $7, $4, $8, $9)
-             RETURNING cost_cents
+             SELECT $3, $2, (SELECT id FROM agents WHERE id = $5), $6, $7, plan.charged_micros, $8,
+                    CASE WHEN plan.charged_micros < $4
+                         THEN $9 || jsonb_build_object('shortfall_micros', $4 - plan.charged_micros, 'hold_refunded_before_settle', true)
+                         ELSE $9 END
+             FROM plan
+             RETURNING cost_micros, cost_cents
          )
-         SELECT charged.balance_micros, charged.budget_cents, entry.cost_cents FROM charged, entry",
+         SELECT charged.balance_micros, charged.budget_cents, entry.cost_micros, entry.cost_cents, plan.exceeded
+         FROM charged, entry, plan",
     )
     .bind(&charge.hold.id)
     .bind(&charge.hold.user_id)
@@ -179,12 +223,15 @@ pub async fn settle(
     .bind(&charge.meta)
     .fetch_one(db)
     .await?;
+    let (balance_micros, balance_cents, charged_micros, cost_cents, exceeded_hold) = row;
     Ok(Settlement {
         ledger_id,
+        charged_micros,
         cost_cents,
         balance_micros,
         balance_cents,
-        exceeded_hold: charge.cost_micros > charge.hold.reservation.hold_micros,
+        exceeded_hold,
+        shortfall_micros: charge.cost_micros - charged_micros,
     })
 }
 

@@ -19,6 +19,10 @@ pub struct Summary {
     pub drifts_found: u64,
     pub drifts_repaired: u64,
     pub idempotency_keys_pruned: u64,
+    /// Keys of killed turns, freed with their expired holds.
+    pub idempotency_keys_freed: u64,
+    /// Users whose calls were locked (a call cost more than its hold) and whose books now balance.
+    pub spend_locks_cleared: u64,
     pub duration_ms: u64,
 }
 
@@ -37,10 +41,15 @@ pub struct Options {
 pub async fn run(pool: &PgPool, options: &Options) -> Result<Summary, sqlx::Error> {
     let started = Instant::now();
     let mut summary = Summary::default();
-    (summary.holds_released, summary.holds_released_micros) = release_expired_holds(pool).await?;
+    let released = release_expired_holds(pool).await?;
+    summary.holds_released = released.holds;
+    summary.holds_released_micros = released.micros;
+    summary.idempotency_keys_freed = released.keys_freed;
     for user_id in user_ids(pool).await? {
         summary.users_checked += 1;
-        if let Some(drift) = check_user(pool, &user_id, options.repair).await? {
+        let checked = check_user(pool, &user_id, options.repair).await?;
+        summary.spend_locks_cleared += u64::from(checked.unlocked);
+        if let Some(drift) = checked.drift {
             summary.drifts_found += 1;
             summary.drifts_repaired += u64::from(options.repair);
             tracing::warn!(
@@ -59,12 +68,23 @@ pub async fn run(pool: &PgPool, options: &Options) -> Result<Summary, sqlx::Erro
     Ok(summary)
 }
 
-/// Refunds every hold past its expiry (a crashed or timed-out turn), in one statement.
-/// A turn that settles later finds its hold gone and is charged from the balance instead.
-pub async fn release_expired_holds(pool: &PgPool) -> Result<(u64, i64), sqlx::Error> {
-    let (count, micros): (i64, i64) = sqlx::query_as(
+/// What releasing expired holds did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Released {
+    pub holds: u64,
+    pub micros: i64,
+    /// Idempotency keys whose turn held one of those holds: the turn is dead, a retry may run.
+    pub keys_freed: u64,
+}
+
+/// Refunds every hold past its expiry (a crashed or timed-out turn), and frees the Idempotency-Key
+/// its turn held, in one statement. A turn that settles later finds its hold gone and is charged
+/// from the balance, as far as it goes.
+pub async fn release_expired_holds(pool: &PgPool) -> Result<Released, sqlx::Error> {
+    let (holds, micros, keys): (i64, i64, i64) = sqlx::query_as(
         "WITH expired AS (
-             DELETE FROM budget_holds WHERE expires_at < now() RETURNING user_id, amount_micros
+             DELETE FROM budget_holds WHERE expires_at < now()
+             RETURNING user_id, amount_micros, trace_id
          ),
          per_user AS (
              SELECT user_id, sum(amount_micros)::bigint AS amount, count(*) AS holds FROM expired GROUP BY user_id
@@ -73,12 +93,23 @@ pub async fn release_expired_holds(pool: &PgPool) -> Result<(u64, i64), sqlx::Er
              UPDATE users SET balance_micros = users.balance_micros + per_user.amount
              FROM per_user WHERE users.id = per_user.user_id
              RETURNING per_user.holds, per_user.amount
+         ),
+         freed AS (
+             DELETE FROM turn_idempotency k USING expired e
+             WHERE k.user_id = e.user_id AND k.trace_id = e.trace_id AND k.response IS NULL
+             RETURNING 1
          )
-         SELECT COALESCE(sum(holds), 0)::bigint, COALESCE(sum(amount), 0)::bigint FROM refunded",
+         SELECT COALESCE(sum(holds), 0)::bigint, COALESCE(sum(amount), 0)::bigint,
+                (SELECT count(*) FROM freed)
+         FROM refunded",
     )
     .fetch_one(pool)
     .await?;
-    Ok((u64::try_from(count).unwrap_or_default(), micros))
+    Ok(Released {
+        holds: u64::try_from(holds).unwrap_or_default(),
+        micros,
+        keys_freed: u64::try_from(keys).unwrap_or_default(),
+    })
 }
 
 async fn user_ids(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
@@ -87,13 +118,21 @@ async fn user_ids(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
         .await
 }
 
+/// One user's check: the drift found (if any), and whether a spend lock was cleared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCheck {
+    pub drift: Option<Drift>,
+    pub unlocked: bool,
+}
+
 /// Checks one user under the lock every money movement also takes (each one updates the user
-/// row), so the sums are read between movements, never halfway through one.
+/// row), so the sums are read between movements, never halfway through one. Books that balance
+/// (or were repaired) lift a spend lock: the call that caused it is fully on the ledger.
 pub async fn check_user(
     pool: &PgPool,
     user_id: &str,
     repair: bool,
-) -> Result<Option<Drift>, sqlx::Error> {
+) -> Result<UserCheck, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let balance: Option<i64> =
         sqlx::query_scalar("SELECT balance_micros FROM users WHERE id = $1 FOR UPDATE")
@@ -101,13 +140,18 @@ pub async fn check_user(
             .fetch_optional(&mut *tx)
             .await?;
     let Some(balance_micros) = balance else {
-        return Ok(None);
+        return Ok(UserCheck {
+            drift: None,
+            unlocked: false,
+        });
     };
     let expected_micros = expected_balance_micros(&mut *tx, user_id).await?;
-    if balance_micros == expected_micros {
-        return Ok(None);
-    }
-    if repair {
+    let drift = (balance_micros != expected_micros).then(|| Drift {
+        user_id: user_id.to_owned(),
+        balance_micros,
+        expected_micros,
+    });
+    if drift.is_some() && repair {
         sqlx::query("UPDATE users SET balance_micros = $2 WHERE id = $1")
             .bind(user_id)
             .bind(expected_micros)
@@ -124,12 +168,18 @@ pub async fn check_user(
         .execute(&mut *tx)
         .await?;
     }
+    let balanced = drift.is_none() || repair;
+    let unlocked = balanced
+        && sqlx::query(
+            "UPDATE users SET spend_locked_at = NULL WHERE id = $1 AND spend_locked_at IS NOT NULL",
+        )
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
     tx.commit().await?;
-    Ok(Some(Drift {
-        user_id: user_id.to_owned(),
-        balance_micros,
-        expected_micros,
-    }))
+    Ok(UserCheck { drift, unlocked })
 }
 
 /// What the ledger says the balance should be: Σ grants − Σ ledger − Σ open holds.
@@ -175,6 +225,7 @@ pub fn emf_line(summary: &Summary, function: &str, timestamp_ms: i64) -> String 
                     metric("HoldsReleased", "Count"),
                     metric("DriftsFound", "Count"),
                     metric("DriftsRepaired", "Count"),
+                    metric("SpendLocksCleared", "Count"),
                     metric("ReconcileDuration", "Milliseconds"),
                 ],
             }],
@@ -184,6 +235,7 @@ pub fn emf_line(summary: &Summary, function: &str, timestamp_ms: i64) -> String 
         "HoldsReleased": summary.holds_released,
         "DriftsFound": summary.drifts_found,
         "DriftsRepaired": summary.drifts_repaired,
+        "SpendLocksCleared": summary.spend_locks_cleared,
         "ReconcileDuration": summary.duration_ms,
     })
     .to_string()

@@ -3,6 +3,7 @@
 
 use crate::chat::CompletionInput;
 use crate::pricing::{Price, cost_micros};
+use crate::provider::Provider;
 use crate::usage::Usage;
 
 /// The smallest output worth calling a model for; below it the caller is out of budget.
@@ -36,6 +37,19 @@ pub fn input_token_bound(input: &CompletionInput) -> u64 {
         })
         .sum();
     messages + tools + TOKENS_PER_CALL
+}
+
+/// Tokens a provider adds to the input itself when tools are offered, which no byte count of what
+/// Helix sends can see: Anthropic documents a tool-use system prompt of 313 to 346 tokens for its
+/// Claude models (the same on Bedrock, where Claude is most of the catalogue); 512 covers it with
+/// room. OpenAI-compatible servers render tools into the prompt from the JSON Helix counts.
+pub const INJECTED_TOOL_PROMPT_TOKENS: u64 = 512;
+
+pub fn injected_prompt_bound(provider: Provider, offers_tools: bool) -> u64 {
+    match provider {
+        Provider::Anthropic | Provider::Bedrock if offers_tools => INJECTED_TOOL_PROMPT_TOKENS,
+        _ => 0,
+    }
 }
 
 /// The most a call can cost: every input token at the full input price, plus `max_tokens` output.
@@ -122,6 +136,19 @@ fn affordable_output_tokens(balance_micros: i64, price: Price, input_bound: u64)
 mod tests {
     use super::*;
     use crate::chat::{Message, Role, ToolDefinition};
+
+    #[test]
+    fn providers_that_inject_a_tool_prompt_get_room_for_it_only_when_tools_are_offered() {
+        for provider in [Provider::Anthropic, Provider::Bedrock] {
+            assert_eq!(
+                injected_prompt_bound(provider, true),
+                INJECTED_TOOL_PROMPT_TOKENS
+            );
+            assert_eq!(injected_prompt_bound(provider, false), 0);
+        }
+        assert_eq!(injected_prompt_bound(Provider::OpenAi, true), 0);
+        assert_eq!(injected_prompt_bound(Provider::Local, true), 0);
+    }
 
     /// gpt-4o-mini: $0.15 in, $0.60 out per million tokens.
     const MINI: Price = Price {

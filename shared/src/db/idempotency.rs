@@ -23,19 +23,23 @@ pub fn request_hash(body: &Value) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Claims `key` for the request traced as `trace_id` (its hold carries the same id, so a killed
+/// turn's key is freed with its expired hold).
 pub async fn claim(
     pool: &PgPool,
     user_id: &str,
     key: &str,
     hash: &str,
+    trace_id: &str,
 ) -> Result<Claim, sqlx::Error> {
     let inserted = sqlx::query(
-        "INSERT INTO turn_idempotency (user_id, key, request_hash) VALUES ($1, $2, $3)
+        "INSERT INTO turn_idempotency (user_id, key, request_hash, trace_id) VALUES ($1, $2, $3, $4)
          ON CONFLICT ON CONSTRAINT turn_idempotency_pkey DO NOTHING",
     )
     .bind(user_id)
     .bind(key)
     .bind(hash)
+    .bind(trace_id)
     .execute(pool)
     .await?;
     if inserted.rows_affected() == 1 {

@@ -116,6 +116,7 @@ pub async fn reserve<'a>(db: &PgPool, spec: CallSpec<'a>) -> Result<Metered<'a>,
     };
     match ledger::reserve(db, &request).await? {
         ReserveOutcome::Held(hold) => Ok(Metered { spec, hold }),
+        ReserveOutcome::Locked => Err(ApiError::SpendLocked),
         ReserveOutcome::Exhausted {
             balance_micros,
             required_micros,
@@ -201,11 +202,21 @@ impl Metered<'_> {
                 model = self.spec.model,
                 hold_micros = self.hold.reservation.hold_micros,
                 cost_micros = charge.cost_micros,
-                "provider reported more than was reserved; charged the truth"
+                "provider reported more than was reserved; charged the truth, calls locked until reconciliation"
+            );
+        }
+        if settlement.shortfall_micros > 0 {
+            tracing::error!(
+                engine = self.spec.provider,
+                provider = self.spec.provider,
+                model = self.spec.model,
+                cost_micros = charge.cost_micros,
+                shortfall_micros = settlement.shortfall_micros,
+                "the hold was refunded before the call settled; charged what the balance had"
             );
         }
         Ok(Settled {
-            cost_micros: charge.cost_micros,
+            cost_micros: settlement.charged_micros,
             settlement,
         })
     }
@@ -219,12 +230,13 @@ pub async fn claim_key(
     user_id: &str,
     key: &str,
     fingerprint: &str,
+    trace_id: &str,
 ) -> Result<Option<Value>, ApiError> {
     let conflict = |code, message: &str| ApiError::Conflict {
         code,
         message: message.to_owned(),
     };
-    match idempotency::claim(db, user_id, key, fingerprint).await? {
+    match idempotency::claim(db, user_id, key, fingerprint, trace_id).await? {
         Claim::Fresh => Ok(None),
         Claim::Replay(response) => Ok(Some(response)),
         Claim::Conflict => Err(conflict(

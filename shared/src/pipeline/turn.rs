@@ -13,7 +13,7 @@ use super::embedding::{self, Payer, Purpose};
 use super::generation::{Generation, Live, Stop, TurnEvent, TurnStart, generate};
 use super::{Billed, CallSpec, ChargeKind, Metered, Settled, details};
 use crate::auth::AuthUser;
-use crate::budget::rules::input_token_bound;
+use crate::budget::rules::{injected_prompt_bound, input_token_bound};
 use crate::chat::{FinishReason, Message, ToolCall};
 use crate::db::{agents, idempotency, personas};
 use crate::engine::{ChunkStream, EngineError};
@@ -152,7 +152,9 @@ async fn charged_turn(
         orchestrator::add_context(&mut prepared, memory::context_block(&memory_hits));
     }
 
-    let input_bound = input_token_bound(&prepared.input);
+    let offers_tools = !prepared.input.tools.is_empty();
+    let input_bound =
+        input_token_bound(&prepared.input) + injected_prompt_bound(turn.provider, offers_tools);
     let spec = CallSpec {
         user_id: &user.id,
         agent_id: Some(&agent.id),

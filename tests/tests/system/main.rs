@@ -20,6 +20,7 @@ mod logging;
 mod memory;
 mod memory_turns;
 mod migrate;
+mod money_paths;
 mod openapi;
 mod personas;
 mod reconcile;

@@ -1,0 +1,211 @@
+//! The money paths' edge cases: a call that costs more than its hold, a call that settles after
+//! reconciliation refunded its hold, an agent deleted while its turn runs, a killed turn's
+//! Idempotency-Key. Through the real router or the pipeline, on a real database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use helix_shared::AppState;
+use helix_shared::budget::ledger;
+use helix_shared::budget::reconcile::{self, Options, expected_balance_micros};
+use helix_shared::db::idempotency::{self, Claim};
+use helix_shared::engine::registry::EngineRegistry;
+use helix_shared::pipeline::{self, Billed, CallSpec, ChargeKind};
+use helix_shared::usage::Usage;
+use helix_tests::{
+    Ending, OpenAiReply, PacedProvider, add_agent, config_with, fake_aws_config, json_request,
+    send, send_stream,
+};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer};
+
+const RECONCILE: Options = Options {
+    repair: false,
+    idempotency_retention: Duration::from_secs(24 * 3600),
+};
+
+type World = helix_tests::World<String>;
+
+async fn world(pool: PgPool, uri: &str, grant_micros: i64) -> World {
+    let openai = format!("{uri}/v1");
+    let pairs = [
+        ("OPENAI_API_KEY", "sk-test"),
+        ("HELIX_ENGINE_MAX_ATTEMPTS", "1"),
+        ("HELIX_OPENAI_BASE_URL", openai.as_str()),
+    ];
+    let config = config_with(&pairs);
+    let mut state = AppState::new(config.clone(), pool.clone()).unwrap();
+    state.engines =
+        Arc::new(EngineRegistry::new(config.engines).with_aws_config(fake_aws_config(None).await));
+    let world = World::with_provider(state, "payer@example.com", uri.to_owned()).await;
+    add_agent(&pool, &world.user.id, "openai", "gpt-4o-mini", "active").await;
+    world.fund(grant_micros).await;
+    world
+}
+
+fn ask() -> Value {
+    json!({
+        "engine": "openai",
+        "personalityId": "helix-assistant",
+        "messages": [{"role": "user", "content": "Say hello."}],
+        "overrides": {"max_tokens": 50}
+    })
+}
+
+async fn assert_books_balance(pool: &PgPool, user_id: &str) {
+    let balance = ledger::balance_micros(pool, user_id).await.unwrap();
+    assert!(balance >= 0, "the balance went below zero: {balance}");
+    assert_eq!(
+        balance,
+        expected_balance_micros(pool, user_id).await.unwrap()
+    );
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_call_that_costs_more_than_its_hold_is_charged_and_pauses_spending_until_reconciled(
+    pool: PgPool,
+) {
+    let provider = MockServer::start().await;
+    // Far more input than Helix could have bounded for "Say hello.".
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(OpenAiReply::text("Hello!", 400_000, 10))
+        .mount(&provider)
+        .await;
+    let world = world(pool.clone(), &provider.uri(), 10_000_000).await;
+
+    let first = send(
+        &world.app,
+        json_request("POST", "/v1/turns", &ask(), &world.token),
+    )
+    .await;
+    let paused = send(
+        &world.app,
+        json_request("POST", "/v1/turns", &ask(), &world.token),
+    )
+    .await;
+    let summary = reconcile::run(&pool, &RECONCILE).await.unwrap();
+    let resumed = send(
+        &world.app,
+        json_request("POST", "/v1/turns", &ask(), &world.token),
+    )
+    .await;
+
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(
+        first.body["usage"]["input_tokens"], 400_000,
+        "the truth is charged"
+    );
+    assert_eq!(paused.status, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(paused.body["error"]["code"], "spend_locked");
+    assert_eq!(summary.spend_locks_cleared, 1);
+    assert_eq!(summary.drifts_found, 0);
+    assert_eq!(resumed.status, StatusCode::OK, "{}", resumed.body);
+    assert_books_balance(&pool, &world.user.id).await;
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_settle_after_its_hold_was_refunded_charges_only_what_the_balance_has(pool: PgPool) {
+    let world = world(pool.clone(), "http://127.0.0.1:1", 1_000).await;
+    let price = world.state.prices.price("openai", "gpt-4o-mini").unwrap();
+    let spec = CallSpec {
+        user_id: &world.user.id,
+        agent_id: None,
+        trace_id: "trace-killed-1",
+        kind: ChargeKind::Completion,
+        provider: "openai",
+        model: "gpt-4o-mini",
+        price,
+        price_table_version: "test",
+        input_bound: 100,
+        requested_max_tokens: 100,
+        deadline: Duration::from_secs(60),
+    };
+    let claimed = idempotency::claim(&pool, &world.user.id, "key-1", "hash", "trace-killed-1")
+        .await
+        .unwrap();
+    assert_eq!(claimed, Claim::Fresh);
+    let metered = pipeline::reserve(&pool, spec).await.unwrap();
+    // The call outlives its hold: reconciliation refunds it and frees the turn's key.
+    sqlx::query(
+        "UPDATE budget_holds SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 hour'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let summary = reconcile::run(&pool, &RECONCILE).await.unwrap();
+    // Meanwhile the user spends most of what came back.
+    ledger::grant(&pool, &world.user.id, -900, "spent elsewhere", None)
+        .await
+        .unwrap();
+
+    let usage = Usage {
+        input_tokens: 100_000,
+        output_tokens: 100_000,
+        cached_input_tokens: 0,
+    };
+    let settled = metered
+        .settle(&pool, Billed::reported(usage), pipeline::details(json!({})))
+        .await
+        .unwrap();
+
+    assert_eq!(summary.holds_released, 1);
+    assert_eq!(
+        summary.idempotency_keys_freed, 1,
+        "the killed turn's key is free at once"
+    );
+    assert_eq!(settled.cost_micros, 100, "what the balance had");
+    assert!(settled.settlement.shortfall_micros > 0);
+    assert_eq!(settled.settlement.balance_micros, 0);
+    let meta: Value = sqlx::query_scalar("SELECT meta FROM usage_ledger")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        meta["shortfall_micros"],
+        settled.settlement.shortfall_micros
+    );
+    assert_books_balance(&pool, &world.user.id).await;
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn an_agent_deleted_while_its_turn_runs_leaves_the_charge_on_the_ledger(pool: PgPool) {
+    let events = OpenAiReply::text("", 30, 5)
+        .in_pieces(&["slow", "ly"])
+        .events();
+    let provider = PacedProvider::start(events, Duration::from_millis(150), Ending::Complete).await;
+    let world = world(pool.clone(), &provider.uri, 10_000_000).await;
+    let mut body = ask();
+    body["stream"] = json!(true);
+
+    let turn = {
+        let (app, request) = (
+            world.app.clone(),
+            json_request("POST", "/v1/turns", &body, &world.token),
+        );
+        tokio::spawn(async move { send_stream(&app, request).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sqlx::query("DELETE FROM agents WHERE user_id = $1")
+        .bind(&world.user.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let reply = turn.await.unwrap();
+
+    assert_eq!(reply.last().name, "done", "{:?}", reply.names());
+    let (cost, agent): (i64, Option<String>) =
+        sqlx::query_as("SELECT cost_micros, agent_id FROM usage_ledger")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(cost > 0);
+    assert_eq!(
+        agent, None,
+        "the row stays, detached from the deleted agent"
+    );
+    assert_books_balance(&pool, &world.user.id).await;
+}
