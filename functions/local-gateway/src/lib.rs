@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::serve::ListenerExt;
+use helix_shared::budget::reconcile::{self, Options};
 use helix_shared::{ApiError, AppState, db, http};
 use serde_json::{Value, json};
 
@@ -36,12 +37,28 @@ async fn healthz(
     ))
 }
 
-/// Serves on `HELIX_HOST:HELIX_PORT` until Ctrl-C / SIGTERM.
+/// Serves on `HELIX_HOST:HELIX_PORT` until Ctrl-C / SIGTERM, reconciling budgets on a timer
+/// (`HELIX_LOCAL_RECONCILE_EVERY`) as EventBridge does in AWS, so a local hold never leaks.
 pub async fn serve(state: AppState) -> std::io::Result<()> {
     let address = SocketAddr::new(state.config.http.host, state.config.http.port);
     let listener = tokio::net::TcpListener::bind(address).await?;
     tracing::info!(%address, "local gateway listening");
-    serve_on(listener, state, shutdown_signal()).await
+    let reconciling = state.config.reconcile.local_interval.map(|every| {
+        let options = Options {
+            repair: state.config.reconcile.repair,
+            idempotency_retention: state.config.reconcile.idempotency_retention,
+        };
+        tokio::spawn(reconcile::run_periodically(
+            state.db.clone(),
+            options,
+            every,
+        ))
+    });
+    let served = serve_on(listener, state, shutdown_signal()).await;
+    if let Some(task) = reconciling {
+        task.abort();
+    }
+    served
 }
 
 /// Serves on a bound listener until `shutdown` completes (tests bind port 0). TCP_NODELAY

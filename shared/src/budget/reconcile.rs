@@ -68,6 +68,30 @@ pub async fn run(pool: &PgPool, options: &Options) -> Result<Summary, sqlx::Erro
     Ok(summary)
 }
 
+/// Runs reconciliation every `every`, for as long as the process lives: the local gateway's
+/// stand-in for the EventBridge schedule. A failed run is logged and the next one tried.
+pub async fn run_periodically(pool: PgPool, options: Options, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        match run(&pool, &options).await {
+            Ok(summary) => tracing::info!(
+                holds_released = summary.holds_released,
+                drifts_found = summary.drifts_found,
+                idempotency_keys_freed = summary.idempotency_keys_freed,
+                spend_locks_cleared = summary.spend_locks_cleared,
+                "budget reconciliation finished"
+            ),
+            Err(error) => tracing::error!(
+                error.chain = %crate::telemetry::cause_chain(&error),
+                "budget reconciliation failed"
+            ),
+        }
+    }
+}
+
 /// What releasing expired holds did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Released {
@@ -247,6 +271,8 @@ pub struct ReconcileConfig {
     pub repair: bool,
     /// Idempotency keys older than this are forgotten.
     pub idempotency_retention: Duration,
+    /// How often the local gateway reconciles, as EventBridge schedules it in AWS; `None`: never.
+    pub local_interval: Option<Duration>,
 }
 
 impl ReconcileConfig {
@@ -258,6 +284,15 @@ impl ReconcileConfig {
                 "HELIX_IDEMPOTENCY_RETENTION",
                 Duration::from_secs(24 * 3600),
             )?,
+            local_interval: match sources.get("HELIX_LOCAL_RECONCILE_EVERY") {
+                Some("off") => None,
+                _ => Some(duration_or(
+                    sources,
+                    "HELIX_LOCAL_RECONCILE_EVERY",
+                    Duration::from_secs(300),
+                )?)
+                .filter(|every| !every.is_zero()),
+            },
         })
     }
 }

@@ -73,6 +73,59 @@ async fn a_hold_past_its_expiry_is_refunded(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn the_local_gateways_timer_refunds_an_expired_hold_without_being_asked(pool: PgPool) {
+    let state = state(pool.clone());
+    let (user, _) = signed_in_user(&state, "timer@example.com").await;
+    ledger::grant(&pool, &user.id, 1_000_000, "test", None)
+        .await
+        .unwrap();
+    let price = Price {
+        input_per_mtok_micros: 1_000_000,
+        cached_input_per_mtok_micros: 0,
+        output_per_mtok_micros: 1_000_000,
+    };
+    let request = HoldRequest {
+        user_id: &user.id,
+        agent_id: None,
+        trace_id: "t",
+        price,
+        input_bound: 100,
+        requested_max_tokens: 100,
+        ttl: Duration::from_millis(20),
+    };
+    let ReserveOutcome::Held(_) = ledger::reserve(&pool, &request).await.unwrap() else {
+        panic!("not held")
+    };
+
+    let timer = tokio::spawn(reconcile::run_periodically(
+        pool.clone(),
+        REPORT,
+        Duration::from_millis(100),
+    ));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    timer.abort();
+
+    assert_eq!(
+        ledger::balance_micros(&pool, &user.id).await.unwrap(),
+        1_000_000,
+        "the hold was refunded by the timer"
+    );
+}
+
+#[test]
+fn the_local_reconcile_interval_defaults_to_five_minutes_and_can_be_turned_off() {
+    use helix_shared::budget::reconcile::ReconcileConfig;
+    use helix_shared::settings::Sources;
+    let default = ReconcileConfig::from_sources(&Sources::from_pairs(&[])).unwrap();
+    assert_eq!(default.local_interval, Some(Duration::from_secs(300)));
+    let off = Sources::from_pairs(&[("HELIX_LOCAL_RECONCILE_EVERY", "off")]);
+    assert_eq!(
+        ReconcileConfig::from_sources(&off).unwrap().local_interval,
+        None
+    );
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn a_corrupted_balance_is_reported_then_repaired_and_a_second_run_is_a_no_op(pool: PgPool) {
     let state = state(pool.clone());
     let (user, _) = signed_in_user(&state, "drifted@example.com").await;
