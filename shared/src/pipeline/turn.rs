@@ -128,6 +128,9 @@ async fn charged_turn(
     turn: TurnInput,
 ) -> Result<TurnOutcome, ApiError> {
     let started = Instant::now();
+    // One deadline for the whole turn — recall, the model call, then the settle's margin — from
+    // now, or sooner when the invocation ends sooner.
+    let deadline = read_deadline(state.config.engines.retry.deadline, context.must_end_by);
     let user = &context.user;
     let agent = resolve_agent(state, user, turn.provider, turn.model.as_deref()).await?;
     let personality = resolve_personality(state, user, &turn.personality_id).await?;
@@ -171,8 +174,7 @@ async fn charged_turn(
             .unwrap_or(state.config.turns.default_max_tokens),
         deadline: state.config.engines.retry.deadline,
     };
-    // The hold outlives the deadline, which counts from now: the call ends while it is held.
-    let deadline = read_deadline(spec.deadline, context.must_end_by);
+    // The hold outlives the turn's deadline (it counts from the turn's start, before this).
     let metered = super::reserve(&state.db, spec).await?;
     prepared.input.max_tokens = Some(metered.max_tokens());
 
