@@ -25,6 +25,8 @@ pub struct StreamDecoder {
     stop_reason: Option<FinishReason>,
     received_output_bytes: u64,
     done: bool,
+    /// A tool use whose input was not JSON: an error unless `max_tokens` turns out to have cut it.
+    unparsed_tool_use: Option<EngineError>,
 }
 
 #[derive(Debug, Default)]
@@ -91,7 +93,10 @@ impl StreamDecoder {
             },
             WireEvent::ContentBlockStop { index } => {
                 if let Some(tool_use) = self.tool_uses.remove(&index) {
-                    return Ok(vec![Chunk::ToolCall(tool_use.finish()?)]);
+                    match tool_use.finish() {
+                        Ok(call) => return Ok(vec![Chunk::ToolCall(call)]),
+                        Err(error) => self.unparsed_tool_use = Some(error),
+                    }
                 }
             }
             WireEvent::MessageDelta { delta, usage } => {
@@ -99,8 +104,16 @@ impl StreamDecoder {
                 if let Some(usage) = usage {
                     self.usage.output_tokens = usage.output_tokens;
                 }
+                if self.stop_reason == Some(FinishReason::Length)
+                    && self.unparsed_tool_use.take().is_some()
+                {
+                    tracing::warn!("dropped a tool use cut off by max_tokens");
+                }
             }
             WireEvent::MessageStop => {
+                if let Some(error) = self.unparsed_tool_use.take() {
+                    return Err(error);
+                }
                 self.done = true;
                 let mut chunks = Vec::new();
                 if let Some(usage) = self.usage_so_far() {
@@ -274,6 +287,50 @@ mod tests {
         "message_start",
         r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4-5","stop_reason":null,"usage":{"input_tokens":20,"cache_read_input_tokens":5,"cache_creation_input_tokens":0,"output_tokens":1}}}"#,
     );
+
+    /// A tool use whose input JSON stops half-way, then the message ends for `reason`.
+    fn cut_tool_use(reason: &str) -> Result<Vec<Chunk>, EngineError> {
+        let delta = format!(
+            r#"{{"type":"message_delta","delta":{{"stop_reason":"{reason}"}},"usage":{{"output_tokens":9}}}}"#
+        );
+        decode(
+            &mut StreamDecoder::new(),
+            &[
+                START,
+                (
+                    "content_block_start",
+                    r#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"calculator","input":{}}}"#,
+                ),
+                (
+                    "content_block_delta",
+                    r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"expr"}}"#,
+                ),
+                (
+                    "content_block_stop",
+                    r#"{"type":"content_block_stop","index":0}"#,
+                ),
+                ("message_delta", &delta),
+                ("message_stop", r#"{"type":"message_stop"}"#),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_tool_use_cut_off_by_max_tokens_is_dropped_and_the_usage_still_read() {
+        let chunks = cut_tool_use("max_tokens").unwrap();
+        assert!(
+            !chunks.iter().any(|c| matches!(c, Chunk::ToolCall(_))),
+            "{chunks:?}"
+        );
+        assert!(
+            chunks
+                .iter()
+                .any(|c| matches!(c, Chunk::Usage(u) if u.output_tokens == 9))
+        );
+        assert_eq!(chunks.last(), Some(&Chunk::Finished(FinishReason::Length)));
+        let error = cut_tool_use("tool_use").unwrap_err();
+        assert!(matches!(error, EngineError::Malformed { .. }), "{error:?}");
+    }
 
     #[test]
     fn a_text_answer_streams_its_deltas_then_the_usage_and_the_stop() {

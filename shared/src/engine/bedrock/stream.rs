@@ -80,6 +80,8 @@ struct StreamDecoder {
     usage: Option<Usage>,
     output_bytes: u64,
     done: bool,
+    /// A tool use whose input was not JSON: an error unless `max_tokens` turns out to have cut it.
+    unparsed_tool_use: Option<EngineError>,
 }
 
 #[derive(Debug, Default)]
@@ -119,11 +121,22 @@ impl StreamDecoder {
             },
             StreamEvent::ContentBlockStop(event) => {
                 if let Some(tool_use) = self.tool_uses.remove(&event.content_block_index) {
-                    return Ok(vec![Chunk::ToolCall(tool_use.finish()?)]);
+                    match tool_use.finish() {
+                        Ok(call) => return Ok(vec![Chunk::ToolCall(call)]),
+                        Err(error) => self.unparsed_tool_use = Some(error),
+                    }
                 }
             }
             StreamEvent::MessageStop(event) => {
                 self.finish = Some(finish_reason(&event.stop_reason));
+                if self.finish == Some(FinishReason::Length)
+                    && self.unparsed_tool_use.take().is_some()
+                {
+                    tracing::warn!("dropped a tool use cut off by max_tokens");
+                }
+                if let Some(error) = self.unparsed_tool_use.take() {
+                    return Err(error);
+                }
                 if self.metadata_seen {
                     return Ok(self.finished());
                 }
@@ -373,14 +386,25 @@ mod tests {
     }
 
     #[test]
-    fn tool_input_that_is_not_json_is_malformed() {
-        let mut decoder = StreamDecoder::default();
-        feed(
-            &mut decoder,
-            vec![tool_start(0, "t", "get_time"), tool_input(0, "{\"tz\"")],
-        );
-        let error = decoder.feed(stop_block(0)).unwrap_err();
+    fn tool_input_that_is_not_json_is_malformed_unless_max_tokens_cut_it() {
+        let unparseable = || {
+            let mut decoder = StreamDecoder::default();
+            let events = vec![
+                tool_start(0, "t", "get_time"),
+                tool_input(0, "{\"tz\""),
+                stop_block(0),
+            ];
+            assert_eq!(feed(&mut decoder, events), []);
+            decoder
+        };
+        let error = unparseable().feed(stop(StopReason::ToolUse)).unwrap_err();
         assert!(matches!(error, EngineError::Malformed { .. }), "{error:?}");
+        let mut cut = unparseable();
+        assert_eq!(cut.feed(stop(StopReason::MaxTokens)).unwrap(), []);
+        assert!(
+            cut.unparsed_tool_use.is_none(),
+            "dropped, and the stream reads on"
+        );
     }
 
     #[test]

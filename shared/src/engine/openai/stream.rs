@@ -39,7 +39,7 @@ impl StreamDecoder {
     fn decode(&mut self, event: &SseEvent) -> Result<Vec<Chunk>, EngineError> {
         if event.data.trim() == "[DONE]" {
             self.done = true;
-            return self.flush_tool_calls();
+            return self.flush_tool_calls(false);
         }
         if let Ok(ErrorBody { error }) = serde_json::from_str::<ErrorBody>(&event.data) {
             return Err(stream_error(error.code.as_deref()));
@@ -58,7 +58,8 @@ impl StreamDecoder {
                 self.add_fragment(fragment);
             }
             if let Some(reason) = choice.finish_reason {
-                chunks.extend(self.flush_tool_calls()?);
+                let cut = finish_reason(&reason) == FinishReason::Length;
+                chunks.extend(self.flush_tool_calls(cut)?);
                 chunks.push(Chunk::Finished(finish_reason(&reason)));
             }
         }
@@ -86,27 +87,37 @@ impl StreamDecoder {
         }
     }
 
-    fn flush_tool_calls(&mut self) -> Result<Vec<Chunk>, EngineError> {
-        std::mem::take(&mut self.tool_calls)
-            .into_values()
-            .map(|call| {
-                let arguments = if call.arguments.trim().is_empty() {
-                    serde_json::Value::Object(Default::default())
-                } else {
-                    serde_json::from_str(&call.arguments).map_err(|e| EngineError::Malformed {
+    /// The assembled tool calls. When `max_tokens` `cut` the answer, a call whose arguments were
+    /// cut off mid-JSON is dropped (and logged) so the stream reads on to the provider's usage;
+    /// unparseable arguments in a whole answer are the provider's nonsense.
+    fn flush_tool_calls(&mut self, cut: bool) -> Result<Vec<Chunk>, EngineError> {
+        let mut chunks = Vec::new();
+        for call in std::mem::take(&mut self.tool_calls).into_values() {
+            let arguments = if call.arguments.trim().is_empty() {
+                Ok(serde_json::Value::Object(Default::default()))
+            } else {
+                serde_json::from_str(&call.arguments)
+            };
+            match arguments {
+                Ok(arguments) => chunks.push(Chunk::ToolCall(ToolCall {
+                    id: call.id,
+                    name: call.name,
+                    arguments,
+                })),
+                Err(_) if cut => {
+                    tracing::warn!(tool_call_id = %call.id, tool = %call.name, "dropped a tool call cut off by max_tokens");
+                }
+                Err(e) => {
+                    return Err(EngineError::Malformed {
                         detail: format!(
                             "tool call {} has arguments that are not JSON: {e}",
                             call.id
                         ),
-                    })?
-                };
-                Ok(Chunk::ToolCall(ToolCall {
-                    id: call.id,
-                    name: call.name,
-                    arguments,
-                }))
-            })
-            .collect()
+                    });
+                }
+            }
+        }
+        Ok(chunks)
     }
 }
 
@@ -287,10 +298,30 @@ mod tests {
     }
 
     #[test]
-    fn tool_call_arguments_cut_off_are_malformed() {
-        let error = decode(&[
+    fn a_tool_call_cut_off_by_max_tokens_is_dropped_and_the_usage_still_read() {
+        let chunks = decode(&[
             r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{\"x\":"}}]}}]}"#,
             r#"{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7}}"#,
+        ])
+        .unwrap();
+        assert!(
+            !chunks.iter().any(|c| matches!(c, Chunk::ToolCall(_))),
+            "{chunks:?}"
+        );
+        assert!(chunks.contains(&Chunk::Finished(FinishReason::Length)));
+        assert!(
+            chunks
+                .iter()
+                .any(|c| matches!(c, Chunk::Usage(u) if u.output_tokens == 7))
+        );
+    }
+
+    #[test]
+    fn unparseable_tool_arguments_in_a_whole_answer_are_malformed() {
+        let error = decode(&[
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"{\"x\":"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
         ])
         .unwrap_err();
         assert!(matches!(error, EngineError::Malformed { .. }), "{error:?}");
