@@ -9,12 +9,13 @@ FUNCTIONS := auth-verify turns personas agents budget memory budget-reconcile db
 # The embedded database's URL, unless DATABASE_URL points at another server.
 DB_URL = $$(scripts/db url)
 
-.PHONY: help dev test bench bench-memory bench-cold-start fmt-check clippy unit-tests e2e layer-check tools models build-deps db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
+.PHONY: help dev test bench bench-memory bench-cold-start fmt-check clippy unit-tests e2e lambda-stream layer-check tools models build-deps db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
 
 help:
 	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, API on :3001, web on :5173"
-	@echo "make test  every check: fmt, clippy -D warnings, infra and web checks, all tests on a real Postgres, the web app end to end, the arm64 Lambda package (make package)"
+	@echo "make test  every check: fmt, clippy -D warnings, infra and web checks, all tests on a real Postgres, the web app end to end, a streamed turn under cargo-lambda's emulator, the arm64 Lambda package (make package)"
 	@echo "make e2e   the web app end to end in headless Chromium against the real gateway, database and a fake provider"
+	@echo "make lambda-stream  the turns function's streamed answer under cargo-lambda's Lambda emulator (cargo lambda watch)"
 	@echo "make bench latency of POST /v1/turns direct vs through Helix (release build, fsync on)"
 	@echo "make bench-memory  memory search latency at 10k and 100k chunks, exact vs HNSW"
 	@echo "make bench-cold-start  each Lambda's zip sizes (arm64, x86_64) and cold-start init time (x86_64, fake Runtime API)"
@@ -29,7 +30,7 @@ dev: db-start models build-deps
 
 ## Latency of POST /v1/turns against a fast fake provider: the release API, the embedded database with
 ## fsync on, 200 requests/s open-loop (HELIX_BENCH_RATE, HELIX_BENCH_SECONDS). A benchmark, not a check.
-bench: db-start build-deps
+bench: migrate build-deps
 	cargo build --release --locked --package local-gateway --bins
 	DATABASE_URL="$(DB_URL)" target/release/helix-bench
 
@@ -50,7 +51,7 @@ bench-cold-start: db-start
 
 ## Every check CI runs, in order of how fast they fail. The Lambda build is the deployed one (make package,
 ## arm64 unless ARCH says otherwise).
-test: fmt-check layer-check clippy infra-check web-check unit-tests e2e package
+test: fmt-check layer-check clippy infra-check web-check unit-tests e2e lambda-stream package
 	@echo "make test: all checks passed"
 
 fmt-check:
@@ -74,6 +75,15 @@ unit-tests: db-start tools models build-deps
 e2e: build-deps
 	scripts/e2e
 
+## The turns function's streamed answer under cargo-lambda's Lambda emulator: the debug turns binary (-p turns,
+## no in-process models) against `cargo lambda watch --only-lambda-apis`, in the Lambda runtime's streaming
+## response mode, invoked as a function URL; a fake OpenAI provider streams slowly, and the first delta must reach
+## the client well before `done`, which must report the provider's usage; the turn must be charged, with no hold
+## left (a scratch database, helix_lambda_stream, on the embedded server). The script starts the binary itself,
+## through a relay that fixes the emulator's constant 1970 invocation deadline (scripts/lambda-stream says why).
+## helix-admin, which migrates and seeds the database, links llama.cpp: hence build-deps.
+lambda-stream: db-start tools build-deps
+	scripts/lambda-stream
 
 tools:
 	scripts/tools >/dev/null
