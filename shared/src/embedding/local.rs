@@ -13,7 +13,7 @@ use candle_transformers::models::bert::{BertModel, Config as BertConfig, DTYPE};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 use tokio::sync::Semaphore;
 
-use super::{Embedder, EmbeddingProvider, Embeddings, checked};
+use super::{EmbedError, Embedder, EmbeddingProvider, Embeddings, checked};
 use crate::engine::EngineError;
 
 /// The longest input the model was trained on, in word pieces.
@@ -75,7 +75,7 @@ impl Embedder for MiniLmEmbedder {
         }
     }
 
-    async fn embed(&self, texts: &[String]) -> Result<Embeddings, EngineError> {
+    async fn embed(&self, texts: &[String]) -> Result<Embeddings, EmbedError> {
         let _turn = self
             .running
             .acquire()
@@ -87,11 +87,13 @@ impl Embedder for MiniLmEmbedder {
             let mut vectors = Vec::with_capacity(texts.len());
             let mut tokens = 0;
             for batch in texts.chunks(BATCH) {
-                let (batch_vectors, batch_tokens) = inner.embed_batch(batch)?;
+                let (batch_vectors, batch_tokens) = inner
+                    .embed_batch(batch)
+                    .map_err(|error| EmbedError::after(tokens, error))?;
                 vectors.extend(batch_vectors);
                 tokens += batch_tokens;
             }
-            Ok::<_, EngineError>((vectors, tokens))
+            Ok::<_, EmbedError>((vectors, tokens))
         })
         .await
         .map_err(|e| failed(format!("embedding stopped: {e}")))??;

@@ -48,13 +48,39 @@ pub struct Embeddings {
     pub input_tokens: u64,
 }
 
+/// An embedding call that failed part-way: the error, and the input tokens of the batches the
+/// provider had already embedded (and billed) before it, which are charged all the same.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct EmbedError {
+    #[source]
+    pub error: EngineError,
+    pub billed_input_tokens: u64,
+}
+
+impl EmbedError {
+    pub fn after(billed_input_tokens: u64, error: EngineError) -> Self {
+        EmbedError {
+            error,
+            billed_input_tokens,
+        }
+    }
+}
+
+impl From<EngineError> for EmbedError {
+    fn from(error: EngineError) -> Self {
+        EmbedError::after(0, error)
+    }
+}
+
 #[async_trait::async_trait]
 pub trait Embedder: Send + Sync {
     fn provider(&self) -> EmbeddingProvider;
     fn model(&self) -> &str;
     fn dimensions(&self) -> usize;
-    /// Embeds every text; batching to the provider's limits is the embedder's business.
-    async fn embed(&self, texts: &[String]) -> Result<Embeddings, EngineError>;
+    /// Embeds every text; batching to the provider's limits is the embedder's business, and so is
+    /// counting what the batches before a failure used.
+    async fn embed(&self, texts: &[String]) -> Result<Embeddings, EmbedError>;
     /// Tokens of `text` as this model counts them, for sizing chunks; an upper estimate when the
     /// tokenizer is not at hand.
     fn count_tokens(&self, text: &str) -> usize {

@@ -3,7 +3,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::{Embedder, EmbeddingProvider, Embeddings, checked};
+use super::{EmbedError, Embedder, EmbeddingProvider, Embeddings, checked};
 use crate::engine::retry::{CallSite, RetryPolicy, call_with_retries};
 use crate::engine::{EngineError, http, openai};
 
@@ -90,7 +90,7 @@ impl Embedder for OpenAiEmbedder {
         self.dimensions
     }
 
-    async fn embed(&self, texts: &[String]) -> Result<Embeddings, EngineError> {
+    async fn embed(&self, texts: &[String]) -> Result<Embeddings, EmbedError> {
         let site = CallSite {
             engine: "openai-embeddings",
             provider: "openai",
@@ -101,7 +101,9 @@ impl Embedder for OpenAiEmbedder {
             input_tokens: 0,
         };
         for batch in texts.chunks(BATCH) {
-            let part = call_with_retries(&self.policy, site, || self.attempt(batch)).await?;
+            let part = call_with_retries(&self.policy, site, || self.attempt(batch))
+                .await
+                .map_err(|error| EmbedError::after(all.input_tokens, error))?;
             all.vectors.extend(part.vectors);
             all.input_tokens += part.input_tokens;
         }

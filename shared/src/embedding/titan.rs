@@ -6,7 +6,7 @@ use aws_sdk_bedrockruntime::primitives::Blob;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
-use super::{Embedder, EmbeddingProvider, Embeddings, checked};
+use super::{EmbedError, Embedder, EmbeddingProvider, Embeddings, checked};
 use crate::engine::EngineError;
 use crate::engine::bedrock;
 use crate::engine::retry::{CallSite, RetryPolicy, call_with_retries};
@@ -94,7 +94,7 @@ impl Embedder for TitanEmbedder {
         self.dimensions
     }
 
-    async fn embed(&self, texts: &[String]) -> Result<Embeddings, EngineError> {
+    async fn embed(&self, texts: &[String]) -> Result<Embeddings, EmbedError> {
         let mut slots: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
         let mut input_tokens = 0;
         let mut calls = JoinSet::new();
@@ -110,11 +110,15 @@ impl Embedder for TitanEmbedder {
             let Some(joined) = calls.join_next().await else {
                 break;
             };
-            let (index, outcome) = joined.map_err(|e| EngineError::Unreachable {
-                detail: format!("an embedding call stopped: {e}"),
+            let failed = |error| EmbedError::after(input_tokens, error);
+            let (index, outcome) = joined.map_err(|e| {
+                failed(EngineError::Unreachable {
+                    detail: format!("an embedding call stopped: {e}"),
+                })
             })?;
-            // Returning drops the JoinSet, which aborts the calls still in flight.
-            let (vector, tokens) = outcome?;
+            // Returning drops the JoinSet, which aborts the calls still in flight; the texts
+            // embedded so far are charged.
+            let (vector, tokens) = outcome.map_err(failed)?;
             slots[index] = Some(vector);
             input_tokens += tokens;
         }

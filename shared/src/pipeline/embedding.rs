@@ -81,16 +81,35 @@ pub async fn embed(
     let metered = super::reserve(&state.db, spec).await?;
 
     let started = Instant::now();
-    let embeddings = metered.call(&state.db, embedder.embed(texts)).await?;
+    let row = |failed: bool| {
+        details(json!({
+            "purpose": purpose.as_str(), "texts": texts.len(),
+            "dimensions": embedder.dimensions(), "failed": failed,
+        }))
+    };
+    let billed = |input_tokens| {
+        Billed::reported(Usage {
+            input_tokens,
+            ..Usage::default()
+        })
+    };
+    let embeddings = match embedder.embed(texts).await {
+        Ok(embeddings) => embeddings,
+        Err(failure) if failure.billed_input_tokens > 0 => {
+            // The batches before the failure were embedded, and billed by the provider.
+            let charged = billed(failure.billed_input_tokens);
+            metered.settle(&state.db, charged, row(true)).await?;
+            return Err(failure.error.into());
+        }
+        Err(failure) => {
+            metered.release(&state.db).await?;
+            return Err(failure.error.into());
+        }
+    };
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let billed = Billed::reported(Usage {
-        input_tokens: embeddings.input_tokens,
-        ..Usage::default()
-    });
-    let row = details(json!({
-        "purpose": purpose.as_str(), "texts": texts.len(), "dimensions": embedder.dimensions(),
-    }));
-    let settled = metered.settle(&state.db, billed, row).await?;
+    let settled = metered
+        .settle(&state.db, billed(embeddings.input_tokens), row(false))
+        .await?;
     tracing::info!(
         user_id = %payer.user_id,
         engine = provider,

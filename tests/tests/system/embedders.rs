@@ -122,6 +122,42 @@ async fn openai_at_the_native_size_does_not_ask_for_dimensions_and_batches_large
 }
 
 #[tokio::test]
+async fn a_batch_that_fails_after_others_succeeded_reports_what_they_used() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .respond_with(|request: &Request| {
+            let body: Value = request.body_json().unwrap();
+            let n = body["input"].as_array().unwrap().len();
+            if n == 256 {
+                ResponseTemplate::new(200).set_body_json(openai_answer(n, 1536))
+            } else {
+                ResponseTemplate::new(400).set_body_json(
+                    json!({"error": {"message": "bad input", "type": "invalid_request_error", "code": null}}),
+                )
+            }
+        })
+        .mount(&server)
+        .await;
+    let many: Vec<String> = (0..300).map(|i| format!("text {i}")).collect();
+
+    let failure = openai(&server, 1536).embed(&many).await.unwrap_err();
+
+    let first_batch = openai_answer(256, 1536)["usage"]["prompt_tokens"]
+        .as_u64()
+        .unwrap();
+    assert!(first_batch > 0);
+    assert_eq!(
+        failure.billed_input_tokens, first_batch,
+        "the first batch was billed"
+    );
+    assert!(
+        matches!(failure.error, EngineError::InvalidRequest { .. }),
+        "{failure:?}"
+    );
+}
+
+#[tokio::test]
 async fn openai_failures_are_typed_and_transient_ones_retried() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -148,7 +184,7 @@ async fn openai_failures_are_typed_and_transient_ones_retried() {
         .embed(&texts(&["x"]))
         .await
         .unwrap_err();
-    assert_eq!(error, EngineError::Auth);
+    assert_eq!(error, EngineError::Auth.into());
 
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -159,7 +195,10 @@ async fn openai_failures_are_typed_and_transient_ones_retried() {
         .embed(&texts(&["x"]))
         .await
         .unwrap_err();
-    assert!(matches!(error, EngineError::Malformed { .. }), "{error:?}");
+    assert!(
+        matches!(error.error, EngineError::Malformed { .. }),
+        "{error:?}"
+    );
 }
 
 async fn titan(server: &MockServer) -> TitanEmbedder {
@@ -232,7 +271,7 @@ async fn titan_errors_are_typed_by_the_service_error_code() {
         .embed(&texts(&["x"]))
         .await
         .unwrap_err();
-    assert_eq!(error, EngineError::Auth);
+    assert_eq!(error, EngineError::Auth.into());
 
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -252,7 +291,7 @@ async fn titan_errors_are_typed_by_the_service_error_code() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, EngineError::InvalidRequest { .. }),
+        matches!(error.error, EngineError::InvalidRequest { .. }),
         "{error:?}"
     );
 }

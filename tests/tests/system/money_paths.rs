@@ -209,3 +209,67 @@ async fn an_agent_deleted_while_its_turn_runs_leaves_the_charge_on_the_ledger(po
     );
     assert_books_balance(&pool, &world.user.id).await;
 }
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn an_embedding_batch_that_fails_after_others_succeeded_charges_those(pool: PgPool) {
+    let provider = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .respond_with(|request: &wiremock::Request| {
+            let body: Value = request.body_json().unwrap();
+            let n = body["input"].as_array().unwrap().len();
+            if n == 256 {
+                let data: Vec<Value> = (0..n)
+                    .map(|i| json!({"object": "embedding", "index": i, "embedding": [1.0, 0.0, 0.0]}))
+                    .collect();
+                wiremock::ResponseTemplate::new(200).set_body_json(json!({
+                    "object": "list", "data": data, "model": "text-embedding-3-small",
+                    "usage": {"prompt_tokens": 1000, "total_tokens": 1000}
+                }))
+            } else {
+                wiremock::ResponseTemplate::new(503)
+            }
+        })
+        .mount(&provider)
+        .await;
+    let base = format!("{}/v1", provider.uri());
+    let pairs = [
+        ("OPENAI_API_KEY", "sk-test"),
+        ("HELIX_OPENAI_BASE_URL", base.as_str()),
+        ("HELIX_ENGINE_MAX_ATTEMPTS", "1"),
+        ("HELIX_EMBEDDING_PROVIDER", "openai"),
+        ("HELIX_EMBEDDING_DIMENSIONS", "3"),
+    ];
+    let state = AppState::new(config_with(&pairs), pool.clone()).unwrap();
+    let world = World::with_provider(state, "embedder@example.com", provider.uri()).await;
+    world.fund(10_000_000).await;
+    let texts: Vec<String> = (0..300).map(|i| format!("text {i}")).collect();
+    let payer = helix_shared::pipeline::embedding::Payer {
+        user_id: &world.user.id,
+        trace_id: "trace-embed-1",
+    };
+
+    let failed = helix_shared::pipeline::embedding::embed(
+        &world.state,
+        &payer,
+        helix_shared::pipeline::embedding::Purpose::Document,
+        &texts,
+    )
+    .await;
+
+    assert!(failed.is_err());
+    let (tokens, cost, meta): (i32, i64, Value) =
+        sqlx::query_as("SELECT input_tokens, cost_micros, meta FROM usage_ledger")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(tokens, 1000, "the batch the provider embedded is charged");
+    assert!(cost > 0);
+    assert_eq!(meta["failed"], true);
+    let holds: i64 = sqlx::query_scalar("SELECT count(*) FROM budget_holds")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(holds, 0);
+    assert_books_balance(&pool, &world.user.id).await;
+}
