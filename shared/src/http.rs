@@ -119,6 +119,36 @@ impl<S: Send + Sync> FromRequestParts<S> for InvocationDeadline {
     }
 }
 
+/// The longest `Idempotency-Key` accepted.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+/// The `Idempotency-Key` header, if present: 1 to 255 visible ASCII characters.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or_default();
+    let valid = !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY_CHARS
+        && key.chars().all(|c| c.is_ascii_graphic());
+    if valid {
+        Ok(Some(key.to_owned()))
+    } else {
+        Err(ApiError::bad_request(format!(
+            "Idempotency-Key: must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters"
+        )))
+    }
+}
+
+/// What a keyed write is known by: its route and its body, so one key reused for another route
+/// or another body is a conflict, never a wrong replay.
+pub fn write_fingerprint(route: &str, body: &impl serde::Serialize) -> Result<String, ApiError> {
+    let body = serde_json::to_value(body).map_err(ApiError::internal)?;
+    Ok(crate::db::idempotency::request_hash(
+        &serde_json::json!({ "route": route, "body": body }),
+    ))
+}
+
 /// For routes a later release implements: an honest 501 instead of a fake answer.
 pub async fn not_implemented() -> ApiError {
     ApiError::NotImplemented

@@ -2,16 +2,20 @@
 //! (POST /v1/budget/grants). Budget only ever comes from grant rows, never from editing a balance.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use helix_shared::auth::AuthUser;
 use helix_shared::budget::account::{self, LedgerEntry, LedgerFilter};
 use helix_shared::budget::ledger;
+use helix_shared::db::idempotency;
 use helix_shared::http::ApiJson;
 use helix_shared::money::{MICROS_PER_CENT, balance_cents, cost_cents};
 use helix_shared::pagination::{self, Cursor};
+use helix_shared::pipeline::claim_key;
+use helix_shared::telemetry::current_trace_id;
 use helix_shared::user::UserRole;
 use helix_shared::{ApiError, AppState, http};
 use serde::{Deserialize, Serialize};
@@ -106,7 +110,7 @@ async fn get_budget(
 /// The most one grant may add: $1,000,000.
 const MAX_GRANT_CENTS: i64 = 100_000_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GrantRequest {
     /// The recipient, by email.
@@ -127,11 +131,17 @@ pub struct GrantResponse {
     pub balance_micros: i64,
 }
 
+const GRANT_ROUTE: &str = "POST /v1/budget/grants";
+
+/// A grant, applied once: with an `Idempotency-Key`, a retry gets the first answer back (the
+/// answer is stored in the transaction that writes the grant) and grants nothing more.
 async fn create_grant(
     State(state): State<AppState>,
     admin: AuthUser,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<GrantRequest>,
-) -> Result<(StatusCode, Json<GrantResponse>), ApiError> {
+) -> Result<Response, ApiError> {
+    let key = http::idempotency_key(&headers)?;
     if admin.role != UserRole::Admin {
         return Err(ApiError::Forbidden {
             code: "admin_only",
@@ -154,29 +164,62 @@ async fn create_grant(
         .fetch_optional(&state.db)
         .await?
         .ok_or(ApiError::NotFound { resource: "user" })?;
+    if let Some(key) = &key {
+        let fingerprint = http::write_fingerprint(GRANT_ROUTE, &request)?;
+        let trace_id = trace_id();
+        if let Some(stored) = claim_key(&state.db, &admin.id, key, &fingerprint, &trace_id).await? {
+            return Ok(replayed(StatusCode::CREATED, stored));
+        }
+    }
+    let granted = grant_once(&state, &admin, &recipient, &request, reason, key.as_deref()).await;
+    if granted.is_err()
+        && let Some(key) = &key
+    {
+        idempotency::abandon(&state.db, &admin.id, key).await?;
+    }
+    Ok((StatusCode::CREATED, Json(granted?)).into_response())
+}
 
+/// Writes the grant and, for a keyed request, its answer, in one transaction.
+async fn grant_once(
+    state: &AppState,
+    admin: &AuthUser,
+    recipient: &str,
+    request: &GrantRequest,
+    reason: &str,
+    key: Option<&str>,
+) -> Result<GrantResponse, ApiError> {
     let amount_micros = request.amount_cents * MICROS_PER_CENT;
-    let grant_id = ledger::grant(
-        &state.db,
-        &recipient,
+    let mut tx = state.db.begin().await?;
+    let grant_id =
+        ledger::grant(&mut *tx, recipient, amount_micros, reason, Some(&admin.id)).await?;
+    let balance_micros = ledger::balance_micros(&mut *tx, recipient).await?;
+    let response = GrantResponse {
+        grant_id,
+        user_id: recipient.to_owned(),
+        amount_cents: request.amount_cents,
         amount_micros,
-        reason,
-        Some(&admin.id),
-    )
-    .await?;
-    let balance_micros = ledger::balance_micros(&state.db, &recipient).await?;
-    tracing::info!(%grant_id, recipient = %recipient, amount_micros, granted_by = %admin.id, "budget granted");
-    Ok((
-        StatusCode::CREATED,
-        Json(GrantResponse {
-            grant_id,
-            user_id: recipient,
-            amount_cents: request.amount_cents,
-            amount_micros,
-            reason: reason.to_owned(),
-            granted_by: admin.id,
-            balance_cents: balance_cents(balance_micros),
-            balance_micros,
-        }),
-    ))
+        reason: reason.to_owned(),
+        granted_by: admin.id.clone(),
+        balance_cents: balance_cents(balance_micros),
+        balance_micros,
+    };
+    if let Some(key) = key {
+        let stored = serde_json::to_value(&response).map_err(ApiError::internal)?;
+        idempotency::complete(&mut *tx, &admin.id, key, &stored).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(grant_id = %response.grant_id, recipient = %recipient, amount_micros, granted_by = %admin.id, "budget granted");
+    Ok(response)
+}
+
+/// An earlier request's stored answer, replayed with the status it had.
+fn replayed(status: StatusCode, stored: serde_json::Value) -> Response {
+    (status, [("idempotent-replayed", "true")], Json(stored)).into_response()
+}
+
+fn trace_id() -> String {
+    current_trace_id()
+        .map(|id| id.to_string())
+        .unwrap_or_default()
 }

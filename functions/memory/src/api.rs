@@ -13,7 +13,7 @@ pub const MAX_QUERY_CHARS: usize = 2_000;
 pub const MAX_K: u32 = 50;
 pub const DEFAULT_K: u32 = 5;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostDocument {
     #[serde(default)]

@@ -6,22 +6,24 @@
 pub mod api;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use helix_shared::auth::AuthUser;
-use helix_shared::db::personas;
+use helix_shared::db::{idempotency, personas};
 use helix_shared::http::ApiJson;
 use helix_shared::ids::new_id;
 use helix_shared::memory::chunking::{self, ChunkLimits};
 use helix_shared::memory::store::{self, NewDocument, Scope};
+use helix_shared::pipeline::claim_key;
 use helix_shared::pipeline::embedding::{self, MeteredEmbeddings, Payer, Purpose};
 use helix_shared::telemetry::current_trace_id;
 use helix_shared::{ApiError, AppState, http};
 
 use api::{
     BudgetView, CostView, DocumentList, DocumentStored, PostDocument, SearchRequest,
-    SearchResponse, valid_doc_id,
+    SearchResponse, ValidDocument, valid_doc_id,
 };
 
 /// More documents than a list shows at once is a sign the client wants search, not a list.
@@ -43,13 +45,55 @@ pub fn app(state: AppState) -> Router {
     http::finish(router(state.clone()), &state)
 }
 
+const POST_DOCUMENT_ROUTE: &str = "POST /v1/memory/documents";
+
+/// Stores a document, embedding it once: with an `Idempotency-Key`, a retry gets the first
+/// answer back and is neither embedded nor charged again.
 async fn post_document(
     State(state): State<AppState>,
     user: AuthUser,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<PostDocument>,
-) -> Result<(StatusCode, Json<DocumentStored>), ApiError> {
+) -> Result<Response, ApiError> {
+    let key = http::idempotency_key(&headers)?;
     let valid = request.validate(state.config.memory.max_document_bytes)?;
-    let persona_id = own_persona(&state, &user, request.persona_id.as_deref()).await?;
+    let trace_id = trace_id();
+    if let Some(key) = &key {
+        let fingerprint = http::write_fingerprint(POST_DOCUMENT_ROUTE, &request)?;
+        if let Some(stored) = claim_key(&state.db, &user.id, key, &fingerprint, &trace_id).await? {
+            return Ok((
+                StatusCode::CREATED,
+                [("idempotent-replayed", "true")],
+                Json(stored),
+            )
+                .into_response());
+        }
+    }
+    let stored = store_document(&state, &user, &valid, &request, &trace_id).await;
+    let stored = match (stored, &key) {
+        (Ok(stored), Some(key)) => {
+            let answer = serde_json::to_value(&stored).map_err(ApiError::internal)?;
+            idempotency::complete(&state.db, &user.id, key, &answer).await?;
+            stored
+        }
+        (Ok(stored), None) => stored,
+        (Err(error), Some(key)) => {
+            idempotency::abandon(&state.db, &user.id, key).await?;
+            return Err(error);
+        }
+        (Err(error), None) => return Err(error),
+    };
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+async fn store_document(
+    state: &AppState,
+    user: &AuthUser,
+    valid: &ValidDocument<'_>,
+    request: &PostDocument,
+    trace_id: &str,
+) -> Result<DocumentStored, ApiError> {
+    let persona_id = own_persona(state, user, request.persona_id.as_deref()).await?;
     let embedder = state.embedders.embedder().await?;
     let limits = ChunkLimits {
         max_tokens: state.config.memory.chunk_tokens,
@@ -60,12 +104,11 @@ async fn post_document(
         .iter()
         .map(|c| c.text(valid.text).to_owned())
         .collect();
-    let trace_id = trace_id();
     let payer = Payer {
         user_id: &user.id,
-        trace_id: &trace_id,
+        trace_id,
     };
-    let metered = embedding::embed(&state, &payer, Purpose::Document, &texts).await?;
+    let metered = embedding::embed(state, &payer, Purpose::Document, &texts).await?;
     let generated;
     let doc_id = match valid.doc_id {
         Some(doc_id) => doc_id,
@@ -89,14 +132,11 @@ async fn post_document(
     )
     .await?;
     tracing::info!(doc_id, chunks = chunks.len(), "memory document stored");
-    Ok((
-        StatusCode::CREATED,
-        Json(DocumentStored {
-            document,
-            cost: cost_view(&metered),
-            budget: budget_view(&metered),
-        }),
-    ))
+    Ok(DocumentStored {
+        document,
+        cost: cost_view(&metered),
+        budget: budget_view(&metered),
+    })
 }
 
 async fn list_documents(

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 pub const MAX_MESSAGES: usize = 500;
 pub const MAX_OUTPUT_TOKENS: u32 = 32_768;
-pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -142,24 +141,6 @@ impl MessageIn {
             tool_call_id: self.tool_call_id,
             tool_calls: self.tool_calls,
         }
-    }
-}
-
-/// The `Idempotency-Key` header, if present: 1 to 255 visible ASCII characters.
-pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let key = value.to_str().unwrap_or_default();
-    let valid = !key.is_empty()
-        && key.len() <= MAX_IDEMPOTENCY_KEY_CHARS
-        && key.chars().all(|c| c.is_ascii_graphic());
-    if valid {
-        Ok(Some(key.to_owned()))
-    } else {
-        Err(ApiError::bad_request(format!(
-            "Idempotency-Key: must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters"
-        )))
     }
 }
 

@@ -44,7 +44,7 @@ async fn post_turn(
     headers: HeaderMap,
     ApiJson(mut request): ApiJson<TurnRequest>,
 ) -> Result<Response, ApiError> {
-    let key = api::idempotency_key(&headers)?;
+    let key = http::idempotency_key(&headers)?;
     // The same turn may be retried streamed or not: the fingerprint leaves the delivery out.
     let streamed = request.stream.take().unwrap_or(false);
     // Only a keyed request pays for its fingerprint.

@@ -273,3 +273,89 @@ async fn an_embedding_batch_that_fails_after_others_succeeded_charges_those(pool
     assert_eq!(holds, 0);
     assert_books_balance(&pool, &world.user.id).await;
 }
+
+fn keyed(
+    mut request: axum::http::Request<axum::body::Body>,
+    key: &str,
+) -> axum::http::Request<axum::body::Body> {
+    request
+        .headers_mut()
+        .insert("idempotency-key", key.parse().unwrap());
+    request
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_retried_grant_with_its_key_is_applied_once(pool: PgPool) {
+    use helix_shared::auth::settings::DEV_MASTER_PASSCODE;
+    let state = helix_tests::state(pool.clone());
+    let app = local_gateway::app(state.clone());
+    let master = send(
+        &app,
+        helix_tests::post_json_from(
+            "/auth/verify",
+            &json!({"passcode": DEV_MASTER_PASSCODE}),
+            [10, 0, 0, 1],
+        ),
+    )
+    .await;
+    let admin = master.body["token"].as_str().unwrap().to_owned();
+    let (user, _) = helix_tests::signed_in_user(&state, "granted@example.com").await;
+    let body = json!({"email": "granted@example.com", "amount_cents": 500, "reason": "pilot"});
+    let grant = |body: &Value| {
+        keyed(
+            json_request("POST", "/v1/budget/grants", body, &admin),
+            "grant-1",
+        )
+    };
+
+    let first = send(&app, grant(&body)).await;
+    let retry = send(&app, grant(&body)).await;
+    let mut other = body.clone();
+    other["amount_cents"] = json!(900);
+    let reused = send(&app, grant(&other)).await;
+
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(retry.body, first.body);
+    assert_eq!(reused.status, StatusCode::CONFLICT);
+    assert_eq!(reused.body["error"]["code"], "idempotency_key_reused");
+    assert_eq!(
+        ledger::balance_micros(&pool, &user.id).await.unwrap(),
+        5_000_000,
+        "granted once"
+    );
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_retried_document_with_its_key_is_embedded_and_charged_once(pool: PgPool) {
+    let state = helix_tests::state_with(
+        pool.clone(),
+        &[("HELIX_LOCAL_INPUT_PER_MTOK_MICROS", "1000000")],
+    );
+    helix_tests::prepare_memory(&state).await;
+    let world = helix_tests::World::new(state, "keeper@example.com").await;
+    world.fund(1_000_000).await;
+    let body = json!({"doc_id": "handbook", "text": "Holidays: 25 days a year. Expenses: within 30 days."});
+    let post = || {
+        keyed(
+            json_request("POST", "/v1/memory/documents", &body, &world.token),
+            "doc-1",
+        )
+    };
+
+    let first = send(&world.app, post()).await;
+    let retry = send(&world.app, post()).await;
+
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(retry.body, first.body);
+    let charges: i64 = sqlx::query_scalar("SELECT count(*) FROM usage_ledger WHERE user_id = $1")
+        .bind(&world.user.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(charges, 1, "embedded and charged once");
+    assert_books_balance(&pool, &world.user.id).await;
+}
