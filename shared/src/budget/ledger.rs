@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::{PgExecutor, PgPool};
 
-use super::rules::{Plan, Reservation, plan_reservation};
+use super::rules::{CallLimits, Plan, Reservation, plan_reservation};
 use crate::ids::new_id;
 use crate::pricing::Price;
 
@@ -27,6 +27,18 @@ pub enum ReserveOutcome {
     },
     /// An earlier call cost more than its hold: nothing more until reconciliation checked the books.
     Locked,
+    /// One of the user's call limits is reached: try again in `retry_after_secs`.
+    Limited {
+        limit: CallLimit,
+        retry_after_secs: u64,
+    },
+}
+
+/// Which of [`CallLimits`] stopped a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallLimit {
+    InFlight,
+    PerMinute,
 }
 
 /// What a reservation is for.
@@ -39,6 +51,7 @@ pub struct HoldRequest<'a> {
     pub requested_max_tokens: u32,
     /// After this long the hold counts as abandoned (a crashed call) and reconciliation refunds it.
     pub ttl: Duration,
+    pub limits: CallLimits,
 }
 
 /// How many times a reservation is re-planned when concurrent calls move the balance under it.
@@ -67,10 +80,11 @@ pub async fn reserve(
                 reservation,
             }));
         }
-        let (balance_micros, locked) = balance_and_lock(pool, request.user_id).await?;
-        if locked {
-            return Ok(ReserveOutcome::Locked);
+        let account = account_state(pool, request.user_id).await?;
+        if let Some(refusal) = account.refusal(request.limits) {
+            return Ok(refusal);
         }
+        let balance_micros = account.balance_micros;
         plan = plan_reservation(
             balance_micros,
             request.price,
@@ -103,8 +117,14 @@ async fn try_hold(
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "WITH debited AS (
-             UPDATE users SET balance_micros = balance_micros - $2
+             UPDATE users SET balance_micros = balance_micros - $2,
+                 calls_in_flight = calls_in_flight + 1,
+                 call_window_calls = CASE WHEN call_window_start = date_trunc('minute', now())
+                                          THEN call_window_calls + 1 ELSE 1 END,
+                 call_window_start = date_trunc('minute', now())
              WHERE id = $1 AND balance_micros >= $2 AND balance_micros > 0 AND spend_locked_at IS NULL
+               AND calls_in_flight < $7
+               AND (call_window_start <> date_trunc('minute', now()) OR call_window_calls < $8)
              RETURNING id
          )
          INSERT INTO budget_holds (id, user_id, agent_id, amount_micros, trace_id, expires_at)
@@ -117,13 +137,53 @@ async fn try_hold(
     .bind(request.agent_id)
     .bind(request.trace_id)
     .bind(request.ttl.as_secs_f64())
+    .bind(i32::try_from(request.limits.in_flight).unwrap_or(i32::MAX))
+    .bind(i32::try_from(request.limits.per_minute).unwrap_or(i32::MAX))
     .fetch_optional(pool)
     .await
 }
 
-async fn balance_and_lock(pool: &PgPool, user_id: &str) -> Result<(i64, bool), sqlx::Error> {
-    let row: Option<(i64, bool)> = sqlx::query_as(
-        "SELECT balance_micros, spend_locked_at IS NOT NULL FROM users WHERE id = $1",
+/// What a refused reservation reads to say why: the balance, the lock and the call counters.
+#[derive(Debug, Default, sqlx::FromRow)]
+struct AccountState {
+    balance_micros: i64,
+    locked: bool,
+    calls_in_flight: i32,
+    /// Calls admitted this minute (0 when the counter is from an earlier minute).
+    calls_this_minute: i32,
+    seconds_left_in_minute: f64,
+}
+
+impl AccountState {
+    fn refusal(&self, limits: CallLimits) -> Option<ReserveOutcome> {
+        let limited = |limit, retry_after_secs| {
+            Some(ReserveOutcome::Limited {
+                limit,
+                retry_after_secs,
+            })
+        };
+        if self.locked {
+            return Some(ReserveOutcome::Locked);
+        }
+        if i64::from(self.calls_in_flight) >= i64::from(limits.in_flight) {
+            return limited(CallLimit::InFlight, 1);
+        }
+        if i64::from(self.calls_this_minute) >= i64::from(limits.per_minute) {
+            let wait = self.seconds_left_in_minute.ceil().max(1.0) as u64;
+            return limited(CallLimit::PerMinute, wait);
+        }
+        None
+    }
+}
+
+async fn account_state(pool: &PgPool, user_id: &str) -> Result<AccountState, sqlx::Error> {
+    let row: Option<AccountState> = sqlx::query_as(
+        "SELECT balance_micros, spend_locked_at IS NOT NULL AS locked, calls_in_flight,
+                CASE WHEN call_window_start = date_trunc('minute', now()) THEN call_window_calls ELSE 0 END
+                    AS calls_this_minute,
+                extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - now())::float8
+                    AS seconds_left_in_minute
+         FROM users WHERE id = $1",
     )
     .bind(user_id)
     .fetch_optional(pool)
@@ -196,7 +256,8 @@ pub async fn settle(
          charged AS (
              UPDATE users
              SET balance_micros = balance_micros + plan.refund_micros - plan.charged_micros,
-                 spend_locked_at = CASE WHEN plan.exceeded THEN now() ELSE spend_locked_at END
+                 spend_locked_at = CASE WHEN plan.exceeded THEN now() ELSE spend_locked_at END,
+                 calls_in_flight = GREATEST(calls_in_flight - (SELECT count(*) FROM released)::int, 0)
              FROM plan WHERE id = $2
              RETURNING balance_micros, budget_cents
          ),
@@ -239,7 +300,8 @@ pub async fn settle(
 pub async fn release(db: impl PgExecutor<'_>, hold: &Hold) -> Result<(), sqlx::Error> {
     sqlx::query(
         "WITH released AS (DELETE FROM budget_holds WHERE id = $1 RETURNING user_id, amount_micros)
-         UPDATE users SET balance_micros = users.balance_micros + released.amount_micros
+         UPDATE users SET balance_micros = users.balance_micros + released.amount_micros,
+             calls_in_flight = GREATEST(users.calls_in_flight - 1, 0)
          FROM released WHERE users.id = released.user_id",
     )
     .bind(&hold.id)

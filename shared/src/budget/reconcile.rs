@@ -114,7 +114,8 @@ pub async fn release_expired_holds(pool: &PgPool) -> Result<Released, sqlx::Erro
              SELECT user_id, sum(amount_micros)::bigint AS amount, count(*) AS holds FROM expired GROUP BY user_id
          ),
          refunded AS (
-             UPDATE users SET balance_micros = users.balance_micros + per_user.amount
+             UPDATE users SET balance_micros = users.balance_micros + per_user.amount,
+                 calls_in_flight = GREATEST(users.calls_in_flight - per_user.holds::int, 0)
              FROM per_user WHERE users.id = per_user.user_id
              RETURNING per_user.holds, per_user.amount
          ),
@@ -192,6 +193,15 @@ pub async fn check_user(
         .execute(&mut *tx)
         .await?;
     }
+    // The in-flight counter is bookkeeping, not money: it is set right whenever it is off.
+    sqlx::query(
+        "UPDATE users SET calls_in_flight = held.count
+         FROM (SELECT count(*)::int AS count FROM budget_holds WHERE user_id = $1) AS held
+         WHERE id = $1 AND calls_in_flight <> held.count",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
     let balanced = drift.is_none() || repair;
     let unlocked = balanced
         && sqlx::query(

@@ -4,6 +4,7 @@
 use crate::chat::CompletionInput;
 use crate::pricing::{Price, cost_micros};
 use crate::provider::Provider;
+use crate::settings::{ConfigError, Sources, invalid, parse_or};
 use crate::usage::Usage;
 
 /// The smallest output worth calling a model for; below it the caller is out of budget.
@@ -49,6 +50,54 @@ pub fn injected_prompt_bound(provider: Provider, offers_tools: bool) -> u64 {
     match provider {
         Provider::Anthropic | Provider::Bedrock if offers_tools => INJECTED_TOOL_PROMPT_TOKENS,
         _ => 0,
+    }
+}
+
+/// How many calls one user may have at once and per minute: one user must not occupy every
+/// Lambda instance, nor hammer a provider. Checked and counted by the reservation itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    pub in_flight: u32,
+    pub per_minute: u32,
+}
+
+impl CallLimits {
+    pub const DEFAULT: CallLimits = CallLimits {
+        in_flight: 8,
+        per_minute: 120,
+    };
+    pub const UNLIMITED: CallLimits = CallLimits {
+        in_flight: u32::MAX >> 1,
+        per_minute: u32::MAX >> 1,
+    };
+
+    pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
+        let limits = CallLimits {
+            in_flight: parse_or(
+                sources,
+                "HELIX_MAX_CALLS_IN_FLIGHT",
+                Self::DEFAULT.in_flight,
+            )?,
+            per_minute: parse_or(
+                sources,
+                "HELIX_MAX_CALLS_PER_MINUTE",
+                Self::DEFAULT.per_minute,
+            )?,
+        };
+        let ceiling = Self::UNLIMITED.in_flight;
+        if !(1..=ceiling).contains(&limits.in_flight) {
+            return Err(invalid(
+                "HELIX_MAX_CALLS_IN_FLIGHT",
+                format!("must be 1 to {ceiling}"),
+            ));
+        }
+        if !(1..=ceiling).contains(&limits.per_minute) {
+            return Err(invalid(
+                "HELIX_MAX_CALLS_PER_MINUTE",
+                format!("must be 1 to {ceiling}"),
+            ));
+        }
+        Ok(limits)
     }
 }
 

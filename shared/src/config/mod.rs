@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::auth::settings::AuthConfig;
 use crate::avatars::AvatarConfig;
 use crate::budget::reconcile::ReconcileConfig;
+use crate::budget::rules::CallLimits;
 use crate::db::DatabaseConfig;
 use crate::db::seed::SeedConfig;
 use crate::embedding::settings::EmbeddingConfig;
@@ -32,6 +33,7 @@ pub struct Config {
     pub engines: EngineConfig,
     pub pricing: PricingConfig,
     pub turns: TurnsConfig,
+    pub call_limits: CallLimits,
     /// Send an X-Ray subsegment per provider call (`HELIX_XRAY=on`; Lambda's active tracing).
     pub xray_enabled: bool,
     pub reconcile: ReconcileConfig,
@@ -128,6 +130,7 @@ impl Config {
             engines: EngineConfig::from_sources(sources)?,
             pricing: PricingConfig::from_sources(sources)?,
             turns: TurnsConfig::from_sources(sources)?,
+            call_limits: CallLimits::from_sources(sources)?,
             xray_enabled: switch(sources, "HELIX_XRAY")?,
             reconcile: ReconcileConfig::from_sources(sources)?,
             seed: SeedConfig::from_sources(sources)?,

@@ -77,6 +77,7 @@ pub async fn embed(
         input_bound: input_token_bound(texts),
         requested_max_tokens: 0,
         deadline: state.config.engines.retry.deadline,
+        limits: state.config.call_limits,
     };
     let metered = super::reserve(&state.db, spec).await?;
 

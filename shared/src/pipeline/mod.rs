@@ -12,7 +12,10 @@ use serde_json::{Map, Value, json};
 use sqlx::{PgExecutor, PgPool};
 
 use crate::ApiError;
-use crate::budget::ledger::{self, Charge, Hold, HoldRequest, ReserveOutcome, Settlement};
+use crate::budget::ledger::{
+    self, CallLimit, Charge, Hold, HoldRequest, ReserveOutcome, Settlement,
+};
+use crate::budget::rules::CallLimits;
 use crate::db::idempotency::{self, Claim};
 use crate::money::{balance_cents, cents_to_cover};
 use crate::pricing::{Price, cost_micros};
@@ -56,6 +59,8 @@ pub struct CallSpec<'a> {
     pub requested_max_tokens: u32,
     /// How long the call may take; the hold outlives it by [`HOLD_GRACE`].
     pub deadline: Duration,
+    /// The caller's call limits, checked by the reservation itself.
+    pub limits: CallLimits,
 }
 
 /// A call whose worst case is held: it must end in [`Metered::settle`] (or a charge settled in
@@ -113,10 +118,22 @@ pub async fn reserve<'a>(db: &PgPool, spec: CallSpec<'a>) -> Result<Metered<'a>,
         input_bound: spec.input_bound,
         requested_max_tokens: spec.requested_max_tokens,
         ttl: spec.deadline + HOLD_GRACE,
+        limits: spec.limits,
     };
     match ledger::reserve(db, &request).await? {
         ReserveOutcome::Held(hold) => Ok(Metered { spec, hold }),
         ReserveOutcome::Locked => Err(ApiError::SpendLocked),
+        ReserveOutcome::Limited {
+            limit,
+            retry_after_secs,
+        } => Err(ApiError::TooManyRequests {
+            code: "rate_limited",
+            message: match limit {
+                CallLimit::InFlight => "too many of your calls are running at once".into(),
+                CallLimit::PerMinute => "too many calls this minute".into(),
+            },
+            retry_after_secs,
+        }),
         ReserveOutcome::Exhausted {
             balance_micros,
             required_micros,

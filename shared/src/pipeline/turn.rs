@@ -173,6 +173,7 @@ async fn charged_turn(
             .max_tokens
             .unwrap_or(state.config.turns.default_max_tokens),
         deadline: state.config.engines.retry.deadline,
+        limits: state.config.call_limits,
     };
     // The hold outlives the turn's deadline (it counts from the turn's start, before this).
     let metered = super::reserve(&state.db, spec).await?;

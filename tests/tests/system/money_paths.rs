@@ -123,6 +123,7 @@ async fn a_settle_after_its_hold_was_refunded_charges_only_what_the_balance_has(
         input_bound: 100,
         requested_max_tokens: 100,
         deadline: Duration::from_secs(60),
+        limits: helix_shared::budget::rules::CallLimits::DEFAULT,
     };
     let claimed = idempotency::claim(&pool, &world.user.id, "key-1", "hash", "trace-killed-1")
         .await
@@ -357,5 +358,141 @@ async fn a_retried_document_with_its_key_is_embedded_and_charged_once(pool: PgPo
         .await
         .unwrap();
     assert_eq!(charges, 1, "embedded and charged once");
+    assert_books_balance(&pool, &world.user.id).await;
+}
+
+/// 200 streamed turns at once for a user allowed 5 in flight: never more than 5 run, every other
+/// one is a 429 with Retry-After before any provider call, and nothing is charged for them.
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn calls_in_flight_per_user_are_capped_exactly_under_200_at_once(pool: PgPool) {
+    let events = OpenAiReply::text("", 20, 5).in_pieces(&["a", "b"]).events();
+    let provider = PacedProvider::start(events, Duration::from_millis(100), Ending::Complete).await;
+    let openai = format!("{}/v1", provider.uri);
+    let pairs = [
+        ("OPENAI_API_KEY", "sk-test"),
+        ("HELIX_ENGINE_MAX_ATTEMPTS", "1"),
+        ("HELIX_OPENAI_BASE_URL", openai.as_str()),
+        ("HELIX_MAX_CALLS_IN_FLIGHT", "5"),
+        ("HELIX_DB_MAX_CONNECTIONS", "20"),
+    ];
+    let state = AppState::new(config_with(&pairs), pool.clone()).unwrap();
+    let world = World::with_provider(state, "busy@example.com", provider.uri.clone()).await;
+    add_agent(&pool, &world.user.id, "openai", "gpt-4o-mini", "active").await;
+    world.fund(10_000_000).await;
+    let watching = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let (pool, watching) = (pool.clone(), watching.clone());
+        tokio::spawn(async move {
+            let mut most = 0;
+            while watching.load(std::sync::atomic::Ordering::SeqCst) {
+                let holds: i64 = sqlx::query_scalar("SELECT count(*) FROM budget_holds")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                most = most.max(holds);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            most
+        })
+    };
+    let mut body = ask();
+    body["stream"] = json!(true);
+
+    let turns: Vec<_> = (0..200)
+        .map(|_| {
+            let (app, request) = (
+                world.app.clone(),
+                json_request("POST", "/v1/turns", &body, &world.token),
+            );
+            tokio::spawn(async move { send_stream(&app, request).await })
+        })
+        .collect();
+    let mut done = 0;
+    let mut limited = 0;
+    for turn in turns {
+        let reply = turn.await.unwrap();
+        match reply.status {
+            StatusCode::OK => {
+                assert_eq!(reply.last().name, "done");
+                done += 1;
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_eq!(reply.json["error"]["code"], "rate_limited");
+                assert!(reply.headers.contains_key("retry-after"));
+                limited += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    watching.store(false, std::sync::atomic::Ordering::SeqCst);
+    let most_in_flight = watcher.await.unwrap();
+
+    assert_eq!(done + limited, 200);
+    assert!(done >= 5, "{done}");
+    assert!(most_in_flight <= 5, "{most_in_flight} ran at once");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM usage_ledger")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, done, "only the admitted calls are charged");
+    let in_flight: i32 = sqlx::query_scalar("SELECT calls_in_flight FROM users WHERE id = $1")
+        .bind(&world.user.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(in_flight, 0, "every settled call gave its slot back");
+    assert_books_balance(&pool, &world.user.id).await;
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn calls_per_minute_per_user_are_capped_with_a_retry_after_to_the_next_minute(pool: PgPool) {
+    let provider = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(OpenAiReply::text("ok", 10, 2))
+        .mount(&provider)
+        .await;
+    let openai = format!("{}/v1", provider.uri());
+    let pairs = [
+        ("OPENAI_API_KEY", "sk-test"),
+        ("HELIX_OPENAI_BASE_URL", openai.as_str()),
+        ("HELIX_MAX_CALLS_PER_MINUTE", "3"),
+    ];
+    let state = AppState::new(config_with(&pairs), pool.clone()).unwrap();
+    let world = World::with_provider(state, "hasty@example.com", provider.uri()).await;
+    add_agent(&pool, &world.user.id, "openai", "gpt-4o-mini", "active").await;
+    world.fund(10_000_000).await;
+    // Start just after a minute turns, so all ten calls fall in one window.
+    let now = chrono::Utc::now();
+    let into_minute = now.timestamp_millis().rem_euclid(60_000);
+    if into_minute > 50_000 {
+        tokio::time::sleep(Duration::from_millis((60_000 - into_minute + 100) as u64)).await;
+    }
+
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..10 {
+        let reply = send(
+            &world.app,
+            json_request("POST", "/v1/turns", &ask(), &world.token),
+        )
+        .await;
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            retry_after = reply.headers["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .ok();
+        }
+        statuses.push(reply.status);
+    }
+
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(ok, 3, "{statuses:?}");
+    assert!(
+        retry_after.is_some_and(|secs| (1..=60).contains(&secs)),
+        "{retry_after:?}"
+    );
+    assert_eq!(provider.received_requests().await.unwrap().len(), 3);
     assert_books_balance(&pool, &world.user.id).await;
 }

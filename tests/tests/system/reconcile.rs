@@ -49,6 +49,7 @@ async fn a_hold_past_its_expiry_is_refunded(pool: PgPool) {
         input_bound: 100,
         requested_max_tokens: 100,
         ttl: Duration::from_millis(20),
+        limits: helix_shared::budget::rules::CallLimits::DEFAULT,
     };
     let ReserveOutcome::Held(_) = ledger::reserve(&pool, &request).await.unwrap() else {
         panic!("not held")
@@ -92,6 +93,7 @@ async fn the_local_gateways_timer_refunds_an_expired_hold_without_being_asked(po
         input_bound: 100,
         requested_max_tokens: 100,
         ttl: Duration::from_millis(20),
+        limits: helix_shared::budget::rules::CallLimits::DEFAULT,
     };
     let ReserveOutcome::Held(_) = ledger::reserve(&pool, &request).await.unwrap() else {
         panic!("not held")
@@ -110,6 +112,26 @@ async fn the_local_gateways_timer_refunds_an_expired_hold_without_being_asked(po
         1_000_000,
         "the hold was refunded by the timer"
     );
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_calls_in_flight_counter_that_drifted_is_set_right(pool: PgPool) {
+    let state = state(pool.clone());
+    let (user, _) = signed_in_user(&state, "counted@example.com").await;
+    sqlx::query("UPDATE users SET calls_in_flight = 7 WHERE id = $1")
+        .bind(&user.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    reconcile::run(&pool, &REPORT).await.unwrap();
+
+    let in_flight: i32 = sqlx::query_scalar("SELECT calls_in_flight FROM users WHERE id = $1")
+        .bind(&user.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(in_flight, 0, "no open hold, so no call in flight");
 }
 
 #[test]
