@@ -5,6 +5,7 @@
 
 mod aws;
 mod bedrock;
+mod books;
 mod config;
 mod fixtures;
 mod http;
@@ -15,6 +16,7 @@ mod world;
 
 pub use aws::{MotoServer, fake_aws_config};
 pub use bedrock::{EVENT_STREAM, bedrock_event, bedrock_exception};
+pub use books::{assert_invariant, open_holds};
 pub use config::{config_with, state, state_with, state_without_database};
 pub use fixtures::{add_agent, prepare_memory, signed_in_user};
 pub use http::{

@@ -29,20 +29,15 @@ async fn expected_balance(pool: &PgPool, user_id: &str) -> i64 {
         .unwrap()
 }
 
-#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
-async fn a_hold_past_its_expiry_is_refunded(pool: PgPool) {
-    let state = state(pool.clone());
-    let (user, _) = signed_in_user(&state, "crashed@example.com").await;
-    ledger::grant(&pool, &user.id, 1_000_000, "test", None)
-        .await
-        .unwrap();
+/// A 200-micro hold that expires after 20 ms, as a call that crashed leaves one.
+async fn hold_briefly(pool: &PgPool, user_id: &str) {
     let price = Price {
         input_per_mtok_micros: 1_000_000,
         cached_input_per_mtok_micros: 0,
         output_per_mtok_micros: 1_000_000,
     };
     let request = HoldRequest {
-        user_id: &user.id,
+        user_id,
         agent_id: None,
         trace_id: "t",
         price,
@@ -51,9 +46,19 @@ async fn a_hold_past_its_expiry_is_refunded(pool: PgPool) {
         ttl: Duration::from_millis(20),
         limits: helix_shared::budget::rules::CallLimits::DEFAULT,
     };
-    let ReserveOutcome::Held(_) = ledger::reserve(&pool, &request).await.unwrap() else {
+    let ReserveOutcome::Held(_) = ledger::reserve(pool, &request).await.unwrap() else {
         panic!("not held")
     };
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_hold_past_its_expiry_is_refunded(pool: PgPool) {
+    let state = state(pool.clone());
+    let (user, _) = signed_in_user(&state, "crashed@example.com").await;
+    ledger::grant(&pool, &user.id, 1_000_000, "test", None)
+        .await
+        .unwrap();
+    hold_briefly(&pool, &user.id).await;
     assert_eq!(
         ledger::balance_micros(&pool, &user.id).await.unwrap(),
         1_000_000 - 200
@@ -80,24 +85,7 @@ async fn the_local_gateways_timer_refunds_an_expired_hold_without_being_asked(po
     ledger::grant(&pool, &user.id, 1_000_000, "test", None)
         .await
         .unwrap();
-    let price = Price {
-        input_per_mtok_micros: 1_000_000,
-        cached_input_per_mtok_micros: 0,
-        output_per_mtok_micros: 1_000_000,
-    };
-    let request = HoldRequest {
-        user_id: &user.id,
-        agent_id: None,
-        trace_id: "t",
-        price,
-        input_bound: 100,
-        requested_max_tokens: 100,
-        ttl: Duration::from_millis(20),
-        limits: helix_shared::budget::rules::CallLimits::DEFAULT,
-    };
-    let ReserveOutcome::Held(_) = ledger::reserve(&pool, &request).await.unwrap() else {
-        panic!("not held")
-    };
+    hold_briefly(&pool, &user.id).await;
 
     let timer = tokio::spawn(reconcile::run_periodically(
         pool.clone(),

@@ -17,7 +17,8 @@ use helix_shared::pricing::cost_micros;
 use helix_shared::usage::Usage;
 use helix_tests::{
     AnthropicReply, BedrockReply, Ending, EventReader, OpenAiReply, PacedProvider, StreamReply,
-    add_agent, config_with, fake_aws_config, json_request, send_stream, serve,
+    add_agent, assert_invariant, config_with, fake_aws_config, json_request, open_holds,
+    send_stream, serve,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -112,31 +113,10 @@ async fn ledger_rows(world: &World) -> Vec<(i64, i64, i64, Value)> {
     .unwrap()
 }
 
-async fn open_holds(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM budget_holds")
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
 async fn balance(world: &World) -> i64 {
     ledger::balance_micros(&world.pool, &world.user.id)
         .await
         .unwrap()
-}
-
-/// Σ grants − Σ ledger − Σ open holds = balance, for every user.
-async fn assert_invariant(pool: &PgPool) {
-    use helix_shared::budget::reconcile::expected_balance_micros;
-    let users: Vec<String> = sqlx::query_scalar("SELECT id FROM users")
-        .fetch_all(pool)
-        .await
-        .unwrap();
-    for user in users {
-        let balance = ledger::balance_micros(pool, &user).await.unwrap();
-        let expected = expected_balance_micros(pool, &user).await.unwrap();
-        assert_eq!(balance, expected, "ledger invariant broken for {user}");
-    }
 }
 
 /// Waits (up to 10 s) for a turn that settles on its own, after its client left.

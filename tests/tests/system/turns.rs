@@ -11,8 +11,8 @@ use helix_shared::engine::registry::EngineRegistry;
 use helix_shared::ids::new_id;
 use helix_shared::xray::Tracer;
 use helix_tests::{
-    AnthropicReply, BedrockReply, OpenAiReply, Reply, add_agent, authorised, config_with,
-    fake_aws_config, json_request, send, signed_in_user,
+    AnthropicReply, BedrockReply, OpenAiReply, Reply, add_agent, assert_invariant, authorised,
+    config_with, fake_aws_config, json_request, open_holds, send, signed_in_user,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -116,27 +116,6 @@ async fn ledger_rows(world: &World) -> Vec<(i64, Option<String>, Value)> {
     sqlx::query_as("SELECT cost_micros, agent_id, meta FROM usage_ledger WHERE user_id = $1 ORDER BY created_at")
         .bind(&world.user.id)
         .fetch_all(&world.pool)
-        .await
-        .unwrap()
-}
-
-/// Σ grants − Σ ledger − Σ open holds = balance, for every user.
-async fn assert_invariant(pool: &PgPool) {
-    use helix_shared::budget::reconcile::expected_balance_micros;
-    let users: Vec<String> = sqlx::query_scalar("SELECT id FROM users")
-        .fetch_all(pool)
-        .await
-        .unwrap();
-    for user in users {
-        let balance = ledger::balance_micros(pool, &user).await.unwrap();
-        let expected = expected_balance_micros(pool, &user).await.unwrap();
-        assert_eq!(balance, expected, "ledger invariant broken for {user}");
-    }
-}
-
-async fn open_holds(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM budget_holds")
-        .fetch_one(pool)
         .await
         .unwrap()
 }
