@@ -478,3 +478,18 @@ async fn database_errors_that_mean_bad_input_are_4xx(pool: PgPool) {
         }
     }
 }
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn metadata_jsonb_could_not_give_back_is_a_400_before_anything_is_embedded(pool: PgPool) {
+    let world = world(pool, &[]).await;
+    let before = footprint(&world).await;
+    let reply = call(
+        &world,
+        "POST",
+        "/v1/memory/documents",
+        &json!({"text": "Fine text.", "metadata": {"n": [-1.797_693_134_862_315_7e308]}}),
+    )
+    .await;
+    assert_refused(&reply, "metadata.n[0]", "a number at f64's limit");
+    assert_eq!(footprint(&world).await, before, "charged or stored");
+}
