@@ -461,6 +461,59 @@ mod tests {
         );
     }
 
+    #[test]
+    fn nul_is_found_in_any_string_or_key_and_named_by_its_path() {
+        let cases = [
+            (r#"{"name": "a\u0000"}"#, Some("name")),
+            (r#"{"m": [{"c": "ok"}, {"c": "\u0000"}]}"#, Some("m[1].c")),
+            (r#"{"meta": {"\u0000": 1}}"#, Some("meta (a key)")),
+            (r#""\u0000""#, Some("body")),
+            // An escaped backslash followed by the text u0000 is no NUL.
+            (r#"{"name": "\\u0000"}"#, None),
+            (r#"{"name": "plain"}"#, None),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(nul_in_json(body.as_bytes()).as_deref(), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn json_content_types_are_recognised_as_axum_recognises_them() {
+        let headers = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+            headers
+        };
+        for yes in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/problem+json",
+        ] {
+            assert!(is_json(&headers(yes)), "{yes}");
+        }
+        for no in [
+            "text/plain",
+            "application/jsonx",
+            "json",
+            "application/x-www-form-urlencoded",
+        ] {
+            assert!(!is_json(&headers(no)), "{no}");
+        }
+        assert!(!is_json(&HeaderMap::new()));
+    }
+
+    #[tokio::test]
+    async fn a_nul_in_the_body_is_a_400_naming_the_field() {
+        let (status, _, body) = call(post_json(r#"{"name": "a\u0000b"}"#)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "invalid_request");
+        assert_eq!(
+            body["error"]["message"],
+            "name: must not contain the NUL character (U+0000)"
+        );
+    }
+
     #[tokio::test]
     async fn an_oversized_body_is_a_413() {
         let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(100));
