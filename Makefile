@@ -13,7 +13,7 @@ DB_URL = $$(scripts/db url)
 
 help:
 	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, API on :3001, web on :5173"
-	@echo "make test  every check: fmt, clippy -D warnings, infra and web checks, all tests on a real Postgres, the web app end to end, the arm64 Lambda package (make package)"
+	@echo "make test  every check: fmt, clippy -D warnings, infra and web checks, all tests on a real Postgres, the API fuzzed (make fuzz), the web app end to end, the arm64 Lambda package (make package)"
 	@echo "make fuzz  schemathesis against the real gateway over every operation of docs/openapi.json: no 5xx, every answer as the spec says"
 	@echo "make e2e   the web app end to end in headless Chromium against the real gateway, database and a fake provider"
 	@echo "make bench latency of POST /v1/turns direct vs through Helix (release build, fsync on)"
