@@ -9,11 +9,12 @@ FUNCTIONS := auth-verify turns personas agents budget memory budget-reconcile db
 # The embedded database's URL, unless DATABASE_URL points at another server.
 DB_URL = $$(scripts/db url)
 
-.PHONY: help dev test bench bench-memory bench-cold-start fmt-check clippy unit-tests e2e lambda-stream layer-check tools models build-deps db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
+.PHONY: help dev test bench bench-memory bench-cold-start fmt-check clippy unit-tests fuzz e2e lambda-stream layer-check tools models build-deps db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
 
 help:
 	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, API on :3001, web on :5173"
-	@echo "make test  every check: fmt, clippy -D warnings, infra and web checks, all tests on a real Postgres, the web app end to end, a streamed turn under cargo-lambda's emulator, the arm64 Lambda package (make package)"
+	@echo "make test  every check: fmt, clippy -D warnings, infra and web checks, all tests on a real Postgres, the API fuzzed (make fuzz), the web app end to end, a streamed turn under cargo-lambda's emulator, the arm64 Lambda package (make package)"
+	@echo "make fuzz  schemathesis against the real gateway over every operation of docs/openapi.json: no 5xx, every answer as the spec says"
 	@echo "make e2e   the web app end to end in headless Chromium against the real gateway, database and a fake provider"
 	@echo "make lambda-stream  the turns function's streamed answer under cargo-lambda's Lambda emulator (cargo lambda watch)"
 	@echo "make bench latency of POST /v1/turns direct vs through Helix (release build, fsync on)"
@@ -51,7 +52,7 @@ bench-cold-start: db-start
 
 ## Every check CI runs, in order of how fast they fail. The Lambda build is the deployed one (make package,
 ## arm64 unless ARCH says otherwise).
-test: fmt-check layer-check clippy infra-check web-check unit-tests e2e lambda-stream package
+test: fmt-check layer-check clippy infra-check web-check unit-tests fuzz e2e lambda-stream package
 	@echo "make test: all checks passed"
 
 fmt-check:
@@ -67,6 +68,13 @@ clippy: build-deps
 # Database tests each get a fresh migrated database; AWS tests start their own moto server.
 unit-tests: db-start tools models build-deps
 	DATABASE_URL="$(DB_URL)" cargo test --workspace --locked
+
+## schemathesis (scripts/fuzz-tools, .venv-fuzz) fuzzes every operation of docs/openapi.json for HELIX_FUZZ_SECONDS
+## (150) against the real gateway, a fresh seeded database and a fake provider on loopback (so no fuzzed turn reaches
+## a real one), and fails on any 5xx or any status, content type or body the spec does not describe. scripts/fuzz
+## stops everything it started; its report is in target/fuzz/. Memory embeds with the in-process MiniLM (models).
+fuzz: db-start models build-deps
+	scripts/fuzz
 
 ## The web app end to end: headless Chromium (Debian's, installed if missing) drives the production
 ## build against the real gateway, a fresh seeded database and a fake OpenAI-compatible provider, all on

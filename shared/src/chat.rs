@@ -60,6 +60,46 @@ pub struct ToolCall {
     pub arguments: serde_json::Value,
 }
 
+impl ToolCall {
+    /// The call with U+0000 removed from its id, name and every string and key of its arguments
+    /// (see [`strip_nul`]).
+    pub fn without_nul(mut self) -> Self {
+        strip_nul(&mut self.id);
+        strip_nul(&mut self.name);
+        strip_nul_in_json(&mut self.arguments);
+        self
+    }
+}
+
+/// Removes U+0000 from model output. Postgres stores it in neither `text` nor `jsonb`, so an
+/// answer holding one could not be kept (a keyed turn's stored answer is charged in the same
+/// transaction), and no client needs it.
+pub fn strip_nul(text: &mut String) {
+    if text.contains('\0') {
+        text.retain(|c| c != '\0');
+    }
+}
+
+fn strip_nul_in_json(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => strip_nul(text),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nul_in_json),
+        serde_json::Value::Object(fields) => {
+            if fields.keys().any(|key| key.contains('\0')) {
+                *fields = std::mem::take(fields)
+                    .into_iter()
+                    .map(|(mut key, value)| {
+                        strip_nul(&mut key);
+                        (key, value)
+                    })
+                    .collect();
+            }
+            fields.values_mut().for_each(strip_nul_in_json);
+        }
+        _ => {}
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CompletionInput {
     pub messages: Vec<Message>,

@@ -233,8 +233,48 @@ impl From<sqlx::Error> for ApiError {
                     message: "the database is unavailable, try again shortly".into(),
                 }
             }
+            sqlx::Error::Database(database) => {
+                let refused = database.code().as_deref().and_then(refused_by_database);
+                match refused {
+                    Some(error) => {
+                        // Input that got past the checks at the edge: one of them is missing.
+                        tracing::warn!(
+                            sqlstate = database.code().as_deref(),
+                            error.message = database.message(),
+                            "the database refused the request's input"
+                        );
+                        error
+                    }
+                    None => ApiError::internal(sqlx::Error::Database(database)),
+                }
+            }
             other => ApiError::internal(other),
         }
+    }
+}
+
+/// The SQLSTATEs that mean the request's data, not Helix, is at fault: a safety net behind the
+/// checks at the edge (`http::ApiJson`, `ApiPath`, `ApiQuery` and each handler's validation), so a
+/// value they missed is a 4xx rather than a 500. Their messages name no internals.
+fn refused_by_database(sqlstate: &str) -> Option<ApiError> {
+    let bad_value = |message: &str| ApiError::BadRequest {
+        code: "invalid_request",
+        message: message.to_owned(),
+    };
+    match sqlstate {
+        // character_not_in_repertoire (U+0000 in text), untranslatable_character (in jsonb)
+        "22021" | "22P05" => Some(bad_value(
+            "the request holds a character Helix cannot store (U+0000)",
+        )),
+        // datetime_field_overflow, numeric_value_out_of_range
+        "22008" | "22003" => Some(bad_value("the request holds a value out of range")),
+        // foreign_key_violation: what the request refers to was deleted meanwhile.
+        "23503" => Some(ApiError::Conflict {
+            code: "stale_reference",
+            message: "something this request refers to no longer exists; reload and try again"
+                .into(),
+        }),
+        _ => None,
     }
 }
 

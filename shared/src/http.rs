@@ -1,17 +1,24 @@
 //! What every Helix router gets, whether it runs in Lambda or in the local gateway: a trace id
-//! per request, JSON errors for unknown routes and oversized bodies, and a JSON body extractor.
+//! per request, JSON errors for unknown routes and oversized bodies, and the extractors for bodies,
+//! paths and queries, which refuse what Postgres cannot store (U+0000) before a handler runs.
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::body::Bytes;
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, RawPathParams,
+    Request,
+};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use lambda_http::request::RequestContext;
 use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tracing::Instrument;
 
 use crate::telemetry::{TraceId, with_trace_id};
@@ -20,10 +27,153 @@ use crate::{ApiError, AppState, auth};
 /// The response header that hands the trace id back to the caller (quote it in support requests).
 pub const TRACE_ID_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
 
-/// A JSON request body whose rejections become Helix's JSON errors (400/413/415).
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON request body whose rejections become Helix's JSON errors (400/413/415). A string (or an
+/// object key) holding U+0000 is a 400 naming the field: Postgres stores it in neither `text` nor
+/// `jsonb`, so it is refused here, before anything is charged or written.
+#[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                    _ => ApiError::BadRequest {
+                        code: "invalid_json",
+                        message: rejection.body_text(),
+                    },
+                })?;
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        if let Some(field) = nul_in_json(&bytes) {
+            return Err(nul_refused(&field));
+        }
+        Ok(ApiJson(value))
+    }
+}
+
+/// `application/json`, or any `application/…+json`, with or without parameters (as axum's `Json`
+/// decides).
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let subtype = subtype.to_ascii_lowercase();
+    kind.eq_ignore_ascii_case("application") && (subtype == "json" || subtype.ends_with("+json"))
+}
+
+/// The field of a (valid) JSON body that holds U+0000, if one does. JSON can only spell it as the
+/// escape `\u0000`, so a body without that text is passed at the cost of one scan.
+fn nul_in_json(body: &[u8]) -> Option<String> {
+    const ESCAPE: &[u8] = b"\\u0000";
+    if !body.windows(ESCAPE.len()).any(|window| window == ESCAPE) {
+        return None;
+    }
+    let value: Value = serde_json::from_slice(body).ok()?;
+    nul_path(&value, String::new())
+}
+
+fn nul_path(value: &Value, path: String) -> Option<String> {
+    let named = |path: &str| {
+        if path.is_empty() {
+            "body".to_owned()
+        } else {
+            path.to_owned()
+        }
+    };
+    match value {
+        Value::String(text) if text.contains('\0') => Some(named(&path)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| nul_path(item, format!("{path}[{index}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                return Some(format!("{} (a key)", named(&path)));
+            }
+            let inner = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            nul_path(item, inner)
+        }),
+        _ => None,
+    }
+}
+
+fn nul_refused(field: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "{field}: must not contain the NUL character (U+0000)"
+    ))
+}
+
+/// Path parameters, percent-decoded: a rejection or a parameter holding U+0000 (`%00`) is a 400
+/// naming it.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+        if let Some((key, _)) = raw.iter().find(|(_, value)| value.contains('\0')) {
+            return Err(nul_refused(key));
+        }
+        let Path(value) = Path::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(value))
+    }
+}
+
+/// A query string, percent-decoded: a rejection or a parameter holding U+0000 (`%00`) is a 400
+/// naming it.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)?;
+        if let Some((key, _)) = pairs
+            .iter()
+            .find(|(key, value)| key.contains('\0') || value.contains('\0'))
+        {
+            let key = if key.contains('\0') { "query" } else { key };
+            return Err(nul_refused(key));
+        }
+        let Query(value) = Query::<T>::try_from_uri(&parts.uri)?;
+        Ok(ApiQuery(value))
+    }
+}
 
 /// Wraps a complete router: the `/v1/` token guard, JSON 404/405 fallbacks, the body limit, and
 /// request tracing (outermost, so even a refused request is traced). Called once per process, on
@@ -338,6 +488,59 @@ mod tests {
         assert!(
             body["error"]["message"].as_str().unwrap().contains("name"),
             "{body}"
+        );
+    }
+
+    #[test]
+    fn nul_is_found_in_any_string_or_key_and_named_by_its_path() {
+        let cases = [
+            (r#"{"name": "a\u0000"}"#, Some("name")),
+            (r#"{"m": [{"c": "ok"}, {"c": "\u0000"}]}"#, Some("m[1].c")),
+            (r#"{"meta": {"\u0000": 1}}"#, Some("meta (a key)")),
+            (r#""\u0000""#, Some("body")),
+            // An escaped backslash followed by the text u0000 is no NUL.
+            (r#"{"name": "\\u0000"}"#, None),
+            (r#"{"name": "plain"}"#, None),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(nul_in_json(body.as_bytes()).as_deref(), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn json_content_types_are_recognised_as_axum_recognises_them() {
+        let headers = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+            headers
+        };
+        for yes in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/problem+json",
+        ] {
+            assert!(is_json(&headers(yes)), "{yes}");
+        }
+        for no in [
+            "text/plain",
+            "application/jsonx",
+            "json",
+            "application/x-www-form-urlencoded",
+        ] {
+            assert!(!is_json(&headers(no)), "{no}");
+        }
+        assert!(!is_json(&HeaderMap::new()));
+    }
+
+    #[tokio::test]
+    async fn a_nul_in_the_body_is_a_400_naming_the_field() {
+        let (status, _, body) = call(post_json(r#"{"name": "a\u0000b"}"#)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "invalid_request");
+        assert_eq!(
+            body["error"]["message"],
+            "name: must not contain the NUL character (U+0000)"
         );
     }
 

@@ -4,6 +4,7 @@
 
 use crate::chat::{CompletionInput, Message, Role};
 use crate::personality::Personality;
+use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::settings::{ConfigError, Sources, duration_or, invalid, parse_or};
@@ -97,8 +98,11 @@ fn allowed_tools(
     let Some(requested) = requested else {
         return Ok(personality.tool_whitelist.clone());
     };
+    // A tool is offered once, however often it was asked for.
+    let mut seen = HashSet::new();
     requested
         .iter()
+        .filter(|name| seen.insert(name.as_str()))
         .map(|name| {
             if !catalog.contains(name) {
                 Err(PlanError::UnknownTool(name.clone()))
@@ -281,6 +285,23 @@ mod tests {
         .unwrap();
         let names: Vec<&str> = turn.input.tools.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["calculator"]);
+    }
+
+    #[test]
+    fn a_tool_asked_for_twice_is_offered_once() {
+        let catalog = ToolCatalog::builtin();
+        let asked = vec!["calculator".to_owned(), "calculator".to_owned()];
+        let turn = prepare_turn(
+            &personality(&["calculator"]),
+            user("2+2"),
+            Overrides::default(),
+            Some(&asked),
+            &catalog,
+            1024,
+        )
+        .unwrap();
+        assert_eq!(turn.allowed_tools, ["calculator"]);
+        assert_eq!(turn.input.tools.len(), 1);
     }
 
     #[test]

@@ -42,6 +42,7 @@ impl Cursor {
             .parse()
             .ok()
             .and_then(DateTime::from_timestamp_micros)
+            .filter(is_storable)
             .ok_or_else(invalid)?;
         if id.is_empty() || id.len() > 64 {
             return Err(invalid());
@@ -51,6 +52,13 @@ impl Cursor {
             id: id.to_owned(),
         })
     }
+}
+
+/// The earliest and latest instants a cursor or a time filter may name: years 1 to 9999, what
+/// RFC 3339 can write. chrono reaches further back than Postgres' `timestamptz` (4713 BC), which
+/// refuses such a value with an error; no row of Helix's is outside this range anyway.
+pub fn is_storable(at: &DateTime<Utc>) -> bool {
+    (1..=9999).contains(&chrono::Datelike::year(at))
 }
 
 /// `limit` from a query string: 1 to 100, 20 when absent.
@@ -98,9 +106,21 @@ mod tests {
             &URL_SAFE_NO_PAD.encode("no-bar"),
             &URL_SAFE_NO_PAD.encode("x|id"),
             &URL_SAFE_NO_PAD.encode("1|"),
+            // chrono's earliest instant and its latest: beyond what Postgres or RFC 3339 hold.
+            &URL_SAFE_NO_PAD.encode("-8334601228800000000|id"),
+            &URL_SAFE_NO_PAD.encode("8210266876799999999|id"),
+            &URL_SAFE_NO_PAD.encode("-62135596800000001|id"),
         ] {
             let error = Cursor::decode(raw).unwrap_err();
             assert!(error.to_string().contains("cursor"), "{raw}");
+        }
+    }
+
+    #[test]
+    fn cursors_from_year_1_to_9999_are_accepted() {
+        for micros in [-62_135_596_800_000_000_i64, 253_402_300_799_999_999] {
+            let raw = URL_SAFE_NO_PAD.encode(format!("{micros}|id"));
+            assert!(Cursor::decode(&raw).is_ok(), "{micros}");
         }
     }
 

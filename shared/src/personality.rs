@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::settings::{ConfigError, Sources, invalid, parse_or};
 use crate::tools::ToolCatalog;
 
 /// The preset a conversation gets when the user has not picked one.
@@ -132,6 +133,26 @@ impl Personality {
             tool_whitelist: Vec::new(),
             memory,
         }
+    }
+}
+
+/// How many personas one user may keep: each is a row and a picker entry of their own, free to
+/// make, so the count is capped (`GET /v1/personalities` lists them all, so this bounds it too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PersonasConfig {
+    pub max_per_user: u32,
+}
+
+impl PersonasConfig {
+    pub const DEFAULT_MAX_PER_USER: u32 = 200;
+
+    pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
+        let key = "HELIX_MAX_PERSONAS_PER_USER";
+        let max_per_user = parse_or(sources, key, Self::DEFAULT_MAX_PER_USER)?;
+        if !(1..=10_000).contains(&max_per_user) {
+            return Err(invalid(key, "must be 1 to 10000"));
+        }
+        Ok(PersonasConfig { max_per_user })
     }
 }
 

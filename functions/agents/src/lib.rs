@@ -1,13 +1,13 @@
 //! `agents`: which engines and models the caller may use, and whether each is active
 //! (/v1/agents), plus the priced models a new agent can choose from (/v1/agents/models).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use helix_shared::auth::AuthUser;
 use helix_shared::db::agents::{self, Agent, AgentWriteError};
-use helix_shared::http::ApiJson;
+use helix_shared::http::{ApiJson, ApiPath};
 use helix_shared::provider::Provider;
 use helix_shared::{ApiError, AppState, http};
 use serde::{Deserialize, Serialize};
@@ -85,7 +85,7 @@ async fn create_agent(
 async fn update_agent(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<UpdateAgent>,
 ) -> Result<Json<Agent>, ApiError> {
     if request.model.is_none() && request.status.is_none() {
@@ -118,7 +118,7 @@ async fn update_agent(
 async fn delete_agent(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     if agents::delete(&state.db, &user.id, &id).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -1,7 +1,7 @@
 //! `budget`: the caller's balance, spend and ledger (GET /v1/budget), and admin grants
 //! (POST /v1/budget/grants). Budget only ever comes from grant rows, never from editing a balance.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -11,7 +11,7 @@ use helix_shared::auth::AuthUser;
 use helix_shared::budget::account::{self, LedgerEntry, LedgerFilter};
 use helix_shared::budget::ledger;
 use helix_shared::db::idempotency;
-use helix_shared::http::ApiJson;
+use helix_shared::http::{ApiJson, ApiQuery};
 use helix_shared::money::{MICROS_PER_CENT, balance_cents, cost_cents};
 use helix_shared::pagination::{self, Cursor};
 use helix_shared::pipeline::claim_key;
@@ -69,11 +69,17 @@ pub struct OpenHolds {
 async fn get_budget(
     State(state): State<AppState>,
     user: AuthUser,
-    query: Result<Query<BudgetQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<BudgetQuery>,
 ) -> Result<Json<BudgetResponse>, ApiError> {
-    let Query(query) = query?;
     let limit = pagination::limit(query.limit)?;
     let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    for (field, at) in [("from", query.from), ("to", query.to)] {
+        if at.is_some_and(|at| !pagination::is_storable(&at)) {
+            return Err(ApiError::bad_request(format!(
+                "{field}: must be a time in the years 1 to 9999"
+            )));
+        }
+    }
     if let (Some(from), Some(to)) = (query.from, query.to)
         && from >= to
     {

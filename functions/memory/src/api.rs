@@ -106,6 +106,11 @@ impl PostDocument {
                         "metadata: must be at most {MAX_METADATA_BYTES} bytes of JSON"
                     )));
                 }
+                if let Some(path) = unreadable_number(object, "metadata".to_owned()) {
+                    return Err(ApiError::bad_request(format!(
+                        "{path}: a number this large cannot be stored and read back"
+                    )));
+                }
                 object.clone()
             }
             Some(_) => return Err(ApiError::bad_request("metadata: must be a JSON object")),
@@ -116,6 +121,30 @@ impl PostDocument {
             text: &self.text,
             metadata,
         })
+    }
+}
+
+/// The first number in `value` that would not survive jsonb: Postgres writes numbers back without
+/// an exponent, and serde_json cannot read every such number near f64's limits
+/// (`-1.7976931348623157e308` comes back as 309 digits it calls out of range). Checked before
+/// the document is embedded, so such metadata is refused before anything is charged.
+fn unreadable_number(value: &Value, path: String) -> Option<String> {
+    match value {
+        Value::Number(number) => {
+            let float = number.as_f64().filter(|_| number.is_f64())?;
+            // Rust prints an f64 as Postgres prints a numeric: every digit, no exponent.
+            serde_json::from_str::<Value>(&format!("{float}"))
+                .is_err()
+                .then_some(path)
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| unreadable_number(item, format!("{path}[{index}]"))),
+        Value::Object(fields) => fields
+            .iter()
+            .find_map(|(key, item)| unreadable_number(item, format!("{path}.{key}"))),
+        _ => None,
     }
 }
 
@@ -192,6 +221,10 @@ mod tests {
             (json!({"text": "a", "doc_id": ""}), "doc_id"),
             (json!({"text": "a", "title": "t".repeat(301)}), "title"),
             (json!({"text": "a", "metadata": [1]}), "metadata"),
+            (
+                json!({"text": "a", "metadata": {"x": [1, -1.797_693_134_862_315_7e308]}}),
+                "metadata.x[1]",
+            ),
         ];
         for (body, field) in cases {
             let error = post(body.clone()).validate(1000).err().unwrap();

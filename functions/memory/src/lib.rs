@@ -5,14 +5,14 @@
 
 pub mod api;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use helix_shared::auth::AuthUser;
 use helix_shared::db::{idempotency, personas};
-use helix_shared::http::ApiJson;
+use helix_shared::http::{ApiJson, ApiPath};
 use helix_shared::ids::new_id;
 use helix_shared::memory::chunking::{self, ChunkLimits};
 use helix_shared::memory::store::{self, NewDocument, Scope};
@@ -151,7 +151,7 @@ async fn list_documents(
 async fn delete_document(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(doc_id): Path<String>,
+    ApiPath(doc_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let doc_id = valid_doc_id(&doc_id)?;
     if !store::delete(&state.db, &user.id, doc_id).await? {

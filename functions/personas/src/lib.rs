@@ -3,15 +3,14 @@
 
 pub mod api;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use helix_shared::auth::AuthUser;
 use helix_shared::avatars::{self, Upload};
 use helix_shared::db::personas::{self, PersonaRow};
-use helix_shared::http::ApiJson;
+use helix_shared::http::{ApiJson, ApiPath, ApiQuery};
 use helix_shared::pagination::{self, Cursor};
 use helix_shared::{ApiError, AppState, http};
 
@@ -40,9 +39,8 @@ pub fn app(state: AppState) -> Router {
 async fn list_personas(
     State(state): State<AppState>,
     user: AuthUser,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<PersonaPage>, ApiError> {
-    let Query(query) = query?;
     let limit = pagination::limit(query.limit)?;
     let after = query.cursor.as_deref().map(Cursor::decode).transpose()?;
     // One row more than asked for tells whether another page exists.
@@ -64,7 +62,20 @@ async fn create_persona(
     ApiJson(request): ApiJson<CreatePersona>,
 ) -> Result<(StatusCode, Json<PersonaView>), ApiError> {
     let (name, prompt) = request.validate()?;
-    let row = personas::create(&state.db, &user.id, name, prompt, request.memory.as_ref()).await?;
+    let max = state.config.personas.max_per_user;
+    let row = personas::create(
+        &state.db,
+        &user.id,
+        name,
+        prompt,
+        request.memory.as_ref(),
+        max,
+    )
+    .await?
+    .ok_or_else(|| ApiError::Conflict {
+        code: "persona_limit_reached",
+        message: format!("you have {max} personas, the most allowed: delete one to add another"),
+    })?;
     tracing::info!(persona_id = %row.id, "persona created");
     Ok((StatusCode::CREATED, Json(PersonaView::new(row, None))))
 }
@@ -72,7 +83,7 @@ async fn create_persona(
 async fn get_persona(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PersonaView>, ApiError> {
     let row = personas::find_for_user(&state.db, &user.id, &id)
         .await?
@@ -83,7 +94,7 @@ async fn get_persona(
 async fn update_persona(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<UpdatePersona>,
 ) -> Result<Json<PersonaView>, ApiError> {
     let (name, prompt) = request.validate()?;
@@ -104,7 +115,7 @@ async fn update_persona(
 async fn delete_persona(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let row = personas::delete(&state.db, &user.id, &id)
         .await?
@@ -121,7 +132,7 @@ async fn delete_persona(
 async fn request_avatar_upload(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<AvatarUploadRequest>,
 ) -> Result<Json<Upload>, ApiError> {
     let store = state

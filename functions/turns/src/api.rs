@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 pub const MAX_MESSAGES: usize = 500;
 pub const MAX_OUTPUT_TOKENS: u32 = 32_768;
+/// More tool names than any personality whitelists: a longer list is a mistake or an attack.
+pub const MAX_TOOLS: usize = 32;
+pub const MAX_TOOL_NAME_CHARS: usize = 64;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,11 +59,12 @@ pub struct OverridesIn {
 impl TurnRequest {
     pub fn validate(self) -> Result<TurnInput, ApiError> {
         let bad = |message: String| Err(ApiError::bad_request(message));
-        if self.personality_id.trim().is_empty() || self.personality_id.len() > 100 {
+        // Characters, as the spec's maxLength counts them.
+        if self.personality_id.trim().is_empty() || self.personality_id.chars().count() > 100 {
             return bad("personalityId: must be 1 to 100 characters".into());
         }
         if let Some(model) = &self.model
-            && (model.trim().is_empty() || model.len() > 200)
+            && (model.trim().is_empty() || model.chars().count() > 200)
         {
             return bad("model: must be 1 to 200 characters".into());
         }
@@ -87,6 +91,19 @@ impl TurnRequest {
             return bad(format!(
                 "overrides.max_tokens: must be 1 to {MAX_OUTPUT_TOKENS}"
             ));
+        }
+        if let Some(tools) = &self.tools {
+            if tools.len() > MAX_TOOLS {
+                return bad(format!("tools: must name at most {MAX_TOOLS} tools"));
+            }
+            if let Some(index) = tools
+                .iter()
+                .position(|name| name.is_empty() || name.chars().count() > MAX_TOOL_NAME_CHARS)
+            {
+                return bad(format!(
+                    "tools[{index}]: must be 1 to {MAX_TOOL_NAME_CHARS} characters"
+                ));
+            }
         }
         Ok(TurnInput {
             provider: self.engine,

@@ -112,7 +112,9 @@ async fn list_personalities(
 ) -> Result<Json<PersonalitiesResponse>, ApiError> {
     let presets = state.presets.all().map(PersonalityView::from);
     let mut own = Vec::new();
-    for p in personas::list_for_user(&state.db, &user.id).await? {
+    // Bounded: a user has at most `max_per_user` personas.
+    let max = state.config.personas.max_per_user;
+    for p in personas::list_for_user(&state.db, &user.id, max).await? {
         // Avatars are private S3 objects: the picker gets a short-lived presigned URL.
         let avatar =
             avatars::avatar_url(state.avatars.as_deref(), &user.id, p.avatar_key.as_deref()).await;

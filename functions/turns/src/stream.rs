@@ -320,11 +320,39 @@ mod tests {
     #[test]
     fn the_turn_route_documents_its_event_stream() {
         let turns = &spec()["paths"]["/v1/turns"]["post"]["responses"]["200"]["content"];
-        let events = &turns["text/event-stream"]["schema"]["x-events"];
-        let names: Vec<&str> = ["start", "delta", "tool_call", "done", "error"].to_vec();
-        assert_eq!(
-            keys(events),
-            names.iter().map(|n| (*n).to_owned()).collect()
-        );
+        let stream = &turns["text/event-stream"];
+        // One event's schema (`itemSchema`, as OpenAPI 3.2 and schemathesis read it), and the
+        // stream's as a whole: an array of them.
+        let event = "#/components/schemas/TurnStreamEvent";
+        assert_eq!(stream["itemSchema"]["$ref"], event);
+        assert_eq!(stream["schema"]["items"]["$ref"], event);
+        let documented: std::collections::BTreeMap<String, String> =
+            schema("TurnStreamEvent")["oneOf"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|one| {
+                    let name = one["properties"]["event"]["const"].as_str().unwrap();
+                    let data = &one["properties"]["data"];
+                    assert_eq!(data["contentMediaType"], "application/json", "{name}");
+                    let schema = data["contentSchema"]["$ref"].as_str().unwrap();
+                    (
+                        name.to_owned(),
+                        schema.rsplit('/').next().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+        let expected = [
+            ("start", "TurnStreamStart"),
+            ("delta", "TurnStreamDelta"),
+            ("tool_call", "ToolCall"),
+            ("done", "TurnStreamDone"),
+            ("error", "TurnStreamError"),
+        ];
+        let expected = expected
+            .iter()
+            .map(|(name, schema)| ((*name).to_owned(), (*schema).to_owned()))
+            .collect();
+        assert_eq!(documented, expected);
     }
 }

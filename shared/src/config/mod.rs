@@ -18,6 +18,7 @@ use crate::embedding::settings::EmbeddingConfig;
 use crate::engine::settings::EngineConfig;
 use crate::memory::settings::MemoryConfig;
 use crate::orchestrator::TurnsConfig;
+use crate::personality::PersonasConfig;
 use crate::pricing::PricingConfig;
 use crate::secrets;
 use crate::settings::{ConfigError, Environment, Sources, invalid, parse_or, switch};
@@ -34,6 +35,7 @@ pub struct Config {
     pub pricing: PricingConfig,
     pub turns: TurnsConfig,
     pub call_limits: CallLimits,
+    pub personas: PersonasConfig,
     /// Send an X-Ray subsegment per provider call (`HELIX_XRAY=on`; Lambda's active tracing).
     pub xray_enabled: bool,
     pub reconcile: ReconcileConfig,
@@ -131,6 +133,7 @@ impl Config {
             pricing: PricingConfig::from_sources(sources)?,
             turns: TurnsConfig::from_sources(sources)?,
             call_limits: CallLimits::from_sources(sources)?,
+            personas: PersonasConfig::from_sources(sources)?,
             xray_enabled: switch(sources, "HELIX_XRAY")?,
             reconcile: ReconcileConfig::from_sources(sources)?,
             seed: SeedConfig::from_sources(sources)?,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgExecutor, PgPool};
 
 use crate::personality::MemorySettings;
 
@@ -50,16 +50,20 @@ pub async fn find_for_user(
     .await
 }
 
-/// The user's personas, newest first.
+/// The user's newest `limit` personas, newest first (`create` keeps a user at or under the
+/// configured cap, which callers pass as the limit).
 pub async fn list_for_user(
     db: impl PgExecutor<'_>,
     user_id: &str,
+    limit: u32,
 ) -> Result<Vec<PersonaRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {PERSONA_COLUMNS} FROM personas WHERE user_id = $1
-         ORDER BY created_at DESC, id DESC"
+         ORDER BY created_at DESC, id DESC
+         LIMIT $2"
     )))
     .bind(user_id)
+    .bind(i64::from(limit))
     .fetch_all(db)
     .await
 }
@@ -87,15 +91,25 @@ pub async fn list_page_for_user(
     .await
 }
 
+/// Adds a persona unless the user already has `max_per_user`: `None` then. The user's row is
+/// locked first, so concurrent creates count one after another and never pass the cap together.
 pub async fn create(
-    db: impl PgExecutor<'_>,
+    pool: &PgPool,
     user_id: &str,
     name: &str,
     prompt: &str,
     memory: Option<&MemorySettings>,
-) -> Result<PersonaRow, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO personas (id, user_id, name, prompt, memory) VALUES ($1, $2, $3, $4, $5)
+    max_per_user: u32,
+) -> Result<Option<PersonaRow>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO personas (id, user_id, name, prompt, memory)
+         SELECT $1, $2, $3, $4, $5
+         WHERE (SELECT count(*) FROM personas WHERE user_id = $2) < $6
          RETURNING {PERSONA_COLUMNS}"
     )))
     .bind(crate::ids::new_id())
@@ -103,8 +117,11 @@ pub async fn create(
     .bind(name)
     .bind(prompt)
     .bind(memory.map(Json))
-    .fetch_one(db)
-    .await
+    .bind(i64::from(max_per_user))
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row)
 }
 
 /// Changes the name, prompt and/or memory settings (a `None` keeps the current value); `None`

@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::Billed;
-use crate::chat::{Chunk, FinishReason, ToolCall};
+use crate::chat::{Chunk, FinishReason, ToolCall, strip_nul};
 use crate::engine::{ChunkStream, EngineError, StreamProgress};
 use crate::usage::Usage;
 
@@ -151,7 +151,9 @@ impl Generation {
 
 /// Reads `stream` to its end, or until `deadline`, passing text and allowed tool calls to `live`
 /// (a streamed turn) as they arrive. Tool calls outside `allowed_tools` are dropped, and logged,
-/// so a model can never make Helix's client run a tool the personality does not permit.
+/// so a model can never make Helix's client run a tool the personality does not permit. Every
+/// provider's output passes here, so here it loses U+0000 (`chat::strip_nul`): what a client is
+/// sent is what can be stored.
 /// Dropping the stream on the way out closes the provider's connection: it stops generating.
 pub async fn generate(
     mut stream: Box<dyn ChunkStream>,
@@ -179,15 +181,20 @@ async fn read_stream(
 ) -> Option<Stop> {
     while let Some(chunk) = stream.next().await {
         let event = match chunk {
-            Ok(Chunk::Text(text)) => {
+            Ok(Chunk::Text(mut text)) => {
+                strip_nul(&mut text);
+                if text.is_empty() {
+                    continue;
+                }
                 generation.text.push_str(&text);
                 TurnEvent::Delta(text)
             }
-            Ok(Chunk::ToolCall(call)) if !allowed_tools.contains(&call.name) => {
-                tracing::warn!(tool = %call.name, tool_call_id = %call.id, "dropped a tool call outside the whitelist");
-                continue;
-            }
             Ok(Chunk::ToolCall(call)) => {
+                let call = call.without_nul();
+                if !allowed_tools.contains(&call.name) {
+                    tracing::warn!(tool = %call.name, tool_call_id = %call.id, "dropped a tool call outside the whitelist");
+                    continue;
+                }
                 generation.tool_calls.push(call.clone());
                 TurnEvent::ToolCall(call)
             }
@@ -313,6 +320,38 @@ mod tests {
         let generation = generate(stream, Some(&live), soon(), &["clock".to_owned()]).await;
         assert!(generation.tool_calls.is_empty());
         assert_eq!(events.recv().await, Some(TurnEvent::Delta("ok".into())));
+    }
+
+    #[tokio::test]
+    async fn nul_characters_of_the_answer_are_neither_kept_nor_sent() {
+        let (live, mut events) = Live::channel();
+        let nul_call = ToolCall {
+            id: "call\0_1".into(),
+            name: "clo\0ck".into(),
+            arguments: serde_json::json!({"zone\0": ["UTC\0", {"k": "v\0"}]}),
+        };
+        let stream = Scripted::new(
+            vec![
+                text("he\0l"),
+                text("\0"),
+                text("lo"),
+                Ok(Chunk::ToolCall(nul_call)),
+            ],
+            false,
+        );
+        let generation = generate(stream, Some(&live), soon(), &["clock".to_owned()]).await;
+        assert_eq!(generation.text, "hello");
+        let kept = ToolCall {
+            id: "call_1".into(),
+            name: "clock".into(),
+            arguments: serde_json::json!({"zone": ["UTC", {"k": "v"}]}),
+        };
+        assert_eq!(generation.tool_calls, vec![kept.clone()]);
+        assert_eq!(events.recv().await, Some(TurnEvent::Delta("hel".into())));
+        assert_eq!(events.recv().await, Some(TurnEvent::Delta("lo".into())));
+        assert_eq!(events.recv().await, Some(TurnEvent::ToolCall(kept)));
+        // What the provider sent is still what is charged for.
+        assert_eq!(generation.progress.output_bytes, 7);
     }
 
     #[tokio::test]

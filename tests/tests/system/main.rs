@@ -7,6 +7,7 @@
 
 mod agents;
 mod auth;
+mod bad_input;
 mod budget;
 mod db_pool;
 mod embedders;

@@ -279,8 +279,9 @@ async fn another_users_documents_are_never_listed_found_searched_or_deleted(pool
     );
 
     // A persona of someone else's is as absent as none.
-    let persona = helix_shared::db::personas::create(&pool, &world.user.id, "Mine", "p", None)
+    let persona = helix_shared::db::personas::create(&pool, &world.user.id, "Mine", "p", None, 200)
         .await
+        .unwrap()
         .unwrap();
     let foreign = send(
         &world.app,

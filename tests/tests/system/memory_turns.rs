@@ -180,8 +180,10 @@ async fn a_persona_sees_its_own_documents_and_the_shared_ones_presets_only_the_s
         "Gardener",
         "You help with the garden.",
         Some(&memory),
+        200,
     )
     .await
+    .unwrap()
     .unwrap();
     world
         .store(json!({"doc_id": "tomatoes", "persona_id": persona.id,
