@@ -12,7 +12,6 @@ use helix_shared::budget::ledger;
 use helix_shared::http::ApiJson;
 use helix_shared::money::{MICROS_PER_CENT, balance_cents, cost_cents};
 use helix_shared::pagination::{self, Cursor};
-use helix_shared::user::UserRole;
 use helix_shared::{ApiError, AppState, http};
 use serde::{Deserialize, Serialize};
 
@@ -132,12 +131,7 @@ async fn create_grant(
     admin: AuthUser,
     ApiJson(request): ApiJson<GrantRequest>,
 ) -> Result<(StatusCode, Json<GrantResponse>), ApiError> {
-    if admin.role != UserRole::Admin {
-        return Err(ApiError::Forbidden {
-            code: "admin_only",
-            message: "only an admin may grant budget".into(),
-        });
-    }
+    admin.require_admin("grant budget")?;
     if !(1..=MAX_GRANT_CENTS).contains(&request.amount_cents) {
         return Err(ApiError::bad_request(format!(
             "amount_cents: must be 1 to {MAX_GRANT_CENTS}"

@@ -11,7 +11,7 @@ use crate::auth::settings::AuthConfig;
 use crate::ids::new_id;
 
 /// Clock skew tolerated between Lambda instances, in seconds.
-const LEEWAY_SECS: i64 = 30;
+pub const LEEWAY_SECS: i64 = 30;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -72,6 +72,7 @@ impl TokenKeys {
         }
     }
 
+    /// A token for `user_id` issued at `now` (Unix seconds; see `User::issue_time`).
     pub fn issue(&self, user_id: &str, now: i64) -> Result<IssuedToken, TokenError> {
         let ttl = i64::try_from(self.ttl.as_secs()).map_err(|_| TokenError::Signing)?;
         let claims = Claims {

@@ -26,6 +26,7 @@ mod reconcile;
 mod schema;
 mod secrets;
 mod seed;
+mod sessions;
 mod turn_streams;
 mod turns;
 mod xray;
