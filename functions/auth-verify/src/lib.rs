@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use helix_shared::auth::passcode::{self, MAX_PASSCODE_CHARS};
 use helix_shared::auth::settings::PasscodeEntry;
 use helix_shared::auth::settings::normalise_email;
-use helix_shared::auth::throttle::{Admission, Throttle};
+use helix_shared::auth::throttle::{Admission, Throttle, ThrottleReason};
 use helix_shared::auth::{AuthUser, now_unix};
 use helix_shared::db::users;
 use helix_shared::http::{ApiJson, SourceIp};
@@ -60,17 +60,25 @@ async fn verify_passcode(
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<Json<VerifyResponse>, ApiError> {
     validate_passcode(&request.passcode)?;
-    let auth = &state.config.auth;
-    let throttle = Throttle::new(&state.db, auth.max_failures, auth.failure_window);
+    let throttle = Throttle::new(&state.db, &state.config.auth.throttle);
     let attempt = match throttle.begin(&source_ip).await? {
         Admission::Admitted(attempt) => attempt,
-        Admission::Throttled { retry_after_secs } => {
-            tracing::warn!(%source_ip, retry_after_secs, "passcode attempts throttled");
+        Admission::Throttled {
+            retry_after_secs,
+            reason,
+        } => {
+            tracing::warn!(%source_ip, retry_after_secs, reason = reason.as_str(), "passcode attempts throttled");
+            let message = match reason {
+                ThrottleReason::Backoff => format!(
+                    "too many failed passcode attempts from this address; try again in {retry_after_secs} seconds"
+                ),
+                ThrottleReason::GlobalCeiling => format!(
+                    "sign-in is paused for new addresses after many failed attempts; try again in {retry_after_secs} seconds"
+                ),
+            };
             return Err(ApiError::TooManyRequests {
                 code: "too_many_attempts",
-                message: format!(
-                    "too many failed passcode attempts; try again in {retry_after_secs} seconds"
-                ),
+                message,
                 retry_after_secs,
             });
         }
@@ -83,7 +91,7 @@ async fn verify_passcode(
             message: "the passcode is not correct".into(),
         });
     };
-    throttle.forgive(attempt).await?;
+    throttle.succeed(attempt).await?;
 
     let mut db = state.db.acquire().await?;
     let (user, _) = users::ensure_user(&mut db, &entry.email, entry.role).await?;

@@ -120,8 +120,14 @@ mod tests {
             issuer: "helix".into(),
             audience: "helix-api".into(),
             passcodes: vec![],
-            max_failures: 5,
-            failure_window: Duration::from_secs(60),
+            throttle: crate::auth::backoff::ThrottlePolicy {
+                free_failures: 5,
+                backoff_base: Duration::from_secs(1),
+                backoff_max: Duration::from_secs(300),
+                window: Duration::from_secs(3600),
+                global_max_failures: 100,
+                known_source_ttl: Duration::from_secs(86400),
+            },
         }
     }
 

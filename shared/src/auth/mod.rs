@@ -1,6 +1,7 @@
 //! Who is calling: passcodes (bcrypt) exchanged for JWTs, brute-force throttling, and the
 //! `AuthUser` guard that every `/v1/*` request passes through.
 
+pub mod backoff;
 pub mod jwt;
 pub mod passcode;
 pub mod settings;
