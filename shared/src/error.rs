@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use crate::auth::passcode::PasscodeError;
 use crate::avatars::AvatarError;
 use crate::engine::EngineError;
 use crate::pagination::PageError;
@@ -296,6 +297,19 @@ impl From<AvatarError> for ApiError {
                 ApiError::bad_request(error.to_string())
             }
             AvatarError::Presign(_) | AvatarError::Delete { .. } => ApiError::internal(error),
+        }
+    }
+}
+
+impl From<PasscodeError> for ApiError {
+    fn from(error: PasscodeError) -> Self {
+        match error {
+            PasscodeError::Empty => ApiError::bad_request(error.to_string()),
+            PasscodeError::TooLong { .. } => ApiError::BadRequest {
+                code: "passcode_too_long",
+                message: error.to_string(),
+            },
+            PasscodeError::Hash(_) => ApiError::internal(error),
         }
     }
 }

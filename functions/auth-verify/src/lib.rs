@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use helix_shared::auth::passcode::{self, MAX_PASSCODE_CHARS};
+use helix_shared::auth::passcode;
 use helix_shared::auth::settings::PasscodeEntry;
 use helix_shared::auth::settings::normalise_email;
 use helix_shared::auth::throttle::{Admission, Throttle, ThrottleReason};
@@ -59,7 +59,8 @@ async fn verify_passcode(
     SourceIp(source_ip): SourceIp,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<Json<VerifyResponse>, ApiError> {
-    validate_passcode(&request.passcode)?;
+    // Before the throttle: a passcode bcrypt would cut is bad input, not an attempt.
+    passcode::check_length(&request.passcode)?;
     let throttle = Throttle::new(&state.db, &state.config.auth.throttle);
     let attempt = match throttle.begin(&source_ip).await? {
         Admission::Admitted(attempt) => attempt,
@@ -165,16 +166,6 @@ async fn revoke_tokens(
         email: user.email,
         tokens_valid_after: valid_after,
     }))
-}
-
-fn validate_passcode(passcode: &str) -> Result<(), ApiError> {
-    let chars = passcode.chars().count();
-    if chars == 0 || chars > MAX_PASSCODE_CHARS {
-        return Err(ApiError::bad_request(format!(
-            "passcode: must be 1 to {MAX_PASSCODE_CHARS} characters"
-        )));
-    }
-    Ok(())
 }
 
 /// bcrypt is deliberately slow: it runs on the blocking pool, not on the async workers.

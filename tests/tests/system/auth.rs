@@ -97,7 +97,7 @@ async fn malformed_bodies_are_400s_naming_the_field_and_change_nothing(pool: PgP
         (json!({}), "passcode"),
         (json!({ "passcode": 5 }), "passcode"),
         (json!({ "passcode": "" }), "passcode"),
-        (json!({ "passcode": "x".repeat(257) }), "passcode"),
+        (json!({ "passcode": "x".repeat(73) }), "72 bytes"),
         (
             json!({ "passcode": DEV_MASTER_PASSCODE, "remember": true }),
             "remember",
@@ -126,6 +126,26 @@ fn retry_after(reply: &Reply) -> u64 {
         .unwrap();
     assert_eq!(reply.body["error"]["retry_after_secs"], header);
     header
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_passcode_longer_than_bcrypt_reads_is_refused_not_cut(pool: PgPool) {
+    // bcrypt compares 72 bytes: without the check, anything starting with this passcode signs in.
+    let passcode = "correct horse battery staple ".repeat(3)[..72].to_owned();
+    let hash = helix_shared::auth::passcode::hash_passcode(&passcode, 4).unwrap();
+    let entries = json!([{ "email": "long@example.com", "hash": hash }]).to_string();
+    let app = local_gateway::app(state_with(pool.clone(), &[("HELIX_PASSCODES", &entries)]));
+
+    let exact = sign_in(&app, &passcode, HOME).await;
+    let longer = sign_in(&app, &format!("{passcode} and more"), HOME).await;
+
+    assert_eq!(exact.status, StatusCode::OK, "{}", exact.body);
+    assert_eq!(longer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(longer.body["error"]["code"], "passcode_too_long");
+    let message = longer.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("at most 72 bytes"), "{message}");
+    assert_eq!(count(&pool, "auth_failures").await, 0, "not an attempt");
+    assert!(helix_shared::auth::passcode::hash_passcode(&format!("{passcode}!"), 4).is_err());
 }
 
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
