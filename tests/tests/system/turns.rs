@@ -11,8 +11,8 @@ use helix_shared::engine::registry::EngineRegistry;
 use helix_shared::ids::new_id;
 use helix_shared::xray::Tracer;
 use helix_tests::{
-    AnthropicReply, BedrockReply, OpenAiReply, Reply, add_agent, authorised, config_with,
-    fake_aws_config, json_request, send, signed_in_user,
+    AnthropicReply, BedrockReply, OpenAiReply, Reply, add_agent, authorised, capture_logs,
+    config_with, fake_aws_config, json_request, send, signed_in_user,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -407,6 +407,48 @@ async fn a_provider_error_releases_the_hold_and_charges_nothing(pool: PgPool) {
     assert_eq!(balance(&world).await, GRANT_MICROS);
     assert!(ledger_rows(&world).await.is_empty());
     assert_eq!(open_holds(&pool).await, 0);
+    assert_invariant(&pool).await;
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_providers_own_message_about_the_operators_account_is_logged_never_answered(
+    pool: PgPool,
+) {
+    let world = world(pool.clone(), &[]).await;
+    world.fund(GRANT_MICROS).await;
+    let said =
+        "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing.";
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "type": "error",
+            "error": {"type": "invalid_request_error", "message": said}
+        })))
+        .mount(&world.provider)
+        .await;
+    let (logs, _guard) = capture_logs();
+
+    let whole = post_turn(&world, &ask("anthropic")).await;
+    let mut streamed = ask("anthropic");
+    streamed["stream"] = json!(true);
+    let refused_stream = post_turn(&world, &streamed).await;
+
+    for reply in [&whole, &refused_stream] {
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert_eq!(reply.body["error"]["code"], "provider_rejected_request");
+        let answered = reply.body.to_string();
+        assert!(!answered.contains("credit balance"), "{answered}");
+        assert!(!answered.contains("Billing"), "{answered}");
+    }
+    let trace_id = whole.body["error"]["trace_id"].as_str().unwrap();
+    let logged = logs.lines().into_iter().any(|line| {
+        line["trace_id"] == trace_id && line.to_string().contains("credit balance is too low")
+    });
+    assert!(
+        logged,
+        "the operator finds the provider's words by the trace id"
+    );
+    assert!(ledger_rows(&world).await.is_empty());
     assert_invariant(&pool).await;
 }
 
