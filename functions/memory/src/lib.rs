@@ -16,7 +16,7 @@ use helix_shared::ids::new_id;
 use helix_shared::memory::chunking::{self, ChunkLimits};
 use helix_shared::memory::store::{self, NewDocument, Scope};
 use helix_shared::pipeline::embedding::{self, MeteredEmbeddings, Payer, Purpose};
-use helix_shared::telemetry::current_trace_id;
+use helix_shared::telemetry::{RequestId, current_request_id, current_trace_id};
 use helix_shared::{ApiError, AppState, http};
 
 use api::{
@@ -60,10 +60,11 @@ async fn post_document(
         .iter()
         .map(|c| c.text(valid.text).to_owned())
         .collect();
-    let trace_id = trace_id();
+    let (trace_id, request_id) = request_ids();
     let payer = Payer {
         user_id: &user.id,
         trace_id: &trace_id,
+        request_id: &request_id,
     };
     let metered = embedding::embed(&state, &payer, Purpose::Document, &texts).await?;
     let generated;
@@ -130,10 +131,11 @@ async fn search(
 ) -> Result<Json<SearchResponse>, ApiError> {
     let (query, k, min_score) = request.validate()?;
     let persona_id = own_persona(&state, &user, request.persona_id.as_deref()).await?;
-    let trace_id = trace_id();
+    let (trace_id, request_id) = request_ids();
     let payer = Payer {
         user_id: &user.id,
         trace_id: &trace_id,
+        request_id: &request_id,
     };
     let mut metered =
         embedding::embed(&state, &payer, Purpose::Search, &[query.to_owned()]).await?;
@@ -164,10 +166,13 @@ async fn own_persona<'a>(
         })
 }
 
-fn trace_id() -> String {
-    current_trace_id()
+/// The request's trace id and Helix's own request id (a fresh one outside a request).
+fn request_ids() -> (String, String) {
+    let trace_id = current_trace_id()
         .map(|id| id.to_string())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let request_id = current_request_id().unwrap_or_else(RequestId::generate);
+    (trace_id, request_id.to_string())
 }
 
 fn cost_view(metered: &MeteredEmbeddings) -> CostView {

@@ -43,7 +43,10 @@ impl ChargeKind {
 pub struct CallSpec<'a> {
     pub user_id: &'a str,
     pub agent_id: Option<&'a str>,
+    /// The X-Ray trace the call belongs to (possibly the caller's): a link, not an audit key.
     pub trace_id: &'a str,
+    /// Helix's own id for the request that made the call, never the caller's: the audit key.
+    pub request_id: &'a str,
     pub kind: ChargeKind,
     /// The engine/provider id (`openai`, `local`, …) for the ledger row and the logs.
     pub provider: &'a str,
@@ -161,7 +164,8 @@ impl Metered<'_> {
         let reservation = &self.hold.reservation;
         let mut meta = json!({
             "engine": spec.provider, "provider": spec.provider, "model": spec.model,
-            "trace_id": spec.trace_id, "price_table_version": spec.price_table_version,
+            "trace_id": spec.trace_id, "request_id": spec.request_id,
+            "price_table_version": spec.price_table_version,
             "hold_id": self.hold.id, "hold_micros": reservation.hold_micros,
             "max_tokens": reservation.max_tokens, "max_tokens_reduced": reservation.clamped,
             "usage_estimated": billed.is_estimated(),

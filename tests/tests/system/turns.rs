@@ -411,6 +411,58 @@ async fn a_provider_error_releases_the_hold_and_charges_nothing(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn the_ledger_keeps_helixs_own_request_id_and_takes_a_trace_header_only_as_an_xray_link(
+    pool: PgPool,
+) {
+    let world = world(pool.clone(), &[]).await;
+    world.fund(GRANT_MICROS).await;
+    answer_everywhere(&world.provider).await;
+    let with_header = |header: &str| {
+        let mut request = turn_request(&ask("openai"), &world.token);
+        request
+            .headers_mut()
+            .insert("x-amzn-trace-id", header.parse().unwrap());
+        request
+    };
+    let xray = "1-6b04cad6-0123456789abcdef01234567";
+
+    let forged = send(&world.app, with_header("Root=audit-entry-of-someone-else")).await;
+    let linked = send(&world.app, with_header(&format!("Root={xray};Sampled=1"))).await;
+    let linked_again = send(&world.app, with_header(&format!("Root={xray};Sampled=1"))).await;
+
+    let replies = [&forged, &linked, &linked_again];
+    for reply in replies {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    let rows = ledger_rows(&world).await;
+    assert_eq!(rows.len(), 3);
+    let metas: Vec<&Value> = rows.iter().map(|(_, _, meta)| meta).collect();
+    let forged_trace = metas[0]["trace_id"].as_str().unwrap();
+    assert_ne!(forged_trace, "audit-entry-of-someone-else");
+    assert!(
+        helix_shared::telemetry::is_xray_trace_id(forged_trace),
+        "a fresh X-Ray id instead: {forged_trace}"
+    );
+    assert_eq!(forged.body["trace_id"], forged_trace);
+    assert_eq!(
+        metas[1]["trace_id"], xray,
+        "a real X-Ray header links the trace"
+    );
+    assert_eq!(metas[2]["trace_id"], xray);
+    for (meta, reply) in metas.iter().zip(replies) {
+        assert_eq!(
+            meta["request_id"],
+            reply.headers["x-request-id"].to_str().unwrap(),
+            "the ledger names the request Helix served"
+        );
+    }
+    assert_ne!(
+        metas[1]["request_id"], metas[2]["request_id"],
+        "one caller's trace header cannot make two charges look like one request"
+    );
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn a_providers_own_message_about_the_operators_account_is_logged_never_answered(
     pool: PgPool,
 ) {

@@ -789,6 +789,7 @@ impl LedgerWrites {
             user_id: &user.id,
             agent_id: Some(&user.agent_id),
             trace_id: &trace_id,
+            request_id: &trace_id,
             kind: ChargeKind::Completion,
             provider: Provider::Local.as_str(),
             model: BENCH_MODEL,
