@@ -9,6 +9,7 @@ mod agents;
 mod auth;
 mod budget;
 mod db_pool;
+mod dev_s3;
 mod embedders;
 mod engine_contract;
 mod engine_streams;
