@@ -12,7 +12,7 @@ DB_URL = $$(scripts/db url)
 .PHONY: help dev test bench bench-memory bench-cold-start fmt-check clippy unit-tests fuzz e2e lambda-stream layer-check tools models build-deps db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
 
 help:
-	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, API on :3001, web on :5173"
+	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, a local S3 for avatars, API on :3001, web on :5173"
 	@echo "make test  every check: fmt, clippy -D warnings, infra and web checks, all tests on a real Postgres, the API fuzzed (make fuzz), the web app end to end, a streamed turn under cargo-lambda's emulator, the arm64 Lambda package (make package)"
 	@echo "make fuzz  schemathesis against the real gateway over every operation of docs/openapi.json: no 5xx, every answer as the spec says"
 	@echo "make e2e   the web app end to end in headless Chromium against the real gateway, database and a fake provider"
@@ -22,8 +22,9 @@ help:
 	@echo "make bench-cold-start  each Lambda's zip sizes (arm64, x86_64) and cold-start init time (x86_64, fake Runtime API)"
 	@echo "make package  the deployed build: every function for Lambda (ARCH=arm64 or x86_64), zipped, each under 10 MB"
 
-## Run the whole API locally (Ctrl-C stops it; the database keeps running: make db-stop).
-dev: db-start models build-deps
+## Run the whole API locally, with a local S3 for avatars (moto, from make tools); Ctrl-C stops it
+## all but the database (make db-stop).
+dev: db-start tools models build-deps
 	cargo build --package local-gateway --bins
 	DATABASE_URL="$(DB_URL)" target/debug/helix-admin migrate
 	DATABASE_URL="$(DB_URL)" target/debug/helix-admin seed

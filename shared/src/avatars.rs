@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::ids::new_id;
-use crate::settings::{ConfigError, Sources, duration_or, invalid, parse_or};
+use crate::settings::{ConfigError, Sources, duration_or, invalid, optional_url, parse_or};
 use crate::telemetry::cause_chain;
 
 /// Every avatar key starts here, then the owner's id: `avatars/<user_id>/<persona_id>/<id>.<ext>`.
@@ -111,11 +111,14 @@ impl AvatarStore {
     /// `None` when no bucket is configured: avatars are then off.
     pub fn new(sdk: &aws_config::SdkConfig, config: &AvatarConfig) -> Option<Self> {
         let bucket = config.bucket.clone()?;
+        let mut s3 = aws_sdk_s3::config::Builder::from(sdk);
+        if let Some(endpoint) = &config.endpoint {
+            s3 = s3.endpoint_url(endpoint);
+        }
         // Virtual-hosted addressing needs DNS for `<bucket>.<host>`, which a custom endpoint
         // (moto on 127.0.0.1, MinIO) lacks; AWS itself keeps the default.
-        let s3 = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(sdk.endpoint_url().is_some())
-            .build();
+        let custom_endpoint = config.endpoint.is_some() || sdk.endpoint_url().is_some();
+        let s3 = s3.force_path_style(custom_endpoint).build();
         Some(AvatarStore {
             client: Client::from_conf(s3),
             bucket,
@@ -247,6 +250,9 @@ fn headers_to_send(request: &PresignedRequest) -> BTreeMap<String, String> {
 pub struct AvatarConfig {
     /// Without a bucket the avatar route answers 503 and personas show no avatar.
     pub bucket: Option<String>,
+    /// An S3-compatible endpoint for the bucket alone (`make dev`'s local moto, MinIO); `None`:
+    /// S3 itself, or whatever the AWS configuration names for every client.
+    pub endpoint: Option<String>,
     /// The largest upload a presigned URL allows; S3 enforces it through the signed Content-Length.
     pub max_bytes: u64,
     pub upload_ttl: Duration,
@@ -262,6 +268,7 @@ impl AvatarConfig {
             bucket: sources
                 .get("HELIX_AVATAR_BUCKET")
                 .map(|b| b.trim().to_owned()),
+            endpoint: optional_url(sources, "HELIX_AVATAR_ENDPOINT")?,
             max_bytes: parse_or(sources, "HELIX_AVATAR_MAX_BYTES", 2 * 1024 * 1024)?,
             upload_ttl: duration_or(
                 sources,
@@ -398,6 +405,7 @@ mod tests {
     fn avatar_config(bucket: Option<&str>) -> AvatarConfig {
         AvatarConfig {
             bucket: bucket.map(str::to_owned),
+            endpoint: None,
             max_bytes: 2 * MIB,
             upload_ttl: Duration::from_secs(300),
             download_ttl: Duration::from_secs(900),

@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use crate::auth::passcode::PasscodeError;
 use crate::avatars::AvatarError;
 use crate::engine::EngineError;
 use crate::pagination::PageError;
@@ -279,31 +280,42 @@ fn refused_by_database(sqlstate: &str) -> Option<ApiError> {
 }
 
 impl From<EngineError> for ApiError {
-    /// A provider's auth failure is Helix's misconfiguration, not the caller's: it is a 502, so the
-    /// web app does not mistake it for an expired session (which is what a 401 means to it).
+    /// Every message here is Helix's own: what a provider or the local model said (an account's
+    /// credit balance, a file path, a request id) is logged, never answered. A provider's auth
+    /// failure is Helix's misconfiguration, not the caller's: it is a 502, so the web app does not
+    /// mistake it for an expired session (which is what a 401 means to it).
     fn from(error: EngineError) -> Self {
-        let message = error.to_string();
+        if let Some(detail) = outside_detail(&error) {
+            tracing::warn!(
+                provider_error = %error,
+                detail,
+                "the provider's or local model's message is logged, not answered"
+            );
+        }
         match error {
             EngineError::Auth => ApiError::BadGateway {
                 code: "provider_auth_failed",
-                message,
+                message: "the provider refused this deployment's credentials".into(),
             },
             EngineError::RateLimited { retry_after } => ApiError::TooManyRequests {
                 code: "provider_rate_limited",
-                message,
+                message: "the provider is rate limiting requests; try again shortly".into(),
                 retry_after_secs: retry_after.map_or(1, |d| d.as_secs().max(1)),
             },
             EngineError::InvalidRequest { .. } => ApiError::BadRequest {
                 code: "provider_rejected_request",
-                message,
+                message:
+                    "the provider refused the request; check the model, its parameters and the \
+                     messages (the trace id finds the provider's reason in Helix's logs)"
+                        .into(),
             },
             EngineError::ContextLength => ApiError::BadRequest {
                 code: "context_length_exceeded",
-                message,
+                message: "the conversation is longer than the model's context window".into(),
             },
             EngineError::Upstream { .. } => ApiError::BadGateway {
                 code: "provider_error",
-                message,
+                message: "the provider failed to answer; try again shortly".into(),
             },
             EngineError::Malformed { .. } => ApiError::BadGateway {
                 code: "provider_malformed_response",
@@ -315,26 +327,38 @@ impl From<EngineError> for ApiError {
             },
             EngineError::Timeout => ApiError::GatewayTimeout {
                 code: "provider_timeout",
-                message,
+                message: "the provider did not answer in time".into(),
             },
-            EngineError::NotConfigured { .. } => ApiError::Unavailable {
+            EngineError::NotConfigured { provider } => ApiError::Unavailable {
                 code: "provider_not_configured",
-                message,
+                message: format!("provider {provider} is not configured on this deployment"),
             },
             EngineError::LocalModelUnavailable { .. } => ApiError::Unavailable {
                 code: "local_model_unavailable",
-                message,
+                message: "the local model is not available on this server".into(),
             },
-            EngineError::ModelNotServed { .. } => ApiError::BadRequest {
+            // Model names only (the client's and the configured one), never a path.
+            EngineError::ModelNotServed { requested, served } => ApiError::BadRequest {
                 code: "model_not_available",
-                message,
+                message: format!("the local engine serves model {served}, not {requested}"),
             },
             EngineError::StreamCut => ApiError::BadGateway {
                 code: "provider_stream_cut",
-                message,
+                message: "the provider's stream ended before the answer was complete".into(),
             },
             EngineError::LocalModelFailed { .. } => ApiError::Internal(Box::new(error)),
         }
+    }
+}
+
+/// The text an engine error carries from outside Helix (a provider's message, a transport's
+/// detail, a model file's path), if any.
+fn outside_detail(error: &EngineError) -> Option<&str> {
+    match error {
+        EngineError::InvalidRequest { message } => Some(message),
+        EngineError::Malformed { detail } | EngineError::Unreachable { detail } => Some(detail),
+        EngineError::LocalModelUnavailable { reason } => Some(reason),
+        _ => None,
     }
 }
 
@@ -345,6 +369,19 @@ impl From<AvatarError> for ApiError {
                 ApiError::bad_request(error.to_string())
             }
             AvatarError::Presign(_) | AvatarError::Delete { .. } => ApiError::internal(error),
+        }
+    }
+}
+
+impl From<PasscodeError> for ApiError {
+    fn from(error: PasscodeError) -> Self {
+        match error {
+            PasscodeError::Empty => ApiError::bad_request(error.to_string()),
+            PasscodeError::TooLong { .. } => ApiError::BadRequest {
+                code: "passcode_too_long",
+                message: error.to_string(),
+            },
+            PasscodeError::Hash(_) => ApiError::internal(error),
         }
     }
 }
@@ -598,6 +635,38 @@ mod tests {
         for (error, status, code) in cases {
             let api = ApiError::from(error);
             assert_eq!((api.status(), api.code()), (status, code));
+        }
+    }
+
+    #[test]
+    fn what_providers_and_the_local_model_say_never_reaches_the_client() {
+        let secrets = [
+            "Your credit balance is too low to access the Anthropic API",
+            "/home/helix/models/smollm2/model.gguf",
+            "req_01HX",
+        ];
+        let errors = [
+            EngineError::InvalidRequest {
+                message: format!("{} ({})", secrets[0], secrets[2]),
+            },
+            EngineError::LocalModelUnavailable {
+                reason: format!("{} is missing", secrets[1]),
+            },
+            EngineError::Malformed {
+                detail: secrets[1].into(),
+            },
+            EngineError::Unreachable {
+                detail: secrets[2].into(),
+            },
+            EngineError::LocalModelFailed {
+                reason: secrets[1].into(),
+            },
+        ];
+        for error in errors {
+            let answer = ApiError::from(error.clone()).to_string();
+            for secret in secrets {
+                assert!(!answer.contains(secret), "{error:?} answered {answer:?}");
+            }
         }
     }
 }

@@ -21,11 +21,13 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::telemetry::{TraceId, with_trace_id};
+use crate::telemetry::{RequestId, TraceId, with_request_id, with_trace_id};
 use crate::{ApiError, AppState, auth};
 
 /// The response header that hands the trace id back to the caller (quote it in support requests).
 pub const TRACE_ID_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
+/// The response header with Helix's own id for the request (`meta.request_id` of its charges).
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A JSON request body whose rejections become Helix's JSON errors (400/413/415). A string (or an
 /// object key) holding U+0000 is a 400 naming the field: Postgres stores it in neither `text` nor
@@ -306,18 +308,30 @@ pub async fn not_implemented() -> ApiError {
 
 async fn trace_request(request: Request, next: Next) -> Response {
     let trace_id = request_trace_id(&request);
+    let request_id = RequestId::generate();
     let span = tracing::info_span!(
         "request",
         trace_id = %trace_id,
+        request_id = %request_id,
         method = %request.method(),
         path = %request.uri().path(),
         user_id = tracing::field::Empty,
     );
     let started = Instant::now();
-    let mut response =
-        with_trace_id(trace_id.clone(), next.run(request).instrument(span.clone())).await;
-    if let Ok(value) = HeaderValue::from_str(trace_id.as_str()) {
-        response.headers_mut().insert(TRACE_ID_HEADER, value);
+    let served = next.run(request).instrument(span.clone());
+    let mut response = with_trace_id(
+        trace_id.clone(),
+        with_request_id(request_id.clone(), served),
+    )
+    .await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (TRACE_ID_HEADER, trace_id.as_str()),
+        (REQUEST_ID_HEADER, request_id.as_str()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
     }
     span.in_scope(|| {
         tracing::info!(
@@ -329,8 +343,8 @@ async fn trace_request(request: Request, next: Next) -> Response {
     response
 }
 
-/// X-Ray's header first (API Gateway and the X-Ray SDKs set it), then API Gateway's request id,
-/// then a fresh id.
+/// X-Ray's header first (API Gateway and the X-Ray SDKs set it; a caller may too, so only an
+/// X-Ray trace id counts), then API Gateway's request id, then a fresh X-Ray id.
 fn request_trace_id(request: &Request) -> TraceId {
     trace_id_from_headers(request.headers())
         .or_else(|| {
@@ -466,6 +480,23 @@ mod tests {
             body["error"]["trace_id"],
             "1-5759e988-bd862e3fe1be46a994272793"
         );
+    }
+
+    #[tokio::test]
+    async fn a_trace_header_that_is_not_xray_is_ignored_and_every_request_has_its_own_id() {
+        let forged = || {
+            axum::http::Request::get("/nope")
+                .header("x-amzn-trace-id", "Root=audit-entry-42;Sampled=1")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let (_, first, body) = call(forged()).await;
+        let (_, second, _) = call(forged()).await;
+        let trace_id = first[TRACE_ID_HEADER].to_str().unwrap();
+        assert!(crate::telemetry::is_xray_trace_id(trace_id), "{trace_id}");
+        assert_eq!(body["error"]["trace_id"], trace_id);
+        assert_ne!(first[REQUEST_ID_HEADER], second[REQUEST_ID_HEADER]);
+        assert_ne!(first[TRACE_ID_HEADER], second[TRACE_ID_HEADER]);
     }
 
     #[tokio::test]

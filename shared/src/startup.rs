@@ -21,6 +21,8 @@ pub enum StartupError {
     State(#[from] StateError),
     #[error("{0}")]
     Memory(#[from] crate::memory::schema::SchemaError),
+    #[error("could not bring the users' roles in line with the configured passcodes: {0}")]
+    PasscodeSync(#[source] sqlx::Error),
 }
 
 /// What an HTTP function uses beyond configuration, the database, tokens, prices and presets.
@@ -68,6 +70,7 @@ pub async fn init(services: Services) -> Result<AppState, StartupError> {
     let core = init_core().await?;
     let config = Arc::unwrap_or_clone(core.config);
     let mut state = AppState::new(config, core.db).inspect_err(log_failure)?;
+    sync_users_with_passcodes(&state).await?;
     let wants_xray = services.xray && state.config.xray_enabled;
     let wants_avatars = services.avatars && state.config.avatars.bucket.is_some();
     if wants_xray || wants_avatars {
@@ -86,6 +89,31 @@ pub async fn init(services: Services) -> Result<AppState, StartupError> {
             .inspect_err(log_failure)?;
     }
     Ok(state)
+}
+
+/// A passcode removed or demoted in the configuration takes effect for tokens already issued: the
+/// guard reads each request's role (and token cut-off) from the users this brings in line. One
+/// statement per cold start; a database it cannot reach stops the start, as a guard that might
+/// honour a removed admin must not serve.
+pub async fn sync_users_with_passcodes(state: &AppState) -> Result<(), StartupError> {
+    let passcodes = state
+        .config
+        .auth
+        .passcodes
+        .iter()
+        .map(|entry| (entry.email.as_str(), entry.role));
+    let synced = crate::db::users::sync_with_passcodes(&state.db, passcodes)
+        .await
+        .map_err(StartupError::PasscodeSync)
+        .inspect_err(log_failure)?;
+    if synced != crate::db::users::PasscodeSync::default() {
+        tracing::info!(
+            roles_changed = synced.roles_changed,
+            revoked = synced.revoked,
+            "users brought in line with the configured passcodes"
+        );
+    }
+    Ok(())
 }
 
 fn log_failure(error: &impl std::error::Error) {

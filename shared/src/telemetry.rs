@@ -1,5 +1,6 @@
-//! Structured JSON logs and the per-request trace id. Every field of the enclosing spans is
-//! flattened into each log line, so a request's `trace_id` appears on everything it logs.
+//! Structured JSON logs and the per-request ids. Every field of the enclosing spans is flattened
+//! into each log line, so a request's `trace_id` and `request_id` appear on everything it logs.
+//! The trace id may come from the caller (an X-Ray link); the request id is always Helix's own.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -73,12 +74,14 @@ impl TraceId {
         TraceId(format!("1-{:08x}-{}", epoch & 0xffff_ffff, &random[..24]))
     }
 
-    /// The `Root=` part of an `X-Amzn-Trace-Id` header (`Root=1-…;Parent=…;Sampled=1`).
+    /// The `Root=` part of an `X-Amzn-Trace-Id` header (`Root=1-…;Parent=…;Sampled=1`), only if
+    /// it is an X-Ray trace id: anyone can send the header, so any other text is no trace.
     pub fn from_amzn_header(header: &str) -> Option<Self> {
         header
             .split(';')
             .find_map(|part| part.trim().strip_prefix("Root="))
-            .and_then(Self::parse)
+            .filter(|root| is_xray_trace_id(root))
+            .map(|root| TraceId(root.to_owned()))
     }
 
     /// Accepts an id from outside only if it is short and plain (X-Ray ids, API Gateway's
@@ -103,8 +106,43 @@ impl fmt::Display for TraceId {
     }
 }
 
+/// X-Ray's trace id format: `1-<8 hex epoch seconds>-<24 hex random>`, lowercase.
+pub fn is_xray_trace_id(raw: &str) -> bool {
+    let is_lower_hex = |part: &str, len: usize| {
+        part.len() == len && part.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    let mut parts = raw.split('-');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("1"), Some(epoch), Some(random), None)
+            if is_lower_hex(epoch, 8) && is_lower_hex(random, 24)
+    )
+}
+
+/// Helix's own id for one request, made when it arrives and never taken from the caller: what
+/// the ledger records as the request a charge belongs to (`meta.request_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    pub fn generate() -> Self {
+        RequestId(crate::ids::new_id())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 tokio::task_local! {
     static CURRENT_TRACE_ID: TraceId;
+    static CURRENT_REQUEST_ID: RequestId;
 }
 
 /// Runs `future` with `trace_id` as the current request's trace id (see [`current_trace_id`]).
@@ -112,7 +150,17 @@ pub async fn with_trace_id<F: Future>(trace_id: TraceId, future: F) -> F::Output
     CURRENT_TRACE_ID.scope(trace_id, future).await
 }
 
-/// Runs `future` in a task of its own that keeps the current request's span and trace id, so
+/// Runs `future` with `request_id` as the current request's own id (see [`current_request_id`]).
+pub async fn with_request_id<F: Future>(request_id: RequestId, future: F) -> F::Output {
+    CURRENT_REQUEST_ID.scope(request_id, future).await
+}
+
+/// The id Helix gave the request being served, if any.
+pub fn current_request_id() -> Option<RequestId> {
+    CURRENT_REQUEST_ID.try_with(RequestId::clone).ok()
+}
+
+/// Runs `future` in a task of its own that keeps the current request's span and ids, so
 /// its logs and errors are traced like the request's, and it outlives the request if it must
 /// (a turn settles after its client hung up).
 pub fn spawn_traced<F>(future: F) -> tokio::task::JoinHandle<F::Output>
@@ -122,10 +170,20 @@ where
 {
     use tracing::Instrument;
     let span = tracing::Span::current();
-    match current_trace_id() {
-        Some(trace_id) => tokio::spawn(with_trace_id(trace_id, future).instrument(span)),
-        None => tokio::spawn(future.instrument(span)),
-    }
+    let (trace_id, request_id) = (current_trace_id(), current_request_id());
+    tokio::spawn(
+        async move {
+            match (trace_id, request_id) {
+                (Some(trace_id), Some(request_id)) => {
+                    with_trace_id(trace_id, with_request_id(request_id, future)).await
+                }
+                (Some(trace_id), None) => with_trace_id(trace_id, future).await,
+                (None, Some(request_id)) => with_request_id(request_id, future).await,
+                (None, None) => future.await,
+            }
+        }
+        .instrument(span),
+    )
 }
 
 /// The trace id of the request being served, if any: error bodies quote it to the client.
@@ -197,6 +255,32 @@ mod tests {
         );
         assert_eq!(id.unwrap().as_str(), "1-5759e988-bd862e3fe1be46a994272793");
         assert_eq!(TraceId::from_amzn_header("Parent=1;Sampled=0"), None);
+    }
+
+    #[test]
+    fn a_header_root_that_is_not_an_xray_trace_id_is_no_trace_id() {
+        for forged in [
+            "Root=ledger-entry-of-someone-else",
+            "Root=1-5759E988-bd862e3fe1be46a994272793",
+            "Root=1-5759e988-bd862e3fe1be46a99427279",
+            "Root=1-5759e988-bd862e3fe1be46a994272793-0",
+            "Root=2-5759e988-bd862e3fe1be46a994272793",
+            "Root=JKJaXmPLvHcESHA=",
+        ] {
+            assert_eq!(TraceId::from_amzn_header(forged), None, "{forged}");
+        }
+        assert!(is_xray_trace_id(TraceId::generate().as_str()));
+    }
+
+    #[tokio::test]
+    async fn request_ids_are_helixs_own_and_follow_spawned_tasks() {
+        assert_ne!(RequestId::generate(), RequestId::generate());
+        let id = RequestId::generate();
+        let seen = with_request_id(id.clone(), async {
+            spawn_traced(async { current_request_id() }).await.unwrap()
+        })
+        .await;
+        assert_eq!(seen, Some(id));
     }
 
     #[test]

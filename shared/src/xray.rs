@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::telemetry::TraceId;
+use crate::telemetry::{TraceId, is_xray_trace_id};
 
 /// Long enough for PutTraceSegments within the region, short enough not to be felt by the user.
 const SEND_TIMEOUT: Duration = Duration::from_millis(250);
@@ -382,16 +382,6 @@ fn log_failure(call: &ProviderCall<'_>, error: &XrayError) {
             "X-Ray segment for provider call not recorded"
         ),
     }
-}
-
-/// X-Ray's trace id format: `1-<8 hex epoch seconds>-<24 hex random>`.
-fn is_xray_trace_id(raw: &str) -> bool {
-    let mut parts = raw.split('-');
-    matches!(
-        (parts.next(), parts.next(), parts.next(), parts.next()),
-        (Some("1"), Some(epoch), Some(random), None)
-            if is_lower_hex(epoch, 8) && is_lower_hex(random, 24)
-    )
 }
 
 fn is_segment_id(raw: &str) -> bool {

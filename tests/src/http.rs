@@ -9,7 +9,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 /// Every route registered under `/v1/`, as API Gateway routes it.
-pub const V1_ROUTES: [(&str, &str); 18] = [
+pub const V1_ROUTES: [(&str, &str); 19] = [
     ("POST", "/v1/turns"),
     ("GET", "/v1/personalities"),
     ("GET", "/v1/personas"),
@@ -28,6 +28,7 @@ pub const V1_ROUTES: [(&str, &str); 18] = [
     ("POST", "/v1/memory/documents"),
     ("DELETE", "/v1/memory/documents/abc"),
     ("POST", "/v1/memory/search"),
+    ("POST", "/v1/admin/revoke-tokens"),
 ];
 
 /// A JSON request with the caller's token.

@@ -18,7 +18,7 @@ pub use aws::{MotoServer, fake_aws_config};
 pub use bedrock::{EVENT_STREAM, bedrock_event, bedrock_exception};
 pub use books::{assert_invariant, open_holds};
 pub use config::{config_with, state, state_with, state_without_database};
-pub use fixtures::{add_agent, prepare_memory, signed_in_user};
+pub use fixtures::{AVATAR_PNG, add_agent, prepare_memory, signed_in_user};
 pub use http::{
     Reply, V1_ROUTES, authorised, get, get_with_token, json_request, post_json_from, request, send,
 };

@@ -1,14 +1,17 @@
-//! `auth-verify`: exchanges a passcode for a JWT (POST /auth/verify), with brute-force throttling
-//! per source IP.
+//! `auth-verify`: sessions. Exchanges a passcode for a JWT (POST /auth/verify, throttled per
+//! source), signs a token out (POST /auth/logout), and lets an admin revoke every token of a user
+//! (POST /v1/admin/revoke-tokens).
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use helix_shared::auth::now_unix;
-use helix_shared::auth::passcode::{self, MAX_PASSCODE_CHARS};
+use helix_shared::auth::passcode;
 use helix_shared::auth::settings::PasscodeEntry;
-use helix_shared::auth::throttle::{Admission, Throttle};
+use helix_shared::auth::settings::normalise_email;
+use helix_shared::auth::throttle::{Admission, Throttle, ThrottleReason};
+use helix_shared::auth::{AuthUser, now_unix};
 use helix_shared::db::users;
 use helix_shared::http::{ApiJson, SourceIp};
 use helix_shared::{ApiError, AppState, http};
@@ -17,6 +20,8 @@ use serde::{Deserialize, Serialize};
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/auth/verify", post(verify_passcode))
+        .route("/auth/logout", post(sign_out))
+        .route("/v1/admin/revoke-tokens", post(revoke_tokens))
         .with_state(state)
 }
 
@@ -54,18 +59,27 @@ async fn verify_passcode(
     SourceIp(source_ip): SourceIp,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<Json<VerifyResponse>, ApiError> {
-    validate_passcode(&request.passcode)?;
-    let auth = &state.config.auth;
-    let throttle = Throttle::new(&state.db, auth.max_failures, auth.failure_window);
+    // Before the throttle: a passcode bcrypt would cut is bad input, not an attempt.
+    passcode::check_length(&request.passcode)?;
+    let throttle = Throttle::new(&state.db, &state.config.auth.throttle);
     let attempt = match throttle.begin(&source_ip).await? {
         Admission::Admitted(attempt) => attempt,
-        Admission::Throttled { retry_after_secs } => {
-            tracing::warn!(%source_ip, retry_after_secs, "passcode attempts throttled");
+        Admission::Throttled {
+            retry_after_secs,
+            reason,
+        } => {
+            tracing::warn!(%source_ip, retry_after_secs, reason = reason.as_str(), "passcode attempts throttled");
+            let message = match reason {
+                ThrottleReason::Backoff => format!(
+                    "too many failed passcode attempts from this address; try again in {retry_after_secs} seconds"
+                ),
+                ThrottleReason::GlobalCeiling => format!(
+                    "sign-in is paused for new addresses after many failed attempts; try again in {retry_after_secs} seconds"
+                ),
+            };
             return Err(ApiError::TooManyRequests {
                 code: "too_many_attempts",
-                message: format!(
-                    "too many failed passcode attempts; try again in {retry_after_secs} seconds"
-                ),
+                message,
                 retry_after_secs,
             });
         }
@@ -78,13 +92,13 @@ async fn verify_passcode(
             message: "the passcode is not correct".into(),
         });
     };
-    throttle.forgive(attempt).await?;
+    throttle.succeed(attempt).await?;
 
     let mut db = state.db.acquire().await?;
     let (user, _) = users::ensure_user(&mut db, &entry.email, entry.role).await?;
     let issued = state
         .tokens
-        .issue(&user.id, now_unix())
+        .issue(&user.id, user.issue_time(now_unix()))
         .map_err(ApiError::internal)?;
     tracing::info!(user_id = %user.id, "signed in");
     Ok(Json(VerifyResponse {
@@ -101,14 +115,57 @@ async fn verify_passcode(
     }))
 }
 
-fn validate_passcode(passcode: &str) -> Result<(), ApiError> {
-    let chars = passcode.chars().count();
-    if chars == 0 || chars > MAX_PASSCODE_CHARS {
-        return Err(ApiError::bad_request(format!(
-            "passcode: must be 1 to {MAX_PASSCODE_CHARS} characters"
-        )));
-    }
-    Ok(())
+/// Signs the presented token out: from now on it is `401 invalid_token` everywhere, while the
+/// user's other tokens (other devices) keep working.
+async fn sign_out(State(state): State<AppState>, user: AuthUser) -> Result<StatusCode, ApiError> {
+    users::revoke_token(
+        &state.db,
+        &user.id,
+        &user.token.jti,
+        user.token.usable_until,
+    )
+    .await?;
+    tracing::info!(user_id = %user.id, "signed out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeTokensRequest {
+    /// The user whose tokens stop working, by email (as grants name them).
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RevokeTokensResponse {
+    pub user_id: String,
+    pub email: String,
+    /// Tokens issued before this moment are refused; signing in again gives one that works.
+    pub tokens_valid_after: DateTime<Utc>,
+}
+
+/// An admin signs a user out everywhere (a lost laptop, a leaked token, someone leaving).
+async fn revoke_tokens(
+    State(state): State<AppState>,
+    admin: AuthUser,
+    ApiJson(request): ApiJson<RevokeTokensRequest>,
+) -> Result<Json<RevokeTokensResponse>, ApiError> {
+    admin.require_admin("revoke tokens")?;
+    let email = normalise_email(&request.email)
+        .ok_or_else(|| ApiError::bad_request("email: not an email address"))?;
+    let user = users::revoke_all_tokens(&state.db, &email)
+        .await?
+        .ok_or(ApiError::NotFound { resource: "user" })?;
+    let valid_after = user
+        .tokens_valid_after
+        .and_then(|secs| DateTime::from_timestamp(secs, 0))
+        .ok_or_else(|| ApiError::internal("a revocation without its moment"))?;
+    tracing::info!(user_id = %user.id, revoked_by = %admin.id, "tokens revoked");
+    Ok(Json(RevokeTokensResponse {
+        user_id: user.id,
+        email: user.email,
+        tokens_valid_after: valid_after,
+    }))
 }
 
 /// bcrypt is deliberately slow: it runs on the blocking pool, not on the async workers.
@@ -122,4 +179,45 @@ async fn matching_entry(
     })
     .await
     .map_err(ApiError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Each includer uses only some of the helpers.
+    #[allow(dead_code)]
+    mod openapi_schema {
+        include!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/support/openapi_schema.rs"
+        ));
+    }
+    use openapi_schema::{keys, schema as spec_schema, strings};
+
+    #[test]
+    fn revocation_bodies_match_the_openapi_schemas() {
+        let request: RevokeTokensRequest =
+            serde_json::from_value(serde_json::json!({"email": "a@b.c"})).unwrap();
+        assert_eq!(request.email, "a@b.c");
+        let schema = spec_schema("RevokeTokensRequest");
+        assert_eq!(strings(&schema["required"]), keys(&schema["properties"]));
+        assert!(
+            serde_json::from_value::<RevokeTokensRequest>(
+                serde_json::json!({"email": "a@b.c", "all": true})
+            )
+            .is_err(),
+            "unknown fields are refused, as additionalProperties: false says"
+        );
+
+        let response = serde_json::to_value(RevokeTokensResponse {
+            user_id: "u".into(),
+            email: "a@b.c".into(),
+            tokens_valid_after: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        })
+        .unwrap();
+        let schema = spec_schema("RevokedTokens");
+        assert_eq!(keys(&response), keys(&schema["properties"]));
+        assert_eq!(keys(&response), strings(&schema["required"]));
+    }
 }

@@ -15,8 +15,7 @@ use helix_shared::http::{ApiJson, ApiQuery};
 use helix_shared::money::{MICROS_PER_CENT, balance_cents, cost_cents};
 use helix_shared::pagination::{self, Cursor};
 use helix_shared::pipeline::claim_key;
-use helix_shared::telemetry::current_trace_id;
-use helix_shared::user::UserRole;
+use helix_shared::telemetry::{RequestId, current_request_id};
 use helix_shared::{ApiError, AppState, http};
 use serde::{Deserialize, Serialize};
 
@@ -148,12 +147,7 @@ async fn create_grant(
     ApiJson(request): ApiJson<GrantRequest>,
 ) -> Result<Response, ApiError> {
     let key = http::idempotency_key(&headers)?;
-    if admin.role != UserRole::Admin {
-        return Err(ApiError::Forbidden {
-            code: "admin_only",
-            message: "only an admin may grant budget".into(),
-        });
-    }
+    admin.require_admin("grant budget")?;
     if !(1..=MAX_GRANT_CENTS).contains(&request.amount_cents) {
         return Err(ApiError::bad_request(format!(
             "amount_cents: must be 1 to {MAX_GRANT_CENTS}"
@@ -172,8 +166,10 @@ async fn create_grant(
         .ok_or(ApiError::NotFound { resource: "user" })?;
     if let Some(key) = &key {
         let fingerprint = http::write_fingerprint(GRANT_ROUTE, &request)?;
-        let trace_id = trace_id();
-        if let Some(stored) = claim_key(&state.db, &admin.id, key, &fingerprint, &trace_id).await? {
+        let request_id = request_id();
+        if let Some(stored) =
+            claim_key(&state.db, &admin.id, key, &fingerprint, &request_id).await?
+        {
             return Ok(replayed(StatusCode::CREATED, stored));
         }
     }
@@ -224,8 +220,8 @@ fn replayed(status: StatusCode, stored: serde_json::Value) -> Response {
     (status, [("idempotent-replayed", "true")], Json(stored)).into_response()
 }
 
-fn trace_id() -> String {
-    current_trace_id()
-        .map(|id| id.to_string())
-        .unwrap_or_default()
+fn request_id() -> String {
+    current_request_id()
+        .unwrap_or_else(RequestId::generate)
+        .to_string()
 }

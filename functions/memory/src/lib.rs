@@ -18,7 +18,7 @@ use helix_shared::memory::chunking::{self, ChunkLimits};
 use helix_shared::memory::store::{self, NewDocument, Scope};
 use helix_shared::pipeline::claim_key;
 use helix_shared::pipeline::embedding::{self, MeteredEmbeddings, Payer, Purpose};
-use helix_shared::telemetry::current_trace_id;
+use helix_shared::telemetry::{RequestId, current_request_id, current_trace_id};
 use helix_shared::{ApiError, AppState, http};
 
 use api::{
@@ -57,10 +57,10 @@ async fn post_document(
 ) -> Result<Response, ApiError> {
     let key = http::idempotency_key(&headers)?;
     let valid = request.validate(state.config.memory.max_document_bytes)?;
-    let trace_id = trace_id();
+    let ids = request_ids();
     if let Some(key) = &key {
         let fingerprint = http::write_fingerprint(POST_DOCUMENT_ROUTE, &request)?;
-        if let Some(stored) = claim_key(&state.db, &user.id, key, &fingerprint, &trace_id).await? {
+        if let Some(stored) = claim_key(&state.db, &user.id, key, &fingerprint, &ids.1).await? {
             return Ok((
                 StatusCode::CREATED,
                 [("idempotent-replayed", "true")],
@@ -69,7 +69,7 @@ async fn post_document(
                 .into_response());
         }
     }
-    let stored = store_document(&state, &user, &valid, &request, &trace_id).await;
+    let stored = store_document(&state, &user, &valid, &request, &ids).await;
     let stored = match (stored, &key) {
         (Ok(stored), Some(key)) => {
             let answer = serde_json::to_value(&stored).map_err(ApiError::internal)?;
@@ -91,7 +91,7 @@ async fn store_document(
     user: &AuthUser,
     valid: &ValidDocument<'_>,
     request: &PostDocument,
-    trace_id: &str,
+    ids: &(String, String),
 ) -> Result<DocumentStored, ApiError> {
     let persona_id = own_persona(state, user, request.persona_id.as_deref()).await?;
     let embedder = state.embedders.embedder().await?;
@@ -106,7 +106,8 @@ async fn store_document(
         .collect();
     let payer = Payer {
         user_id: &user.id,
-        trace_id,
+        trace_id: &ids.0,
+        request_id: &ids.1,
     };
     let metered = embedding::embed(state, &payer, Purpose::Document, &texts).await?;
     let generated;
@@ -170,10 +171,11 @@ async fn search(
 ) -> Result<Json<SearchResponse>, ApiError> {
     let (query, k, min_score) = request.validate()?;
     let persona_id = own_persona(&state, &user, request.persona_id.as_deref()).await?;
-    let trace_id = trace_id();
+    let (trace_id, request_id) = request_ids();
     let payer = Payer {
         user_id: &user.id,
         trace_id: &trace_id,
+        request_id: &request_id,
     };
     let mut metered =
         embedding::embed(&state, &payer, Purpose::Search, &[query.to_owned()]).await?;
@@ -204,10 +206,13 @@ async fn own_persona<'a>(
         })
 }
 
-fn trace_id() -> String {
-    current_trace_id()
+/// The request's trace id and Helix's own request id (a fresh one outside a request).
+fn request_ids() -> (String, String) {
+    let trace_id = current_trace_id()
         .map(|id| id.to_string())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let request_id = current_request_id().unwrap_or_else(RequestId::generate);
+    (trace_id, request_id.to_string())
 }
 
 fn cost_view(metered: &MeteredEmbeddings) -> CostView {

@@ -15,7 +15,7 @@ use helix_shared::db::idempotency;
 use helix_shared::db::personas;
 use helix_shared::http::{ApiJson, InvocationDeadline};
 use helix_shared::personality::Personality;
-use helix_shared::telemetry::{current_trace_id, spawn_traced};
+use helix_shared::telemetry::{RequestId, current_request_id, current_trace_id, spawn_traced};
 use helix_shared::{ApiError, AppState, http};
 
 use helix_shared::pipeline::claim_key;
@@ -57,14 +57,18 @@ async fn post_turn(
     let trace_id = current_trace_id()
         .map(|id| id.to_string())
         .unwrap_or_default();
+    let request_id = current_request_id()
+        .unwrap_or_else(RequestId::generate)
+        .to_string();
     if let (Some(key), Some(fingerprint)) = (&key, &fingerprint)
-        && let Some(stored) = claim_key(&state.db, &user.id, key, fingerprint, &trace_id).await?
+        && let Some(stored) = claim_key(&state.db, &user.id, key, fingerprint, &request_id).await?
     {
         return replay(stored, streamed, &state);
     }
     let context = TurnContext {
         user,
         trace_id,
+        request_id,
         trace_header: headers
             .get("x-amzn-trace-id")
             .and_then(|v| v.to_str().ok())

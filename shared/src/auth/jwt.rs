@@ -11,7 +11,7 @@ use crate::auth::settings::AuthConfig;
 use crate::ids::new_id;
 
 /// Clock skew tolerated between Lambda instances, in seconds.
-const LEEWAY_SECS: i64 = 30;
+pub const LEEWAY_SECS: i64 = 30;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -72,6 +72,7 @@ impl TokenKeys {
         }
     }
 
+    /// A token for `user_id` issued at `now` (Unix seconds; see `User::issue_time`).
     pub fn issue(&self, user_id: &str, now: i64) -> Result<IssuedToken, TokenError> {
         let ttl = i64::try_from(self.ttl.as_secs()).map_err(|_| TokenError::Signing)?;
         let claims = Claims {
@@ -119,8 +120,14 @@ mod tests {
             issuer: "helix".into(),
             audience: "helix-api".into(),
             passcodes: vec![],
-            max_failures: 5,
-            failure_window: Duration::from_secs(60),
+            throttle: crate::auth::backoff::ThrottlePolicy {
+                free_failures: 5,
+                backoff_base: Duration::from_secs(1),
+                backoff_max: Duration::from_secs(300),
+                window: Duration::from_secs(3600),
+                global_max_failures: 100,
+                known_source_ttl: Duration::from_secs(86400),
+            },
         }
     }
 

@@ -1,6 +1,7 @@
 //! Who is calling: passcodes (bcrypt) exchanged for JWTs, brute-force throttling, and the
 //! `AuthUser` guard that every `/v1/*` request passes through.
 
+pub mod backoff;
 pub mod jwt;
 pub mod passcode;
 pub mod settings;
@@ -16,36 +17,76 @@ use crate::db::users;
 use crate::user::UserRole;
 use crate::{ApiError, AppState};
 
-/// The signed-in caller, loaded from the database on each request (a deleted user is refused).
+/// The signed-in caller, loaded from the database on each request (a deleted user is refused,
+/// and the role is the database's, not the token's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthUser {
     pub id: String,
     pub email: String,
     pub name: Option<String>,
     pub role: UserRole,
+    /// The token this request came with, so it can be signed out.
+    pub token: PresentedToken,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentedToken {
+    pub jti: String,
+    /// The last Unix second the token would be accepted in (its expiry plus the clock leeway).
+    pub usable_until: i64,
+}
+
+impl AuthUser {
+    /// `403 admin_only` unless the caller is an admin; `action` completes "only an admin may …".
+    pub fn require_admin(&self, action: &str) -> Result<(), ApiError> {
+        if self.role == UserRole::Admin {
+            return Ok(());
+        }
+        Err(ApiError::Forbidden {
+            code: "admin_only",
+            message: format!("only an admin may {action}"),
+        })
+    }
 }
 
 /// Only paths under this prefix need a token; `finish` guards all of them, routed or not.
 pub const PROTECTED_PREFIX: &str = "/v1/";
 
-/// Verifies the bearer token and loads its user. Every failure is the same 401 `invalid_token`.
+/// Verifies the bearer token and loads its user, in one query that also tells whether the token
+/// was revoked. Every failure is the same 401 `invalid_token`.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AuthUser, ApiError> {
     let token = bearer_token(headers).ok_or(ApiError::InvalidToken)?;
     let claims = state.tokens.verify(token, now_unix()).map_err(|error| {
         tracing::info!(reason = %error, "token refused");
         ApiError::InvalidToken
     })?;
-    let user = users::find_by_id(&state.db, &claims.sub)
+    let refuse = |reason: &'static str| {
+        tracing::info!(user_id = %claims.sub, reason, "token refused");
+        ApiError::InvalidToken
+    };
+    let holder = users::find_token_holder(&state.db, &claims.sub, &claims.jti)
         .await?
-        .ok_or_else(|| {
-            tracing::info!(user_id = %claims.sub, "token for a user that no longer exists");
-            ApiError::InvalidToken
-        })?;
+        .ok_or_else(|| refuse("its user no longer exists"))?;
+    if holder.token_revoked {
+        return Err(refuse("it was signed out"));
+    }
+    if holder
+        .user
+        .tokens_valid_after
+        .is_some_and(|after| claims.iat < after)
+    {
+        return Err(refuse("its user's tokens were revoked"));
+    }
+    let user = holder.user;
     Ok(AuthUser {
         id: user.id,
         email: user.email,
         name: user.name,
         role: user.role,
+        token: PresentedToken {
+            usable_until: claims.exp + jwt::LEEWAY_SECS,
+            jti: claims.jti,
+        },
     })
 }
 

@@ -1,12 +1,13 @@
 //! Who may sign in and how tokens are made: the JWT secret and lifetime, the passcodes (bcrypt
-//! hashes) with the user each signs in as, and the failed-attempt throttle. Production refuses the
-//! published development secrets.
+//! hashes) with the user each signs in as, and the failed-attempt throttle's policy. Production
+//! refuses the published development secrets.
 
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::auth::backoff::ThrottlePolicy;
 use crate::settings::{ConfigError, Environment, Sources, duration_or, invalid, parse_or};
 use crate::user::UserRole;
 
@@ -42,9 +43,8 @@ pub struct AuthConfig {
     pub issuer: String,
     pub audience: String,
     pub passcodes: Vec<PasscodeEntry>,
-    /// Failed passcode attempts one source IP may make within `failure_window`.
-    pub max_failures: u32,
-    pub failure_window: Duration,
+    /// How failed sign-ins slow guessing down (per source, and across all of them).
+    pub throttle: ThrottlePolicy,
 }
 
 impl AuthConfig {
@@ -73,12 +73,7 @@ impl AuthConfig {
                 .unwrap_or("helix-api")
                 .to_owned(),
             passcodes,
-            max_failures: parse_or(sources, "HELIX_AUTH_MAX_FAILURES", 5)?,
-            failure_window: duration_or(
-                sources,
-                "HELIX_AUTH_FAILURE_WINDOW",
-                Duration::from_secs(15 * 60),
-            )?,
+            throttle: throttle_policy(sources)?,
         };
         config.check_bounds()?;
         Ok(config)
@@ -96,18 +91,77 @@ impl AuthConfig {
         {
             return Err(invalid("TOKEN_TTL", "must be between 1m and 30days"));
         }
-        if self.max_failures == 0 {
-            return Err(invalid("HELIX_AUTH_MAX_FAILURES", "must be at least 1"));
-        }
-        if !(Duration::from_secs(1)..=Duration::from_secs(24 * 3600)).contains(&self.failure_window)
-        {
-            return Err(invalid(
-                "HELIX_AUTH_FAILURE_WINDOW",
-                "must be between 1s and 24h",
-            ));
-        }
-        Ok(())
+        check_throttle_bounds(&self.throttle)
     }
+}
+
+/// `HELIX_AUTH_MAX_FAILURES`, the old lock-out threshold, still sets the free failures (the
+/// failures before a source is slowed down) when the new key is not set.
+fn throttle_policy(sources: &Sources) -> Result<ThrottlePolicy, ConfigError> {
+    let free_failures = match sources.get("HELIX_AUTH_FREE_FAILURES") {
+        Some(_) => parse_or(sources, "HELIX_AUTH_FREE_FAILURES", 5)?,
+        None => parse_or(sources, "HELIX_AUTH_MAX_FAILURES", 5)?,
+    };
+    Ok(ThrottlePolicy {
+        free_failures,
+        backoff_base: duration_or(sources, "HELIX_AUTH_BACKOFF_BASE", Duration::from_secs(1))?,
+        backoff_max: duration_or(sources, "HELIX_AUTH_BACKOFF_MAX", Duration::from_secs(300))?,
+        window: duration_or(
+            sources,
+            "HELIX_AUTH_FAILURE_WINDOW",
+            Duration::from_secs(3600),
+        )?,
+        global_max_failures: parse_or(sources, "HELIX_AUTH_GLOBAL_MAX_FAILURES", 100)?,
+        known_source_ttl: duration_or(
+            sources,
+            "HELIX_AUTH_KNOWN_SOURCE_TTL",
+            Duration::from_secs(30 * 86400),
+        )?,
+    })
+}
+
+fn check_throttle_bounds(policy: &ThrottlePolicy) -> Result<(), ConfigError> {
+    if !(1..=1000).contains(&policy.free_failures) {
+        return Err(invalid("HELIX_AUTH_FREE_FAILURES", "must be 1 to 1000"));
+    }
+    if !(Duration::from_millis(100)..=Duration::from_secs(60)).contains(&policy.backoff_base) {
+        return Err(invalid(
+            "HELIX_AUTH_BACKOFF_BASE",
+            "must be between 100ms and 1m",
+        ));
+    }
+    if !(policy.backoff_base..=Duration::from_secs(24 * 3600)).contains(&policy.backoff_max) {
+        return Err(invalid(
+            "HELIX_AUTH_BACKOFF_MAX",
+            "must be between HELIX_AUTH_BACKOFF_BASE and 24h",
+        ));
+    }
+    if !(Duration::from_secs(1)..=Duration::from_secs(24 * 3600)).contains(&policy.window) {
+        return Err(invalid(
+            "HELIX_AUTH_FAILURE_WINDOW",
+            "must be between 1s and 24h",
+        ));
+    }
+    if !(Duration::from_secs(3600)..=Duration::from_secs(365 * 86400))
+        .contains(&policy.known_source_ttl)
+    {
+        return Err(invalid(
+            "HELIX_AUTH_KNOWN_SOURCE_TTL",
+            "must be between 1h and 365days",
+        ));
+    }
+    let one_source = policy.max_source_failures_per_window();
+    if u64::from(policy.global_max_failures) <= one_source {
+        return Err(invalid(
+            "HELIX_AUTH_GLOBAL_MAX_FAILURES",
+            format!(
+                "must be above {one_source}, the most failures one source can make within \
+                 HELIX_AUTH_FAILURE_WINDOW under this back-off: else one address could close \
+                 sign-in for every other"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `MASTER_PASS_HASH` (an admin) and `FNBO_PASS_HASH` from the seed's `.env`, plus any number of

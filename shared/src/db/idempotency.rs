@@ -23,14 +23,14 @@ pub fn request_hash(body: &Value) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Claims `key` for the request traced as `trace_id` (its hold carries the same id, so a killed
-/// turn's key is freed with its expired hold).
+/// Claims `key` for the request `request_id` (its hold carries the same id, so a killed turn's
+/// key is freed with its expired hold).
 pub async fn claim(
     pool: &PgPool,
     user_id: &str,
     key: &str,
     hash: &str,
-    trace_id: &str,
+    request_id: &str,
 ) -> Result<Claim, sqlx::Error> {
     let inserted = sqlx::query(
         "INSERT INTO turn_idempotency (user_id, key, request_hash, trace_id) VALUES ($1, $2, $3, $4)
@@ -39,7 +39,7 @@ pub async fn claim(
     .bind(user_id)
     .bind(key)
     .bind(hash)
-    .bind(trace_id)
+    .bind(request_id)
     .execute(pool)
     .await?;
     if inserted.rows_affected() == 1 {

@@ -19,8 +19,8 @@ use crate::settings::{ConfigError, Sources, duration_or, invalid, parse_or};
 /// Every migration in `migrations/`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
-/// A pool that connects on first use, so a cold start never waits on (or fails for) the database
-/// before a request needs it.
+/// A pool that connects on first use, so building the state never waits on the database; an HTTP
+/// function's first use is the passcode sync at the end of its cold start (`startup::init`).
 pub fn connect_lazy(config: &DatabaseConfig) -> Result<PgPool, sqlx::Error> {
     pool_options(config).connect_lazy(config.url.expose_secret())
 }

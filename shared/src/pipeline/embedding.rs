@@ -41,6 +41,7 @@ pub struct MeteredEmbeddings {
 pub struct Payer<'a> {
     pub user_id: &'a str,
     pub trace_id: &'a str,
+    pub request_id: &'a str,
 }
 
 /// An upper bound of the tokens `texts` can cost: one per UTF-8 byte (byte-level BPE and word
@@ -69,6 +70,7 @@ pub async fn embed(
         user_id: payer.user_id,
         agent_id: None,
         trace_id: payer.trace_id,
+        request_id: payer.request_id,
         kind: ChargeKind::Embedding,
         provider,
         model,

@@ -46,7 +46,10 @@ impl ChargeKind {
 pub struct CallSpec<'a> {
     pub user_id: &'a str,
     pub agent_id: Option<&'a str>,
+    /// The X-Ray trace the call belongs to (possibly the caller's): a link, not an audit key.
     pub trace_id: &'a str,
+    /// Helix's own id for the request that made the call, never the caller's: the audit key.
+    pub request_id: &'a str,
     pub kind: ChargeKind,
     /// The engine/provider id (`openai`, `local`, …) for the ledger row and the logs.
     pub provider: &'a str,
@@ -113,7 +116,9 @@ pub async fn reserve<'a>(db: &PgPool, spec: CallSpec<'a>) -> Result<Metered<'a>,
     let request = HoldRequest {
         user_id: spec.user_id,
         agent_id: spec.agent_id,
-        trace_id: spec.trace_id,
+        // Helix's own id of the request, unique (a trace id may come from the client): an
+        // Idempotency-Key claimed by the same request is freed with the hold if it expires.
+        trace_id: spec.request_id,
         price: spec.price,
         input_bound: spec.input_bound,
         requested_max_tokens: spec.requested_max_tokens,
@@ -179,7 +184,8 @@ impl Metered<'_> {
         let reservation = &self.hold.reservation;
         let mut meta = json!({
             "engine": spec.provider, "provider": spec.provider, "model": spec.model,
-            "trace_id": spec.trace_id, "price_table_version": spec.price_table_version,
+            "trace_id": spec.trace_id, "request_id": spec.request_id,
+            "price_table_version": spec.price_table_version,
             "hold_id": self.hold.id, "hold_micros": reservation.hold_micros,
             "max_tokens": reservation.max_tokens, "max_tokens_reduced": reservation.clamped,
             "usage_estimated": billed.is_estimated(),
@@ -247,13 +253,13 @@ pub async fn claim_key(
     user_id: &str,
     key: &str,
     fingerprint: &str,
-    trace_id: &str,
+    request_id: &str,
 ) -> Result<Option<Value>, ApiError> {
     let conflict = |code, message: &str| ApiError::Conflict {
         code,
         message: message.to_owned(),
     };
-    match idempotency::claim(db, user_id, key, fingerprint, trace_id).await? {
+    match idempotency::claim(db, user_id, key, fingerprint, request_id).await? {
         Claim::Fresh => Ok(None),
         Claim::Replay(response) => Ok(Some(response)),
         Claim::Conflict => Err(conflict(

@@ -42,6 +42,8 @@ pub struct TurnInput {
 pub struct TurnContext {
     pub user: AuthUser,
     pub trace_id: String,
+    /// Helix's own id for the request (`telemetry::RequestId`), recorded with its charges.
+    pub request_id: String,
     pub trace_header: Option<String>,
     /// With an Idempotency-Key (already claimed): the answer is stored, as `render` shapes it, in
     /// the transaction that charges the turn, so a retry is replayed and never charged twice.
@@ -162,6 +164,7 @@ async fn charged_turn(
         user_id: &user.id,
         agent_id: Some(&agent.id),
         trace_id: &context.trace_id,
+        request_id: &context.request_id,
         kind: ChargeKind::Completion,
         provider: turn.provider.as_str(),
         model: &agent.model,
@@ -409,6 +412,7 @@ async fn recall(
     let payer = Payer {
         user_id,
         trace_id: &context.trace_id,
+        request_id: &context.request_id,
     };
     let mut metered =
         embedding::embed(state, &payer, Purpose::TurnRetrieval, &[query.to_owned()]).await?;

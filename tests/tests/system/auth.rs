@@ -1,4 +1,5 @@
-//! Sign-in with a passcode, brute-force throttling, and the token guard on every /v1 route.
+//! Sign-in with a passcode, brute-force throttling (per-source back-off, a global ceiling), and
+//! the token guard on every /v1 route.
 
 use std::time::Duration;
 
@@ -96,7 +97,7 @@ async fn malformed_bodies_are_400s_naming_the_field_and_change_nothing(pool: PgP
         (json!({}), "passcode"),
         (json!({ "passcode": 5 }), "passcode"),
         (json!({ "passcode": "" }), "passcode"),
-        (json!({ "passcode": "x".repeat(257) }), "passcode"),
+        (json!({ "passcode": "x".repeat(73) }), "72 bytes"),
         (
             json!({ "passcode": DEV_MASTER_PASSCODE, "remember": true }),
             "remember",
@@ -117,13 +118,43 @@ async fn malformed_bodies_are_400s_naming_the_field_and_change_nothing(pool: PgP
     assert_eq!(count(&pool, "users").await, 0);
 }
 
+fn retry_after(reply: &Reply) -> u64 {
+    let header: u64 = reply.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(reply.body["error"]["retry_after_secs"], header);
+    header
+}
+
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
-async fn repeated_failures_from_one_ip_are_throttled_until_the_window_passes(pool: PgPool) {
-    let limits = [
-        ("HELIX_AUTH_MAX_FAILURES", "3"),
-        ("HELIX_AUTH_FAILURE_WINDOW", "2s"),
+async fn a_passcode_longer_than_bcrypt_reads_is_refused_not_cut(pool: PgPool) {
+    // bcrypt compares 72 bytes: without the check, anything starting with this passcode signs in.
+    let passcode = "correct horse battery staple ".repeat(3)[..72].to_owned();
+    let hash = helix_shared::auth::passcode::hash_passcode(&passcode, 4).unwrap();
+    let entries = json!([{ "email": "long@example.com", "hash": hash }]).to_string();
+    let app = local_gateway::app(state_with(pool.clone(), &[("HELIX_PASSCODES", &entries)]));
+
+    let exact = sign_in(&app, &passcode, HOME).await;
+    let longer = sign_in(&app, &format!("{passcode} and more"), HOME).await;
+
+    assert_eq!(exact.status, StatusCode::OK, "{}", exact.body);
+    assert_eq!(longer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(longer.body["error"]["code"], "passcode_too_long");
+    let message = longer.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("at most 72 bytes"), "{message}");
+    assert_eq!(count(&pool, "auth_failures").await, 0, "not an attempt");
+    assert!(helix_shared::auth::passcode::hash_passcode(&format!("{passcode}!"), 4).is_err());
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_few_typos_cost_seconds_and_each_further_failure_doubles_the_wait(pool: PgPool) {
+    let settings = [
+        ("HELIX_AUTH_FREE_FAILURES", "3"),
+        ("HELIX_AUTH_BACKOFF_BASE", "1s"),
     ];
-    let app = local_gateway::app(state_with(pool, &limits));
+    let app = local_gateway::app(state_with(pool.clone(), &settings));
     for _ in 0..3 {
         assert_eq!(
             sign_in(&app, "guess", HOME).await.status,
@@ -131,30 +162,152 @@ async fn repeated_failures_from_one_ip_are_throttled_until_the_window_passes(poo
         );
     }
 
-    let throttled = sign_in(&app, DEV_MASTER_PASSCODE, HOME).await;
+    let slowed = sign_in(&app, DEV_MASTER_PASSCODE, HOME).await;
     assert_eq!(
-        throttled.status,
+        slowed.status,
         StatusCode::TOO_MANY_REQUESTS,
-        "even the right passcode"
+        "{}",
+        slowed.body
     );
-    assert_eq!(throttled.body["error"]["code"], "too_many_attempts");
-    let retry_after: u64 = throttled.headers["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=2).contains(&retry_after), "{retry_after}");
-
-    let other_source = sign_in(&app, DEV_MASTER_PASSCODE, ELSEWHERE).await;
+    assert_eq!(slowed.body["error"]["code"], "too_many_attempts");
+    assert_eq!(retry_after(&slowed), 1, "seconds, not minutes");
+    let impatient = sign_in(&app, DEV_MASTER_PASSCODE, HOME).await;
     assert_eq!(
-        other_source.status,
-        StatusCode::OK,
-        "another IP is not locked out"
+        retry_after(&impatient),
+        1,
+        "retrying while slowed down costs no extra wait"
+    );
+    assert_eq!(
+        count(&pool, "auth_failures").await,
+        3,
+        "refused attempts are not failures"
     );
 
-    tokio::time::sleep(Duration::from_secs(retry_after) + Duration::from_millis(200)).await;
-    let after_window = sign_in(&app, DEV_MASTER_PASSCODE, HOME).await;
-    assert_eq!(after_window.status, StatusCode::OK, "{}", after_window.body);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        sign_in(&app, "another typo", HOME).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let doubled = sign_in(&app, DEV_MASTER_PASSCODE, HOME).await;
+    assert_eq!(doubled.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(retry_after(&doubled), 2);
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let right = sign_in(&app, DEV_MASTER_PASSCODE, HOME).await;
+    assert_eq!(right.status, StatusCode::OK, "{}", right.body);
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_wrong_passcode_storm_from_one_address_never_blocks_the_right_passcode_from_another(
+    pool: PgPool,
+) {
+    // The defaults: 5 free failures, then 1 s doubling up to 5 minutes, a 100-failure ceiling.
+    let app = local_gateway::app(state(pool.clone()));
+    let storm = (0..40).map(|_| sign_in(&app, "guess", HOME));
+    let answers = futures_util::future::join_all(storm).await;
+    let failed = answers
+        .iter()
+        .filter(|reply| reply.status == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(
+        failed <= 5,
+        "at most the free failures are checked, even all at once (attempts still being checked \
+         count against each other): {failed}"
+    );
+    assert!(answers.iter().all(|reply| {
+        [StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS].contains(&reply.status)
+    }));
+    // The storm goes on until the address is slowed down (at most the free failures left).
+    for _ in failed..=5 {
+        if sign_in(&app, "guess", HOME).await.status == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+    }
+
+    let stormer = sign_in(&app, DEV_MASTER_PASSCODE, HOME).await;
+    let neighbour = sign_in(&app, DEV_MASTER_PASSCODE, ELSEWHERE).await;
+
+    assert_eq!(
+        stormer.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the storming address waits"
+    );
+    assert!(retry_after(&stormer) <= 2, "a few seconds");
+    assert_eq!(neighbour.status, StatusCode::OK, "{}", neighbour.body);
+}
+
+/// A sign-in from an IPv6 address, as the local gateway's socket would report it.
+async fn sign_in_from_v6(app: &axum::Router, passcode: &str, from: &str) -> Reply {
+    let mut request = post_json_from("/auth/verify", &json!({ "passcode": passcode }), HOME);
+    let address = std::net::SocketAddr::new(from.parse().unwrap(), 40000);
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(address));
+    send(app, request).await
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn ipv6_addresses_of_one_64_share_one_allowance(pool: PgPool) {
+    let app = local_gateway::app(state_with(pool, &[("HELIX_AUTH_FREE_FAILURES", "2")]));
+    for host in ["2001:db8:1:2::1", "2001:db8:1:2:ffff::99"] {
+        let reply = sign_in_from_v6(&app, "guess", host).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let same_64 = sign_in_from_v6(&app, DEV_MASTER_PASSCODE, "2001:db8:1:2::abcd").await;
+    let next_64 = sign_in_from_v6(&app, DEV_MASTER_PASSCODE, "2001:db8:1:3::1").await;
+    assert_eq!(
+        same_64.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a new address in the same /64 is the same source"
+    );
+    assert_eq!(next_64.status, StatusCode::OK);
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn distributed_guessing_meets_a_global_ceiling_that_spares_sources_that_signed_in_before(
+    pool: PgPool,
+) {
+    // One source can fail at most 1 + (1 + 2 + 2 + …) ≈ 7 times a minute here, under the ceiling.
+    let settings = [
+        ("HELIX_AUTH_FREE_FAILURES", "1"),
+        ("HELIX_AUTH_BACKOFF_MAX", "10s"),
+        ("HELIX_AUTH_FAILURE_WINDOW", "1m"),
+        ("HELIX_AUTH_GLOBAL_MAX_FAILURES", "10"),
+    ];
+    let app = local_gateway::app(state_with(pool, &settings));
+    let office = [192, 0, 2, 200];
+    assert_eq!(
+        sign_in(&app, DEV_FNBO_PASSCODE, office).await.status,
+        StatusCode::OK
+    );
+    for bot in 1..=10u8 {
+        let reply = sign_in(&app, "guess", [198, 18, 0, bot]).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "bot {bot}");
+    }
+
+    let newcomer = sign_in(&app, DEV_MASTER_PASSCODE, [198, 51, 100, 99]).await;
+    let known = sign_in(&app, DEV_MASTER_PASSCODE, office).await;
+
+    assert_eq!(newcomer.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        (1..=60).contains(&retry_after(&newcomer)),
+        "until the oldest failures leave the window"
+    );
+    assert_eq!(known.status, StatusCode::OK, "{}", known.body);
+}
+
+#[test]
+fn a_global_ceiling_one_address_could_reach_is_refused_at_start() {
+    let sources = helix_shared::settings::Sources::from_pairs(&[
+        ("HELIX_AUTH_GLOBAL_MAX_FAILURES", "20"),
+        ("DATABASE_URL", "postgres://unused@127.0.0.1:1/unused"),
+    ]);
+    let error = helix_shared::config::Config::from_sources(&sources).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("HELIX_AUTH_GLOBAL_MAX_FAILURES") && message.contains("24"),
+        "{message}"
+    );
 }
 
 const EDGE_SECRET: &str = "edge-secret-for-tests-0123456789abcdef";
@@ -175,7 +328,7 @@ async fn behind_cloudfront_failures_count_per_viewer_and_a_forged_viewer_ip_coun
     pool: PgPool,
 ) {
     let settings = [
-        ("HELIX_AUTH_MAX_FAILURES", "2"),
+        ("HELIX_AUTH_FREE_FAILURES", "2"),
         ("HELIX_EDGE_SECRET", EDGE_SECRET),
     ];
     let app = local_gateway::app(state_with(pool, &settings));
@@ -242,7 +395,7 @@ async fn failures_older_than_the_window_are_pruned(pool: PgPool) {
 async fn a_right_passcode_does_not_count_as_a_failure(pool: PgPool) {
     let app = local_gateway::app(state_with(
         pool.clone(),
-        &[("HELIX_AUTH_MAX_FAILURES", "1")],
+        &[("HELIX_AUTH_FREE_FAILURES", "1")],
     ));
     for _ in 0..3 {
         assert_eq!(

@@ -84,3 +84,38 @@ async fn a_local_turn_with_no_budget_is_402_even_when_the_model_is_free(pool: Pg
     assert_eq!(reply.status, StatusCode::PAYMENT_REQUIRED, "{}", reply.body);
     assert_eq!(reply.body["error"]["code"], "budget_exhausted");
 }
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_missing_local_model_is_503_without_the_servers_paths(pool: PgPool) {
+    let path = "/srv/helix-secret-layout/models/missing.gguf";
+    let mut settings = PRICES.to_vec();
+    settings.push(("HELIX_LOCAL_MODEL_PATH", path));
+    let state = state_with(pool.clone(), &settings);
+    let (user, token) = signed_in_user(&state, "local@example.com").await;
+    local_agent(&pool, &user.id).await;
+    ledger::grant(&pool, &user.id, 1_000_000, "test", None)
+        .await
+        .unwrap();
+    let app = local_gateway::app(state);
+    let (logs, _guard) = helix_tests::capture_logs();
+
+    let reply = send(&app, turn(&token)).await;
+
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.body["error"]["code"], "local_model_unavailable");
+    assert!(
+        !reply.body.to_string().contains("helix-secret-layout"),
+        "{}",
+        reply.body
+    );
+    let logged = logs
+        .lines()
+        .iter()
+        .any(|line| line.to_string().contains("helix-secret-layout"));
+    assert!(logged, "the path is in the logs for the operator");
+}

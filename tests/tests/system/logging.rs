@@ -19,7 +19,7 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[tokio::test]
-async fn every_log_line_of_a_request_carries_its_trace_id() {
+async fn every_log_line_of_a_request_carries_its_trace_id_and_request_id() {
     let app = local_gateway::app(state_without_database());
     let (logs, _guard) = capture_logs();
     let mut request = get("/healthz");
@@ -40,11 +40,13 @@ async fn every_log_line_of_a_request_carries_its_trace_id() {
         lines.len() >= 2,
         "expected the error and the access line: {lines:?}"
     );
+    let request_id = reply.headers["x-request-id"].to_str().unwrap();
     for line in &lines {
         assert_eq!(
             line["trace_id"], "1-6b04cad6-0123456789abcdef01234567",
             "{line}"
         );
+        assert_eq!(line["request_id"], request_id, "{line}");
         assert!(
             line["level"].is_string() && line["timestamp"].is_string(),
             "{line}"

@@ -114,7 +114,8 @@ async fn a_settle_after_its_hold_was_refunded_charges_only_what_the_balance_has(
     let spec = CallSpec {
         user_id: &world.user.id,
         agent_id: None,
-        trace_id: "trace-killed-1",
+        trace_id: "1-6b04cad6-0123456789abcdef01234567",
+        request_id: "request-killed-1",
         kind: ChargeKind::Completion,
         provider: "openai",
         model: "gpt-4o-mini",
@@ -125,7 +126,7 @@ async fn a_settle_after_its_hold_was_refunded_charges_only_what_the_balance_has(
         deadline: Duration::from_secs(60),
         limits: helix_shared::budget::rules::CallLimits::DEFAULT,
     };
-    let claimed = idempotency::claim(&pool, &world.user.id, "key-1", "hash", "trace-killed-1")
+    let claimed = idempotency::claim(&pool, &world.user.id, "key-1", "hash", "request-killed-1")
         .await
         .unwrap();
     assert_eq!(claimed, Claim::Fresh);
@@ -248,6 +249,7 @@ async fn an_embedding_batch_that_fails_after_others_succeeded_charges_those(pool
     let payer = helix_shared::pipeline::embedding::Payer {
         user_id: &world.user.id,
         trace_id: "trace-embed-1",
+        request_id: "request-embed-1",
     };
 
     let failed = helix_shared::pipeline::embedding::embed(

@@ -367,3 +367,100 @@ async fn cent_columns_follow_the_exact_micro_columns_by_the_documented_rules(poo
     .unwrap();
     assert_eq!(negative, balance_cents(-10_001));
 }
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn memory_can_belong_only_to_a_persona_and_a_document_of_its_own_user(pool: PgPool) {
+    let alice = insert_user(&pool, "alice@example.com").await;
+    let bob = insert_user(&pool, "bob@example.com").await;
+    let bobs_persona = new_id();
+    sqlx::query("INSERT INTO personas (id, user_id, name, prompt) VALUES ($1, $2, 'Bob', 'Hi')")
+        .bind(&bobs_persona)
+        .bind(&bob)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let document = |user: &str, persona: Option<&str>| {
+        sqlx::query(
+            "INSERT INTO memory_documents (id, user_id, doc_id, persona_id, chars, chunk_count)
+             VALUES ($1, $2, $3, $4, 1, 1)",
+        )
+        .bind(new_id())
+        .bind(user.to_owned())
+        .bind(new_id())
+        .bind(persona.map(str::to_owned))
+    };
+
+    let foreign = document(&alice, Some(&bobs_persona))
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        constraint_name(foreign),
+        "memory_documents_persona_owner_fk"
+    );
+    document(&alice, None).execute(&pool).await.unwrap();
+    document(&bob, Some(&bobs_persona))
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let bobs_document: String =
+        sqlx::query_scalar("SELECT id FROM memory_documents WHERE user_id = $1")
+            .bind(&bob)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let chunk = |user: &str, document: &str| {
+        sqlx::query(
+            "INSERT INTO embeddings (id, user_id, doc_id, vector, document_id, persona_id,
+                                     chunk_index, content, char_start, char_end, tokens)
+             VALUES ($1, $2, 'd', '[1,0,0]', $3, $4, 0, 'x', 0, 1, 1)",
+        )
+        .bind(new_id())
+        .bind(user.to_owned())
+        .bind(document.to_owned())
+        .bind(bobs_persona.clone())
+    };
+    let foreign_chunk = chunk(&alice, &bobs_document)
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert!(
+        [
+            "embeddings_persona_owner_fk",
+            "embeddings_document_owner_fk"
+        ]
+        .contains(&constraint_name(foreign_chunk).as_str())
+    );
+    chunk(&bob, &bobs_document).execute(&pool).await.unwrap();
+    let alices_document: String =
+        sqlx::query_scalar("SELECT id FROM memory_documents WHERE user_id = $1")
+            .bind(&alice)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let into_alices = sqlx::query(
+        "INSERT INTO embeddings (id, user_id, doc_id, vector, document_id, chunk_index, content,
+                                 char_start, char_end, tokens)
+         VALUES ($1, $2, 'd', '[1,0,0]', $3, 0, 'x', 0, 1, 1)",
+    )
+    .bind(new_id())
+    .bind(&bob)
+    .bind(&alices_document)
+    .execute(&pool)
+    .await
+    .unwrap_err();
+    assert_eq!(constraint_name(into_alices), "embeddings_document_owner_fk");
+
+    sqlx::query("DELETE FROM personas WHERE id = $1")
+        .bind(&bobs_persona)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM memory_documents WHERE user_id = $1")
+        .bind(&bob)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "a persona's memory goes with the persona");
+}

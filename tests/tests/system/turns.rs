@@ -12,7 +12,7 @@ use helix_shared::ids::new_id;
 use helix_shared::xray::Tracer;
 use helix_tests::{
     AnthropicReply, BedrockReply, OpenAiReply, Reply, add_agent, assert_invariant, authorised,
-    config_with, fake_aws_config, json_request, open_holds, send, signed_in_user,
+    capture_logs, config_with, fake_aws_config, json_request, open_holds, send, signed_in_user,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -386,6 +386,100 @@ async fn a_provider_error_releases_the_hold_and_charges_nothing(pool: PgPool) {
     assert_eq!(balance(&world).await, GRANT_MICROS);
     assert!(ledger_rows(&world).await.is_empty());
     assert_eq!(open_holds(&pool).await, 0);
+    assert_invariant(&pool).await;
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn the_ledger_keeps_helixs_own_request_id_and_takes_a_trace_header_only_as_an_xray_link(
+    pool: PgPool,
+) {
+    let world = world(pool.clone(), &[]).await;
+    world.fund(GRANT_MICROS).await;
+    answer_everywhere(&world.provider).await;
+    let with_header = |header: &str| {
+        let mut request = turn_request(&ask("openai"), &world.token);
+        request
+            .headers_mut()
+            .insert("x-amzn-trace-id", header.parse().unwrap());
+        request
+    };
+    let xray = "1-6b04cad6-0123456789abcdef01234567";
+
+    let forged = send(&world.app, with_header("Root=audit-entry-of-someone-else")).await;
+    let linked = send(&world.app, with_header(&format!("Root={xray};Sampled=1"))).await;
+    let linked_again = send(&world.app, with_header(&format!("Root={xray};Sampled=1"))).await;
+
+    let replies = [&forged, &linked, &linked_again];
+    for reply in replies {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    let rows = ledger_rows(&world).await;
+    assert_eq!(rows.len(), 3);
+    let metas: Vec<&Value> = rows.iter().map(|(_, _, meta)| meta).collect();
+    let forged_trace = metas[0]["trace_id"].as_str().unwrap();
+    assert_ne!(forged_trace, "audit-entry-of-someone-else");
+    assert!(
+        helix_shared::telemetry::is_xray_trace_id(forged_trace),
+        "a fresh X-Ray id instead: {forged_trace}"
+    );
+    assert_eq!(forged.body["trace_id"], forged_trace);
+    assert_eq!(
+        metas[1]["trace_id"], xray,
+        "a real X-Ray header links the trace"
+    );
+    assert_eq!(metas[2]["trace_id"], xray);
+    for (meta, reply) in metas.iter().zip(replies) {
+        assert_eq!(
+            meta["request_id"],
+            reply.headers["x-request-id"].to_str().unwrap(),
+            "the ledger names the request Helix served"
+        );
+    }
+    assert_ne!(
+        metas[1]["request_id"], metas[2]["request_id"],
+        "one caller's trace header cannot make two charges look like one request"
+    );
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_providers_own_message_about_the_operators_account_is_logged_never_answered(
+    pool: PgPool,
+) {
+    let world = world(pool.clone(), &[]).await;
+    world.fund(GRANT_MICROS).await;
+    let said =
+        "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing.";
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "type": "error",
+            "error": {"type": "invalid_request_error", "message": said}
+        })))
+        .mount(&world.provider)
+        .await;
+    let (logs, _guard) = capture_logs();
+
+    let whole = post_turn(&world, &ask("anthropic")).await;
+    let mut streamed = ask("anthropic");
+    streamed["stream"] = json!(true);
+    let refused_stream = post_turn(&world, &streamed).await;
+
+    for reply in [&whole, &refused_stream] {
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert_eq!(reply.body["error"]["code"], "provider_rejected_request");
+        let answered = reply.body.to_string();
+        assert!(!answered.contains("credit balance"), "{answered}");
+        assert!(!answered.contains("Billing"), "{answered}");
+    }
+    let trace_id = whole.body["error"]["trace_id"].as_str().unwrap();
+    let logged = logs.lines().into_iter().any(|line| {
+        line["trace_id"] == trace_id && line.to_string().contains("credit balance is too low")
+    });
+    assert!(
+        logged,
+        "the operator finds the provider's words by the trace id"
+    );
+    assert!(ledger_rows(&world).await.is_empty());
     assert_invariant(&pool).await;
 }
 

@@ -38,6 +38,16 @@ export function helixApi(client: ApiClient) {
         authenticated: false,
       }),
     /**
+     * Ends `token` on the server (POST /auth/logout): it stops working at once, everywhere. Sent
+     * unauthenticated with its own header, so an already-dead token's 401 is not "session expired".
+     */
+    signOut: (token: string) =>
+      request<undefined>('/auth/logout', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        authenticated: false,
+      }),
+    /**
      * One charged turn, its answer streamed as TurnEvents; aborting `signal` stops it (what was
      * generated is still charged). The same idempotency key on a retry returns the first answer, charged once.
      */

@@ -68,7 +68,7 @@ describe('the passcode gate', () => {
 
   it('returns to the gate saying the session expired when any call answers 401', async () => {
     signedIn()
-    fakeFetch({
+    const fake = fakeFetch({
       ...signedInRoutes(),
       'GET /v1/agents': () => errorResponse(401, 'invalid_token', 'Invalid or expired token'),
     })
@@ -78,17 +78,21 @@ describe('the passcode gate', () => {
     expect(await screen.findByText('Your session expired — sign in again.')).toBeInTheDocument()
     expect(screen.getByLabelText('Passcode')).toBeInTheDocument()
     expect(sessionStorage.getItem('helix.session')).toBeNull()
+    expect(fake.callsTo('POST', '/auth/logout'), 'a dead token has nothing to revoke').toHaveLength(0)
   })
 
-  it('signs out back to the gate and forgets the token', async () => {
-    signedIn()
-    fakeFetch(signedInRoutes())
+  it('signs out back to the gate, forgets the token and revokes it on the server', async () => {
+    signedIn('token-to-end')
+    const fake = fakeFetch({ ...signedInRoutes(), 'POST /auth/logout': () => jsonResponse(204, null) })
     render(<App />)
 
     await userEvent.click(await screen.findByRole('button', { name: 'Sign out' }))
 
     expect(screen.getByLabelText('Passcode')).toBeInTheDocument()
     expect(sessionStorage.getItem('helix.session')).toBeNull()
+    const logout = fake.callsTo('POST', '/auth/logout')
+    expect(logout).toHaveLength(1)
+    expect(logout[0]?.headers.get('authorization')).toBe('Bearer token-to-end')
   })
 
   it('ignores a stored session that has already expired', () => {

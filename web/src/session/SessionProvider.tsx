@@ -1,4 +1,5 @@
-// Owns the session: signs in through POST /auth/verify, and ends the session on any 401.
+// Owns the session: signs in through POST /auth/verify, signs out through POST /auth/logout (so the
+// token dies on the server too), and ends the session on any 401.
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react'
 import { useApi } from '../api/context'
 import { SESSION_EXPIRED_NOTICE, SessionContext, type SessionState } from './context'
@@ -9,11 +10,17 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [session, setSession] = useState<Session | null>(() => loadSession())
   const [notice, setNotice] = useState<string | null>(null)
 
-  const signOut = useCallback((why?: string) => {
-    clearSession()
-    setSession(null)
-    setNotice(why ?? null)
-  }, [])
+  const signOut = useCallback(
+    (why?: string) => {
+      // A sign-out the person asked for revokes the token; one caused by a 401 has nothing to end.
+      const ending = why === undefined ? loadSession() : null
+      if (ending) void api.signOut(ending.token).catch(() => undefined)
+      clearSession()
+      setSession(null)
+      setNotice(why ?? null)
+    },
+    [api],
+  )
 
   useEffect(
     () =>

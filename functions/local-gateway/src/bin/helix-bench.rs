@@ -203,12 +203,15 @@ async fn run(settings: &Settings) -> Result<Report, BoxError> {
     let fsync = require_durable_commits(&pool).await?;
     MIGRATOR.run(&pool).await?;
     let keys = TokenKeys::new(&config.auth);
+    let emails = bench_emails(settings.users);
     let mut users = Vec::new();
-    for email in bench_emails(settings.users) {
-        let (id, agent_id) = prepare_bench_user(&pool, &email).await?;
-        let token = keys.issue(&id, chrono::Utc::now().timestamp())?.token;
+    for email in &emails {
+        let (user, agent_id) = prepare_bench_user(&pool, email).await?;
+        let token = keys
+            .issue(&user.id, user.issue_time(chrono::Utc::now().timestamp()))?
+            .token;
         users.push(BenchUser {
-            id,
+            id: user.id,
             agent_id,
             token,
         });
@@ -216,7 +219,7 @@ async fn run(settings: &Settings) -> Result<Report, BoxError> {
     let price = PriceTable::from_config(&config.pricing)?.price("local", BENCH_MODEL)?;
 
     let provider = start_fake_provider().await?;
-    let mut api = ApiProcess::spawn(&settings.api_binary, provider)?;
+    let mut api = ApiProcess::spawn(&settings.api_binary, provider, &bench_passcodes(&emails)?)?;
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .timeout(REQUEST_TIMEOUT)
@@ -362,7 +365,24 @@ fn bench_emails(count: u32) -> Vec<String> {
 }
 
 /// A bench user, its `local` agent and a topped-up balance; idempotent. Returns (user, agent) ids.
-async fn prepare_bench_user(pool: &PgPool, email: &str) -> Result<(String, String), BoxError> {
+/// `HELIX_PASSCODES` for the API: the caller's entries plus one per bench user, so the API's start
+/// (which revokes the tokens of users without a passcode) keeps the bench users' tokens. Their
+/// passcode is random and never used: the bench signs its tokens itself.
+fn bench_passcodes(emails: &[String]) -> Result<String, BoxError> {
+    let mut entries: Vec<Value> = match std::env::var("HELIX_PASSCODES") {
+        Ok(raw) => serde_json::from_str(&raw)?,
+        Err(_) => Vec::new(),
+    };
+    let hash = helix_shared::auth::passcode::hash_passcode(&new_id(), 4)?;
+    entries.extend(
+        emails
+            .iter()
+            .map(|email| json!({ "email": email, "hash": hash, "role": "user" })),
+    );
+    Ok(serde_json::to_string(&entries)?)
+}
+
+async fn prepare_bench_user(pool: &PgPool, email: &str) -> Result<(users::User, String), BoxError> {
     let mut conn = pool.acquire().await?;
     let (user, _created) = users::ensure_user(&mut conn, email, UserRole::User).await?;
     drop(conn);
@@ -390,7 +410,7 @@ async fn prepare_bench_user(pool: &PgPool, email: &str) -> Result<(String, Strin
         let top_up = BENCH_BALANCE_MICROS - balance_micros;
         ledger::grant(pool, &user.id, top_up, "bench grant", None).await?;
     }
-    Ok((user.id, agent_id))
+    Ok((user, agent_id))
 }
 
 // ---- the fake provider --------------------------------------------------------------------
@@ -466,9 +486,10 @@ struct ApiProcess {
 }
 
 impl ApiProcess {
-    fn spawn(binary: &PathBuf, provider: SocketAddr) -> Result<Self, BoxError> {
+    fn spawn(binary: &PathBuf, provider: SocketAddr, passcodes: &str) -> Result<Self, BoxError> {
         let port = free_port()?;
         let child = Command::new(binary)
+            .env("HELIX_PASSCODES", passcodes)
             .env("HELIX_PORT", port.to_string())
             .env("HELIX_HOST", "127.0.0.1")
             .env("HELIX_LOCAL_BASE_URL", format!("http://{provider}/v1"))
@@ -771,6 +792,7 @@ impl LedgerWrites {
             user_id: &user.id,
             agent_id: Some(&user.agent_id),
             trace_id: &trace_id,
+            request_id: &trace_id,
             kind: ChargeKind::Completion,
             provider: Provider::Local.as_str(),
             model: BENCH_MODEL,
