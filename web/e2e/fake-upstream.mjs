@@ -15,7 +15,7 @@ export const COMPLETION_TOKENS = 50
 
 /**
  * @typedef {{ role: string, content?: string | null, tool_call_id?: string, tool_calls?: unknown[] }} WireMessage
- * @typedef {{ model: string, messages: WireMessage[], tools?: { function?: { name?: string } }[], stream?: boolean }} ChatRequest
+ * @typedef {{ model: string, messages: WireMessage[], tools?: { function?: { name?: string } }[], stream?: boolean, max_tokens?: number }} ChatRequest
  * @typedef {{ id: string, type: 'function', function: { name: string, arguments: string } }} WireToolCall
  * @typedef {{ role: 'assistant', content: string | null, tool_calls?: WireToolCall[] }} AnswerMessage
  */
@@ -57,7 +57,8 @@ const SLOW_DELAY_MS = 80
 /**
  * The scripted provider. The last message decides:
  *  - a tool result → "Tool said: <results>";
- *  - "spend N output tokens" → a short answer that reports N completion tokens (to spend a budget);
+ *  - "spend N output tokens" → a short answer that reports N completion tokens, at most the
+ *    request's max_tokens (to spend a budget);
  *  - "use the calculator" (when the calculator is offered) → a calculator tool call;
  *  - "slowly" → counting to 60, then "The end." (streamed over about five seconds);
  *  - anything else → an echo of the message and of the start of the system prompt (the persona).
@@ -80,7 +81,8 @@ function complete(request) {
     const spend = /spend (\d+) output tokens/i.exec(text)
     const offersCalculator = (request.tools ?? []).some((tool) => tool.function?.name === 'calculator')
     if (spend) {
-      completionTokens = Number(spend[1])
+      // As a real model: never more output than the request's max_tokens allows.
+      completionTokens = Math.min(Number(spend[1]), request.max_tokens ?? Number.MAX_SAFE_INTEGER)
       message = { role: 'assistant', content: `Spent ${completionTokens} tokens.` }
     } else if (/slowly/i.test(text)) {
       const numbers = Array.from({ length: SLOW_COUNT }, (_, i) => String(i + 1))

@@ -97,6 +97,7 @@ async function bannerCents(page: Page): Promise<number> {
   return Number(match[1]) * 100 + Number(match[2])
 }
 
+/** 976 → "$9.76". */
 function dollars(cents: number): string {
   return `$${(cents / 100).toFixed(2)}`
 }
@@ -254,15 +255,24 @@ describe('Helix in a browser', () => {
       expect(await banner(fnbo)).toBe('Budget left: $10.00')
       await chooseLocalEngine(fnbo)
 
-      // 100 × 100 µ$ in + 9,975 × 1,000 µ$ out = $9.985 of the $10.00: 1.5 cents are left.
-      await ask(fnbo, 'Please spend 9975 output tokens')
-      await shown(fnbo.getByText('Spent 9975 tokens.'))
-      await shown(fnbo.getByText('Budget left: $0.01'))
+      // A turn asks for at most 1,024 output tokens (the default max_tokens), and the fake model
+      // never answers more than it was allowed: nine turns of 100 × 100 µ$ in + 1,000 × 1,000 µ$
+      // out ($1.01 each) leave $0.91; the tenth can pay for fewer tokens, so its max_tokens is
+      // lowered to what the balance covers and the fake spends them all. What is left is less
+      // than the next turn's input could cost.
+      for (let spent = 1; spent <= 9; spent += 1) {
+        await ask(fnbo, 'Please spend 1000 output tokens')
+        await shown(fnbo.getByText(`Budget left: ${dollars(1000 - 101 * spent)}`))
+      }
+      await ask(fnbo, 'Please spend 1000 output tokens')
+      await shown(fnbo.getByText('The answer was limited to', { exact: false }).last())
+      const left = await bannerCents(fnbo)
+      expect(left).toBeLessThan(91)
 
       // The next turn cannot even pay for its input: the API answers 402 and the app locks.
       await say(fnbo, 'One more, please')
       const panel = await shown(fnbo.getByRole('alert').filter({ hasText: 'Your budget is used up' }))
-      expect(await text(panel)).toMatch(/\. Balance: \$0\.01\. This turn needed \$\d+\.\d\d\./)
+      expect(await text(panel)).toContain(`. Balance: ${dollars(left)}. This turn needed $`)
       expect(await fnbo.getByLabel('Message', { exact: true }).isDisabled()).toBe(true)
       expect(await fnbo.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true)
       expect(await fnbo.getByLabel('Engine and model').isDisabled()).toBe(true)
@@ -275,18 +285,19 @@ describe('Helix in a browser', () => {
       await master.getByLabel('Amount (US dollars)').fill('5')
       await master.getByLabel('Reason').fill('end-to-end test top-up')
       await master.getByRole('button', { name: 'Grant budget' }).click()
-      await shown(master.getByText('Granted $5.00 to fnbo@helix.local. Their balance is now $5.01.'))
+      await shown(master.getByText(`Granted $5.00 to fnbo@helix.local. Their balance is now ${dollars(left + 500)}.`))
       await screenshot(master, stack, 'grants')
 
       await fnbo.getByRole('button', { name: 'Check my budget again' }).click()
-      await shown(fnbo.getByText('Budget left: $5.01'))
+      await shown(fnbo.getByText(`Budget left: ${dollars(left + 500)}`))
       expect(await fnbo.getByRole('alert').filter({ hasText: 'Your budget is used up' }).count()).toBe(0)
 
       // The refused message is still there to send again (same Idempotency-Key), and now it goes.
       await answerTo(fnbo, () => fnbo.getByRole('button', { name: 'Try again' }).click())
       await shown(fnbo.getByText('One more, please', { exact: true }).last())
       await shown(fnbo.locator('strong', { hasText: 'One more, please' }))
-      await shown(fnbo.getByText('Budget left: $4.95'))
+      // That turn costs $0.06 (100 × 100 µ$ in + 50 × 1,000 µ$ out).
+      await shown(fnbo.getByText(`Budget left: ${dollars(left + 500 - 6)}`))
       expect(await fnbo.getByLabel('Message', { exact: true }).isEnabled()).toBe(true)
     } finally {
       await fnbo.close()
