@@ -18,7 +18,7 @@ pub mod sse;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::chat::{Chunk, Completion, CompletionInput, FinishReason};
+use crate::chat::{Chunk, Completion, CompletionInput, FinishReason, ToolCall};
 use crate::usage::Usage;
 
 /// A model behind a provider. Implementations are cheap to share (`Arc<dyn Engine>`).
@@ -56,6 +56,42 @@ pub struct StreamProgress {
     /// `usage` counts every token generated so far, with the model's own tokenizer (the
     /// in-process model); otherwise it may lag behind the text received.
     pub usage_is_current: bool,
+}
+
+/// A tool call being assembled from a stream's fragments: its id and name, then its JSON
+/// arguments piece by piece. Every streaming adapter builds its tool calls with it.
+#[derive(Debug, Default)]
+pub(crate) struct PartialToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+impl PartialToolCall {
+    pub(crate) fn new(id: String, name: String) -> Self {
+        PartialToolCall {
+            id,
+            name,
+            arguments: String::new(),
+        }
+    }
+
+    /// The whole call; arguments that are not JSON are the provider's nonsense (or an answer
+    /// cut off by `max_tokens`, which each adapter tells apart). No arguments mean `{}`.
+    pub(crate) fn finish(self) -> Result<ToolCall, EngineError> {
+        let arguments = if self.arguments.trim().is_empty() {
+            serde_json::Value::Object(Default::default())
+        } else {
+            serde_json::from_str(&self.arguments).map_err(|e| EngineError::Malformed {
+                detail: format!("tool call {} has arguments that are not JSON: {e}", self.id),
+            })?
+        };
+        Ok(ToolCall {
+            id: self.id,
+            name: self.name,
+            arguments,
+        })
+    }
 }
 
 /// A whole completion replayed as a stream: its text, its tool calls, its usage, the end (for

@@ -6,20 +6,19 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::{ErrorObject, WireUsage};
-use crate::chat::{Chunk, FinishReason, ToolCall};
+use crate::chat::{Chunk, FinishReason};
 use crate::engine::http::EventDecoder;
 use crate::engine::sse::SseEvent;
-use crate::engine::{EngineError, StreamProgress};
+use crate::engine::{EngineError, PartialToolCall, StreamProgress};
 use crate::usage::Usage;
 
 /// Decodes one stream's events. What is known of the usage so far, and every byte the model
 /// generated, stay readable for charging a stream that was cut before `message_stop`.
 #[derive(Debug, Default)]
 pub struct StreamDecoder {
-    tool_uses: BTreeMap<u32, PartialToolUse>,
+    tool_uses: BTreeMap<u32, PartialToolCall>,
     usage: WireUsage,
     usage_seen: bool,
     stop_reason: Option<FinishReason>,
@@ -27,13 +26,6 @@ pub struct StreamDecoder {
     done: bool,
     /// A tool use whose input was not JSON: an error unless `max_tokens` turns out to have cut it.
     unparsed_tool_use: Option<EngineError>,
-}
-
-#[derive(Debug, Default)]
-struct PartialToolUse {
-    id: String,
-    name: String,
-    input: String,
 }
 
 impl StreamDecoder {
@@ -67,14 +59,7 @@ impl StreamDecoder {
                 }
                 WireBlock::ToolUse { id, name } => {
                     self.received_output_bytes += name.len() as u64;
-                    self.tool_uses.insert(
-                        index,
-                        PartialToolUse {
-                            id,
-                            name,
-                            input: String::new(),
-                        },
-                    );
+                    self.tool_uses.insert(index, PartialToolCall::new(id, name));
                 }
                 _ => {}
             },
@@ -86,7 +71,7 @@ impl StreamDecoder {
                 WireDelta::InputJsonDelta { partial_json } => {
                     self.received_output_bytes += partial_json.len() as u64;
                     if let Some(tool_use) = self.tool_uses.get_mut(&index) {
-                        tool_use.input.push_str(&partial_json);
+                        tool_use.arguments.push_str(&partial_json);
                     }
                 }
                 WireDelta::Other => {}
@@ -128,23 +113,6 @@ impl StreamDecoder {
             WireEvent::Ping | WireEvent::Other => {}
         }
         Ok(Vec::new())
-    }
-}
-
-impl PartialToolUse {
-    fn finish(self) -> Result<ToolCall, EngineError> {
-        let arguments = if self.input.trim().is_empty() {
-            Value::Object(Default::default())
-        } else {
-            serde_json::from_str(&self.input).map_err(|e| EngineError::Malformed {
-                detail: format!("tool call {} has input that is not JSON: {e}", self.id),
-            })?
-        };
-        Ok(ToolCall {
-            id: self.id,
-            name: self.name,
-            arguments,
-        })
     }
 }
 
@@ -264,6 +232,7 @@ impl EventDecoder for StreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::ToolCall;
 
     fn event(name: &str, data: &str) -> SseEvent {
         SseEvent {

@@ -12,11 +12,10 @@ use aws_sdk_bedrockruntime::types::{
     ContentBlockDelta, ContentBlockStart, ConverseStreamOutput as StreamEvent, StopReason,
 };
 use aws_smithy_types::event_stream::RawMessage;
-use serde_json::Value;
 
 use super::{classify_service_error, usage_from};
-use crate::chat::{Chunk, FinishReason, ToolCall};
-use crate::engine::{ChunkStream, EngineError, StreamProgress};
+use crate::chat::{Chunk, FinishReason};
+use crate::engine::{ChunkStream, EngineError, PartialToolCall, StreamProgress};
 use crate::usage::Usage;
 
 type Events = EventReceiver<StreamEvent, ConverseStreamOutputError>;
@@ -74,7 +73,7 @@ impl ChunkStream for BedrockStream {
 /// The answer is whole once both came, or once the body ends properly after `messageStop`.
 #[derive(Debug, Default)]
 struct StreamDecoder {
-    tool_uses: BTreeMap<i32, PartialToolUse>,
+    tool_uses: BTreeMap<i32, PartialToolCall>,
     finish: Option<FinishReason>,
     metadata_seen: bool,
     usage: Option<Usage>,
@@ -84,24 +83,13 @@ struct StreamDecoder {
     unparsed_tool_use: Option<EngineError>,
 }
 
-#[derive(Debug, Default)]
-struct PartialToolUse {
-    id: String,
-    name: String,
-    input: String,
-}
-
 impl StreamDecoder {
     fn feed(&mut self, event: StreamEvent) -> Result<Vec<Chunk>, EngineError> {
         match event {
             StreamEvent::ContentBlockStart(event) => {
                 if let Some(ContentBlockStart::ToolUse(start)) = event.start {
                     self.output_bytes += start.name.len() as u64;
-                    let tool_use = PartialToolUse {
-                        id: start.tool_use_id,
-                        name: start.name,
-                        input: String::new(),
-                    };
+                    let tool_use = PartialToolCall::new(start.tool_use_id, start.name);
                     self.tool_uses.insert(event.content_block_index, tool_use);
                 }
             }
@@ -113,7 +101,7 @@ impl StreamDecoder {
                 Some(ContentBlockDelta::ToolUse(delta)) => {
                     self.output_bytes += delta.input.len() as u64;
                     if let Some(tool_use) = self.tool_uses.get_mut(&event.content_block_index) {
-                        tool_use.input.push_str(&delta.input);
+                        tool_use.arguments.push_str(&delta.input);
                     }
                 }
                 // Reasoning, citations and later kinds carry no answer text.
@@ -170,23 +158,6 @@ impl StreamDecoder {
             .into_iter()
             .chain([Chunk::Finished(finish)])
             .collect()
-    }
-}
-
-impl PartialToolUse {
-    fn finish(self) -> Result<ToolCall, EngineError> {
-        let arguments = if self.input.trim().is_empty() {
-            Value::Object(Default::default())
-        } else {
-            serde_json::from_str(&self.input).map_err(|e| EngineError::Malformed {
-                detail: format!("tool use {} has input that is not JSON: {e}", self.id),
-            })?
-        };
-        Ok(ToolCall {
-            id: self.id,
-            name: self.name,
-            arguments,
-        })
     }
 }
 
@@ -255,6 +226,7 @@ fn exception(error: &ConverseStreamOutputError) -> EngineError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::ToolCall;
     use aws_sdk_bedrockruntime::types::{
         ContentBlockDeltaEvent, ContentBlockStartEvent, ContentBlockStopEvent,
         ConverseStreamMetadataEvent, MessageStopEvent, TokenUsage, ToolUseBlockDelta,

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::{ErrorBody, WireUsage};
-use crate::chat::{Chunk, FinishReason, ToolCall};
+use crate::chat::{Chunk, FinishReason};
 use crate::engine::http::EventDecoder;
 use crate::engine::sse::SseEvent;
-use crate::engine::{EngineError, StreamProgress};
+use crate::engine::{EngineError, PartialToolCall, StreamProgress};
 use crate::usage::Usage;
 
 /// Decodes one stream's events; `received_output_bytes` counts what the model generated so far
@@ -22,13 +22,6 @@ pub struct StreamDecoder {
     received_output_bytes: u64,
     usage: Option<Usage>,
     done: bool,
-}
-
-#[derive(Debug, Default)]
-struct PartialToolCall {
-    id: String,
-    name: String,
-    arguments: String,
 }
 
 impl StreamDecoder {
@@ -93,28 +86,13 @@ impl StreamDecoder {
     fn flush_tool_calls(&mut self, cut: bool) -> Result<Vec<Chunk>, EngineError> {
         let mut chunks = Vec::new();
         for call in std::mem::take(&mut self.tool_calls).into_values() {
-            let arguments = if call.arguments.trim().is_empty() {
-                Ok(serde_json::Value::Object(Default::default()))
-            } else {
-                serde_json::from_str(&call.arguments)
-            };
-            match arguments {
-                Ok(arguments) => chunks.push(Chunk::ToolCall(ToolCall {
-                    id: call.id,
-                    name: call.name,
-                    arguments,
-                })),
+            let (id, name) = (call.id.clone(), call.name.clone());
+            match call.finish() {
+                Ok(call) => chunks.push(Chunk::ToolCall(call)),
                 Err(_) if cut => {
-                    tracing::warn!(tool_call_id = %call.id, tool = %call.name, "dropped a tool call cut off by max_tokens");
+                    tracing::warn!(tool_call_id = %id, tool = %name, "dropped a tool call cut off by max_tokens");
                 }
-                Err(e) => {
-                    return Err(EngineError::Malformed {
-                        detail: format!(
-                            "tool call {} has arguments that are not JSON: {e}",
-                            call.id
-                        ),
-                    });
-                }
+                Err(error) => return Err(error),
             }
         }
         Ok(chunks)
@@ -198,6 +176,7 @@ impl EventDecoder for StreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::ToolCall;
 
     fn data(json: &str) -> SseEvent {
         SseEvent {
