@@ -93,7 +93,10 @@ async fn store_document(
     request: &PostDocument,
     ids: &(String, String),
 ) -> Result<DocumentStored, ApiError> {
-    let persona_id = own_persona(state, user, request.persona_id.as_deref()).await?;
+    // The persona stays until the document is stored (its deletion waits), so an embedding paid
+    // for is never refused for a persona deleted meanwhile.
+    let mut tx = state.db.begin().await?;
+    let persona_id = hold_own_persona(&mut tx, user, request.persona_id.as_deref()).await?;
     let embedder = state.embedders.embedder().await?;
     let limits = ChunkLimits {
         max_tokens: state.config.memory.chunk_tokens,
@@ -119,7 +122,7 @@ async fn store_document(
         }
     };
     let document = store::replace(
-        &state.db,
+        &mut tx,
         NewDocument {
             user_id: &user.id,
             doc_id,
@@ -132,6 +135,7 @@ async fn store_document(
         },
     )
     .await?;
+    tx.commit().await?;
     tracing::info!(doc_id, chunks = chunks.len(), "memory document stored");
     Ok(DocumentStored {
         document,
@@ -204,6 +208,24 @@ async fn own_persona<'a>(
         .ok_or(ApiError::NotFound {
             resource: "persona",
         })
+}
+
+/// As [`own_persona`], and the persona cannot be deleted until `tx` ends.
+async fn hold_own_persona<'a>(
+    tx: &mut sqlx::PgConnection,
+    user: &AuthUser,
+    persona_id: Option<&'a str>,
+) -> Result<Option<&'a str>, ApiError> {
+    let Some(id) = persona_id else {
+        return Ok(None);
+    };
+    if personas::hold_for_user(tx, &user.id, id).await? {
+        Ok(Some(id))
+    } else {
+        Err(ApiError::NotFound {
+            resource: "persona",
+        })
+    }
 }
 
 /// The request's trace id and Helix's own request id (a fresh one outside a request).

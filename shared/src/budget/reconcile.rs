@@ -102,7 +102,7 @@ pub struct Released {
 }
 
 /// Refunds every hold past its expiry (a crashed or timed-out turn), and frees the Idempotency-Key
-/// its turn held, in one statement. A turn that settles later finds its hold gone and is charged
+/// its turn held (deleted, or released with the recall vector it paid for), in one statement. A turn that settles later finds its hold gone and is charged
 /// from the balance, as far as it goes.
 pub async fn release_expired_holds(pool: &PgPool) -> Result<Released, sqlx::Error> {
     let (holds, micros, keys): (i64, i64, i64) = sqlx::query_as(
@@ -119,13 +119,20 @@ pub async fn release_expired_holds(pool: &PgPool) -> Result<Released, sqlx::Erro
              FROM per_user WHERE users.id = per_user.user_id
              RETURNING per_user.holds, per_user.amount
          ),
-         freed AS (
+         deleted AS (
              DELETE FROM turn_idempotency k USING expired e
              WHERE k.user_id = e.user_id AND k.trace_id = e.trace_id AND k.response IS NULL
+               AND k.recall_vector IS NULL
+             RETURNING 1
+         ),
+         released AS (
+             UPDATE turn_idempotency k SET released_at = now() FROM expired e
+             WHERE k.user_id = e.user_id AND k.trace_id = e.trace_id AND k.response IS NULL
+               AND k.recall_vector IS NOT NULL AND k.released_at IS NULL
              RETURNING 1
          )
          SELECT COALESCE(sum(holds), 0)::bigint, COALESCE(sum(amount), 0)::bigint,
-                (SELECT count(*) FROM freed)
+                (SELECT count(*) FROM deleted) + (SELECT count(*) FROM released)
          FROM refunded",
     )
     .fetch_one(pool)

@@ -50,6 +50,22 @@ pub async fn find_for_user(
     .await
 }
 
+/// Whether the user owns the persona, keeping it from being deleted until `tx` ends: a write
+/// that depends on the persona (a memory document) cannot be paid for and then find it gone.
+pub async fn hold_for_user(
+    tx: &mut sqlx::PgConnection,
+    user_id: &str,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM personas WHERE id = $1 AND user_id = $2 FOR KEY SHARE")
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(tx)
+            .await?;
+    Ok(found.is_some())
+}
+
 /// The user's newest `limit` personas, newest first (`create` keeps a user at or under the
 /// configured cap, which callers pass as the limit).
 pub async fn list_for_user(

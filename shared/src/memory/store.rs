@@ -47,16 +47,18 @@ pub enum Scope<'a> {
     Shared,
 }
 
-/// Stores the document, replacing any earlier one with the same `doc_id` atomically.
-pub async fn replace(pool: &PgPool, document: NewDocument<'_>) -> Result<Document, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let (id, stored): (String, Document) = upsert_document(&mut tx, &document).await?;
+/// Stores the document in `tx`, replacing any earlier one with the same `doc_id` (atomically, once
+/// `tx` commits).
+pub async fn replace(
+    tx: &mut sqlx::PgConnection,
+    document: NewDocument<'_>,
+) -> Result<Document, sqlx::Error> {
+    let (id, stored): (String, Document) = upsert_document(tx, &document).await?;
     sqlx::query("DELETE FROM embeddings WHERE document_id = $1")
         .bind(&id)
         .execute(&mut *tx)
         .await?;
-    insert_chunks(&mut tx, &id, &document).await?;
-    tx.commit().await?;
+    insert_chunks(tx, &id, &document).await?;
     Ok(stored)
 }
 

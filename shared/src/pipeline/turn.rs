@@ -409,14 +409,7 @@ async fn recall(
     if !store::has_chunks(&state.db, user_id, scope).await? {
         return Ok(Vec::new());
     }
-    let payer = Payer {
-        user_id,
-        trace_id: &context.trace_id,
-        request_id: &context.request_id,
-    };
-    let mut metered =
-        embedding::embed(state, &payer, Purpose::TurnRetrieval, &[query.to_owned()]).await?;
-    let vector = metered.embeddings.vectors.pop().unwrap_or_default();
+    let vector = query_vector(state, context, query).await?;
     let hits = store::search(
         &state.db,
         user_id,
@@ -427,6 +420,39 @@ async fn recall(
     )
     .await?;
     Ok(hits)
+}
+
+/// The recall query's embedding, charged — or, for a retry of a keyed turn that failed after
+/// paying for it, the vector kept with its key.
+async fn query_vector(
+    state: &AppState,
+    context: &TurnContext,
+    query: &str,
+) -> Result<Vec<f32>, ApiError> {
+    let user_id = &context.user.id;
+    let key = context.idempotency.as_ref().map(|keyed| keyed.key.as_str());
+    let embedder = state.embedders.embedder().await?;
+    let model = format!("{}/{}", embedder.provider().as_str(), embedder.model());
+    if let Some(key) = key
+        && let Some(kept) = idempotency::recalled(&state.db, user_id, key).await?
+        && kept.model == model
+    {
+        return Ok(kept.vector);
+    }
+    let payer = Payer {
+        user_id,
+        trace_id: &context.trace_id,
+        request_id: &context.request_id,
+    };
+    let mut metered =
+        embedding::embed(state, &payer, Purpose::TurnRetrieval, &[query.to_owned()]).await?;
+    let vector = metered.embeddings.vectors.pop().unwrap_or_default();
+    if let Some(key) = key {
+        let kept = idempotency::Recalled { model, vector };
+        idempotency::keep_recalled(&state.db, user_id, key, &kept).await?;
+        return Ok(kept.vector);
+    }
+    Ok(vector)
 }
 
 fn plan_error(error: PlanError) -> ApiError {

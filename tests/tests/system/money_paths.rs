@@ -498,3 +498,72 @@ async fn calls_per_minute_per_user_are_capped_with_a_retry_after_to_the_next_min
     assert_eq!(provider.received_requests().await.unwrap().len(), 3);
     assert_books_balance(&pool, &world.user.id).await;
 }
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_persona_deleted_while_its_document_is_embedded_waits_so_the_paid_document_is_stored(
+    pool: PgPool,
+) {
+    // A slow embedding provider: the persona is deleted while the document is being embedded.
+    let provider = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .respond_with(|request: &wiremock::Request| {
+            let body: Value = request.body_json().unwrap();
+            let n = body["input"].as_array().unwrap().len();
+            let data: Vec<Value> = (0..n)
+                .map(|i| json!({"object": "embedding", "index": i, "embedding": [1.0, 0.0, 0.0]}))
+                .collect();
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(json!({
+                    "object": "list", "data": data, "model": "text-embedding-3-small",
+                    "usage": {"prompt_tokens": 12, "total_tokens": 12}
+                }))
+                .set_delay(Duration::from_millis(700))
+        })
+        .mount(&provider)
+        .await;
+    let base = format!("{}/v1", provider.uri());
+    let pairs = [
+        ("OPENAI_API_KEY", "sk-test"),
+        ("HELIX_OPENAI_BASE_URL", base.as_str()),
+        ("HELIX_ENGINE_MAX_ATTEMPTS", "1"),
+        ("HELIX_EMBEDDING_PROVIDER", "openai"),
+        ("HELIX_EMBEDDING_DIMENSIONS", "3"),
+    ];
+    let state = AppState::new(config_with(&pairs), pool.clone()).unwrap();
+    helix_tests::prepare_memory(&state).await;
+    let world = World::with_provider(state, "racer@example.com", provider.uri()).await;
+    world.fund(10_000_000).await;
+    let persona = helix_shared::db::personas::create(&pool, &world.user.id, "Mine", "p", None, 200)
+        .await
+        .unwrap()
+        .unwrap();
+    let document = json!({"text": "The office opens at nine.", "persona_id": persona.id});
+    let upload = json_request("POST", "/v1/memory/documents", &document, &world.token);
+    let app = world.app.clone();
+    let uploading = tokio::spawn(async move { send(&app, upload).await });
+    tokio::time::sleep(Duration::from_millis(250)).await;
+
+    let delete = helix_tests::authorised(
+        helix_tests::request("DELETE", &format!("/v1/personas/{}", persona.id)),
+        &world.token,
+    );
+    let deleted = send(&world.app, delete).await;
+    let uploaded = uploading.await.unwrap();
+
+    assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    let charged: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM usage_ledger WHERE meta->>'purpose' = 'memory_document'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(charged, 1, "the embedding is charged once");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM memory_documents")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "stored first, then deleted with its persona");
+    assert_books_balance(&pool, &world.user.id).await;
+}
