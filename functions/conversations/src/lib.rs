@@ -489,3 +489,99 @@ pub fn markdown(detail: &ConversationDetail) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[allow(dead_code)]
+    mod openapi_schema {
+        include!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/support/openapi_schema.rs"
+        ));
+    }
+    use openapi_schema::{keys, schema, strings};
+
+    fn view() -> ConversationView {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        ConversationView {
+            id: "c".into(),
+            title: "t".into(),
+            personality_id: "p".into(),
+            engine: "openai".into(),
+            model: "m".into(),
+            pinned: false,
+            archived: false,
+            current_message_id: None,
+            message_count: 0,
+            usage: UsageView {
+                input_tokens: 0,
+                output_tokens: 0,
+            },
+            cost: CostView::of(0),
+            last_message_at: at,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn assert_documented(name: &str, sent: serde_json::Value) {
+        let documented = schema(name);
+        assert_eq!(keys(&sent), strings(&documented["required"]), "{name}");
+        assert_eq!(keys(&sent), keys(&documented["properties"]), "{name}");
+    }
+
+    #[test]
+    fn every_shape_is_documented_as_helix_sends_it() {
+        let listed = ListedView {
+            conversation: view(),
+            snippet: None,
+        };
+        assert_documented("ConversationSummary", serde_json::to_value(listed).unwrap());
+        let message = MessageView {
+            id: "m".into(),
+            parent_id: None,
+            role: "user".into(),
+            content: String::new(),
+            tool_calls: vec![],
+            tool_call_id: None,
+            status: "complete".into(),
+            usage: None,
+            cost: CostView::of(0),
+            trace_id: None,
+            created_at: view().created_at,
+            versions: vec!["m".into()],
+            version: 1,
+        };
+        assert_documented(
+            "ConversationMessage",
+            serde_json::to_value(&message).unwrap(),
+        );
+        let detail = ConversationDetail {
+            conversation: view(),
+            messages: vec![message],
+        };
+        assert_documented("Conversation", serde_json::to_value(&detail).unwrap());
+        let markdown = markdown(&detail);
+        assert!(markdown.starts_with("# t\n"), "{markdown}");
+        assert!(markdown.contains("## You"), "{markdown}");
+    }
+
+    #[test]
+    fn a_cursor_carries_the_pinned_flag_and_refuses_anything_else() {
+        let at = view().last_message_at;
+        let pinned = Cursor {
+            created_at: at,
+            id: "pabc".into(),
+        };
+        assert_eq!(after(pinned).unwrap().0, true);
+        for id in ["xabc", "p", ""] {
+            let cursor = Cursor {
+                created_at: at,
+                id: id.into(),
+            };
+            assert!(after(cursor).is_err(), "{id}");
+        }
+    }
+}

@@ -142,15 +142,7 @@ async fn charged_turn(
     // now, or sooner when the invocation ends sooner.
     let deadline = read_deadline(state.config.engines.retry.deadline, context.must_end_by);
     let user = &context.user;
-    let agent = resolve_agent(state, user, turn.provider, turn.model.as_deref()).await?;
-    let personality = resolve_personality(state, user, &turn.personality_id).await?;
-    let price = state
-        .prices
-        .price(turn.provider.as_str(), &agent.model)
-        .map_err(|e| ApiError::BadRequest {
-            code: "model_not_priced",
-            message: e.to_string(),
-        })?;
+    // Another user's conversation is a 404 before anything else is looked at.
     let (saving, messages) = match &turn.conversation {
         Some(asked) => {
             let plan = conversation::plan(state, &user.id, asked, turn.messages).await?;
@@ -160,6 +152,15 @@ async fn charged_turn(
         }
         None => (None, turn.messages),
     };
+    let agent = resolve_agent(state, user, turn.provider, turn.model.as_deref()).await?;
+    let personality = resolve_personality(state, user, &turn.personality_id).await?;
+    let price = state
+        .prices
+        .price(turn.provider.as_str(), &agent.model)
+        .map_err(|e| ApiError::BadRequest {
+            code: "model_not_priced",
+            message: e.to_string(),
+        })?;
     let mut prepared = orchestrator::prepare_turn(
         &personality,
         messages,
