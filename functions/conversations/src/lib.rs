@@ -575,7 +575,7 @@ mod tests {
             created_at: at,
             id: "pabc".into(),
         };
-        assert_eq!(after(pinned).unwrap().0, true);
+        assert!(after(pinned).unwrap().0);
         for id in ["xabc", "p", ""] {
             let cursor = Cursor {
                 created_at: at,

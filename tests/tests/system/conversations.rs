@@ -35,8 +35,7 @@ type World = helix_tests::World<MockServer>;
 async fn world(pool: PgPool, extra: &[(&str, &str)]) -> World {
     let provider = MockServer::start().await;
     let openai = format!("{}/v1", provider.uri());
-    let world = world_at(pool, &openai, extra, provider).await;
-    world
+    world_at(pool, &openai, extra, provider).await
 }
 
 async fn world_at<P>(
