@@ -1,6 +1,7 @@
-//! Which messages of a long conversation a turn sends: the system prompts at the front and the
+//! Which messages of a stored conversation a turn sends: the system prompts at the front and the
 //! latest messages always stay; the oldest turns go first, whole (a question with its answers and
-//! tool results), until Helix's bound of the input fits the budget.
+//! tool results), until Helix's bound of the input fits the budget; and no tool call goes out
+//! without the result that answers it.
 
 use crate::chat::{Message, Role};
 
@@ -43,6 +44,30 @@ pub fn omit_oldest(
     let omitted = best - first;
     messages.drain(first..best);
     omitted
+}
+
+/// Drops the tool calls of an answer that no tool result follows (the person wrote a new message
+/// instead of running the tools): providers refuse an assistant tool call without its result. An
+/// answer that was nothing but such calls is left out whole. Returns how many answers changed.
+pub fn drop_unanswered_tool_calls(messages: &mut Vec<Message>) -> usize {
+    let mut changed = 0;
+    let mut index = 0;
+    while index < messages.len() {
+        let answered = messages
+            .get(index + 1)
+            .is_some_and(|next| next.role == Role::Tool);
+        let message = &mut messages[index];
+        if message.role == Role::Assistant && !message.tool_calls.is_empty() && !answered {
+            changed += 1;
+            message.tool_calls.clear();
+            if message.content.trim().is_empty() {
+                messages.remove(index);
+                continue;
+            }
+        }
+        index += 1;
+    }
+    changed
 }
 
 #[cfg(test)]
@@ -123,6 +148,44 @@ mod tests {
         let omitted = omit_oldest(&mut messages, 1, sum, sum - 2, len);
         assert_eq!(omitted, 4);
         assert_eq!(messages, vec![m(Role::System, "sys"), m(Role::User, "q2")]);
+    }
+
+    #[test]
+    fn tool_calls_nobody_answered_are_not_sent() {
+        let call = |id: &str| ToolCall {
+            id: id.into(),
+            name: "calculator".into(),
+            arguments: serde_json::json!({}),
+        };
+        let mut only_calls = m(Role::Assistant, "");
+        only_calls.tool_calls.push(call("c1"));
+        let mut with_text = m(Role::Assistant, "Let me check.");
+        with_text.tool_calls.push(call("c2"));
+        let mut answered = m(Role::Assistant, "");
+        answered.tool_calls.push(call("c3"));
+        let mut messages = vec![
+            m(Role::User, "q1"),
+            only_calls,
+            m(Role::User, "q2"),
+            with_text,
+            m(Role::User, "q3"),
+            answered.clone(),
+            Message::tool_result("c3", "4"),
+        ];
+
+        assert_eq!(drop_unanswered_tool_calls(&mut messages), 2);
+
+        assert_eq!(
+            messages,
+            vec![
+                m(Role::User, "q1"),
+                m(Role::User, "q2"),
+                m(Role::Assistant, "Let me check."),
+                m(Role::User, "q3"),
+                answered,
+                Message::tool_result("c3", "4"),
+            ]
+        );
     }
 
     #[test]

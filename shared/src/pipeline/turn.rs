@@ -17,7 +17,7 @@ use crate::auth::AuthUser;
 use crate::budget::rules::{injected_prompt_bound, input_token_bound, message_token_bound};
 use crate::chat::{FinishReason, Message, ToolCall};
 use crate::conversation::MessageStatus;
-use crate::conversation::context::omit_oldest;
+use crate::conversation::context::{drop_unanswered_tool_calls, omit_oldest};
 use crate::db::{agents, idempotency, personas};
 use crate::engine::{ChunkStream, EngineError};
 use crate::memory::store::{self, Scope};
@@ -148,6 +148,7 @@ async fn charged_turn(
             let plan = conversation::plan(state, &user.id, asked, turn.messages).await?;
             let mut messages = plan.history.clone();
             messages.extend(plan.new_messages.iter().map(|(_, m)| m.clone()));
+            drop_unanswered_tool_calls(&mut messages);
             (Some(plan), messages)
         }
         None => (None, turn.messages),

@@ -1139,3 +1139,37 @@ async fn a_stream_the_person_stopped_is_stored_as_stopped_with_what_it_cost(pool
     assert_eq!(open_holds(&pool).await, 0);
     assert_invariant(&pool).await;
 }
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn tool_calls_the_person_did_not_answer_are_not_sent_again(pool: PgPool) {
+    let world = world(pool.clone(), &[]).await;
+    let calls = json!([
+        {"id": "call_9", "type": "function", "function": {"name": "calculator", "arguments": "{\"expression\":\"1+1\"}"}}
+    ]);
+    answers(
+        &world.provider,
+        vec![
+            OpenAiReply::text("Let me compute.", 50, 10).with_tool_calls(calls),
+            OpenAiReply::text("Fine, no tools.", 60, 5),
+        ],
+    )
+    .await;
+
+    let id = conversation(&world, &["What is 1+1?", "Never mind, just guess"]).await;
+
+    let sent = &provider_requests(&world).await[1]["messages"];
+    assert_eq!(
+        roles_and_texts(sent)[1..],
+        [
+            ("user".into(), "What is 1+1?".into()),
+            ("assistant".into(), "Let me compute.".into()),
+            ("user".into(), "Never mind, just guess".into()),
+        ]
+    );
+    assert!(sent[2].get("tool_calls").is_none(), "{}", sent[2]);
+    let page = call(&world, "GET", &format!("/v1/conversations/{id}"), None).await;
+    assert_eq!(
+        page.body["messages"][1]["tool_calls"][0]["id"], "call_9",
+        "what was stored stays as it was"
+    );
+}
