@@ -146,10 +146,12 @@ export function useConversation({ onSaved }: { onSaved?: (conversationId: string
     savedCallback.current = onSaved
   }, [onSaved])
 
-  /** Reads the stored conversation again: its ids, versions and running cost, after a turn. */
+  /**
+   * Reads the stored conversation again after a turn: its ids, versions and running cost. `at` is
+   * the turn's generation: a newer send, load or reset wins over it.
+   */
   const refresh = useCallback(
-    async (id: string) => {
-      const at = generation.current
+    async (id: string, at: number) => {
       try {
         const conversation = await api.getConversation(id)
         if (generation.current !== at || inFlight.current) return
@@ -189,6 +191,7 @@ export function useConversation({ onSaved }: { onSaved?: (conversationId: string
       inFlight.current = controller
       setPending({ ...send, status: 'sending', error: null })
       generation.current += 1
+      const mine = generation.current
       const answerId = `${send.idempotencyKey}:answer`
       let savedAs = send.request.conversation_id ?? null
       const begin = (answer: Answer) => {
@@ -225,7 +228,7 @@ export function useConversation({ onSaved }: { onSaved?: (conversationId: string
         if (inFlight.current === controller) inFlight.current = null
       }
       if (!failure) {
-        if (savedAs) void refresh(savedAs)
+        if (savedAs) void refresh(savedAs, mine)
         return
       }
 
@@ -239,8 +242,9 @@ export function useConversation({ onSaved }: { onSaved?: (conversationId: string
         answer = NEW_ANSWER
         begin(answer)
       }
+      if (generation.current !== mine) return
       await settle(answerId, answer, stopped ? 'stopped' : 'cut')
-      if (savedAs) await refresh(savedAs)
+      if (savedAs) await refresh(savedAs, mine)
     },
     [api, recordRemaining, settle, refresh],
   )
