@@ -46,6 +46,17 @@ pub fn omit_oldest(
     omitted
 }
 
+/// The input a stored conversation's turn may send: the configured budget, and for a model whose
+/// context window Helix knows (the in-process one), no more than that window leaves for the answer's
+/// `max_tokens`. Helix's bound counts bytes, never fewer than the model's tokens, so what fits here
+/// fits the window.
+pub fn input_budget(configured_tokens: u64, context_window: Option<u64>, max_tokens: u32) -> u64 {
+    match context_window {
+        Some(window) => configured_tokens.min(window.saturating_sub(u64::from(max_tokens))),
+        None => configured_tokens,
+    }
+}
+
 /// Drops the tool calls of an answer that no tool result follows (the person wrote a new message
 /// instead of running the tools): providers refuse an assistant tool call without its result. An
 /// answer that was nothing but such calls is left out whole. Returns how many answers changed.
@@ -148,6 +159,14 @@ mod tests {
         let omitted = omit_oldest(&mut messages, 1, sum, sum - 2, len);
         assert_eq!(omitted, 4);
         assert_eq!(messages, vec![m(Role::System, "sys"), m(Role::User, "q2")]);
+    }
+
+    #[test]
+    fn a_known_context_window_leaves_room_for_the_answer() {
+        assert_eq!(input_budget(32_000, None, 1024), 32_000);
+        assert_eq!(input_budget(32_000, Some(4096), 1024), 3072);
+        assert_eq!(input_budget(2_000, Some(4096), 1024), 2_000);
+        assert_eq!(input_budget(32_000, Some(512), 1024), 0);
     }
 
     #[test]

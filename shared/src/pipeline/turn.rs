@@ -17,7 +17,7 @@ use crate::auth::AuthUser;
 use crate::budget::rules::{injected_prompt_bound, input_token_bound, message_token_bound};
 use crate::chat::{FinishReason, Message, ToolCall};
 use crate::conversation::MessageStatus;
-use crate::conversation::context::{drop_unanswered_tool_calls, omit_oldest};
+use crate::conversation::context::{drop_unanswered_tool_calls, input_budget, omit_oldest};
 use crate::db::{agents, idempotency, personas};
 use crate::engine::{ChunkStream, EngineError};
 use crate::memory::store::{self, Scope};
@@ -186,7 +186,14 @@ async fn charged_turn(
             &mut prepared.input.messages,
             plan.new_messages.len(),
             whole_bound,
-            state.config.conversations.max_input_tokens,
+            input_budget(
+                state.config.conversations.max_input_tokens,
+                known_context_window(state, turn.provider),
+                prepared
+                    .input
+                    .max_tokens
+                    .unwrap_or(state.config.turns.default_max_tokens),
+            ),
             message_token_bound,
         ),
         None => 0,
@@ -323,6 +330,14 @@ async fn charged_turn(
     record_xray(state, context, &xray).await;
     log_turn(user, &outcome, &memory_hits, &xray, started);
     Ok(outcome)
+}
+
+/// The context window of the model a turn runs on, when Helix knows it: the in-process model's
+/// (`HELIX_LOCAL_CONTEXT_TOKENS`), used for `local` when no local server is configured.
+fn known_context_window(state: &AppState, provider: Provider) -> Option<u64> {
+    let engines = &state.config.engines;
+    (provider == Provider::Local && engines.local_base_url.is_none())
+        .then(|| u64::from(engines.local_chat.context_tokens))
 }
 
 /// The engine deadline from now, or earlier if the invocation ends sooner (less the margin the
