@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-FUNCTIONS := auth-verify turns personas agents budget memory budget-reconcile db-migrate
+FUNCTIONS := auth-verify turns personas agents conversations budget memory budget-reconcile db-migrate
 # The embedded database's URL, unless DATABASE_URL points at another server.
 DB_URL = $$(scripts/db url)
 

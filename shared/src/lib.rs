@@ -15,6 +15,7 @@ pub mod user;
 
 // Domain: the rules, free of HTTP, AWS and the database (`budget::rules`, `memory::chunking`,
 // the engine and embedder traits, each subsystem's `settings`).
+pub mod conversation;
 pub mod orchestrator;
 pub mod personality;
 pub mod pricing;

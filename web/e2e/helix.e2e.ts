@@ -161,6 +161,33 @@ describe('Helix in a browser', () => {
     await screenshot(master, stack, 'chat')
   })
 
+  it('keeps the conversation on the server: after a reload it is back, at its own URL and in the sidebar', async () => {
+    await expect.poll(() => new URL(master.url()).pathname).toMatch(/^\/c\/[a-z0-9]{8,64}$/)
+    const url = master.url()
+
+    await master.reload()
+
+    await shown(master.getByRole('button', { name: 'Sign out' }))
+    expect(master.url()).toBe(url)
+    const restored = answers(master, 'ended')
+    await expect.poll(() => restored.count()).toBe(1)
+    expect(await text(restored.first().locator('strong'))).toBe('Hello from the browser')
+    expect(await text(restored.first())).toContain(`Cost: ${TURN_COST}`)
+    await shown(master.getByText(`Conversation cost: ${TURN_COST}`))
+    const sidebar = master.getByRole('navigation', { name: 'Conversations' })
+    const link = await shown(sidebar.getByRole('link', { name: /Hello from the browser/ }))
+    expect(await link.getAttribute('aria-current')).toBe('page')
+    await screenshot(master, stack, 'chat-reloaded')
+
+    // A new chat, then Back: the stored conversation again.
+    await master.getByRole('button', { name: 'New conversation' }).click()
+    await expect.poll(() => new URL(master.url()).pathname).toBe('/')
+    await expect.poll(() => answers(master, 'ended').count()).toBe(0)
+    await master.goBack()
+    await expect.poll(() => master.url()).toBe(url)
+    await expect.poll(() => answers(master, 'ended').count()).toBe(1)
+  })
+
   it('creates a persona, uploads its avatar through the presigned URL, and chats with it', async () => {
     await go(master, 'Personas')
     await master.getByLabel('Name').fill('Captain Hook')

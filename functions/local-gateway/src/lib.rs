@@ -21,6 +21,7 @@ pub fn app(state: AppState) -> Router {
         .merge(turns::router(state.clone()))
         .merge(personas::router(state.clone()))
         .merge(agents::router(state.clone()))
+        .merge(conversations::router(state.clone()))
         .merge(budget::router(state.clone()))
         .merge(memory::router(state.clone()));
     http::finish(routes, &state)

@@ -5,6 +5,7 @@ use helix_shared::ApiError;
 use helix_shared::chat::{FinishReason, Message, Role, ToolCall};
 use helix_shared::orchestrator::Overrides;
 use helix_shared::personality::{Personality, PersonalityKind};
+use helix_shared::pipeline::conversation::{Action, ConversationTurn};
 use helix_shared::pipeline::turn::{TurnInput, TurnOutcome};
 use helix_shared::provider::Provider;
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,18 @@ pub struct TurnRequest {
     /// Answer as server-sent events while the model generates (see `stream`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
+    /// Continue this stored conversation: its history is loaded, `messages` are the new ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// Without `conversation_id`: store the turn as a new conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save: Option<bool>,
+    /// Answer the conversation's last question again; the earlier answer stays as a version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regenerate: Option<bool>,
+    /// Send `messages` (one user message) as a new version of this earlier question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit_message_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,8 +81,19 @@ impl TurnRequest {
         {
             return bad("model: must be 1 to 200 characters".into());
         }
-        if self.messages.is_empty() || self.messages.len() > MAX_MESSAGES {
+        let conversation = self.conversation()?;
+        let regenerating = conversation
+            .as_ref()
+            .is_some_and(|c| c.action == Action::Regenerate);
+        if regenerating {
+            if !self.messages.is_empty() {
+                return bad("messages: must be empty to regenerate an answer".into());
+            }
+        } else if self.messages.is_empty() || self.messages.len() > MAX_MESSAGES {
             return bad(format!("messages: must hold 1 to {MAX_MESSAGES} messages"));
+        }
+        if let Some(asked) = &conversation {
+            validate_conversation_messages(asked, &self.messages)?;
         }
         for (index, message) in self.messages.iter().enumerate() {
             validate_message(index, message)?;
@@ -119,8 +143,80 @@ impl TurnRequest {
                 max_tokens: overrides.max_tokens,
             },
             tools: self.tools,
+            conversation,
         })
     }
+
+    /// The stored conversation this turn belongs to, if any.
+    fn conversation(&self) -> Result<Option<ConversationTurn>, ApiError> {
+        let bad = |message: &str| Err(ApiError::bad_request(message.to_owned()));
+        let regenerate = self.regenerate == Some(true);
+        if let Some(id) = &self.conversation_id
+            && !is_id(id)
+        {
+            return bad("conversation_id: not a conversation id");
+        }
+        if let Some(id) = &self.edit_message_id
+            && !is_id(id)
+        {
+            return bad("edit_message_id: not a message id");
+        }
+        let action = match (&self.edit_message_id, regenerate) {
+            (Some(_), true) => return bad("regenerate: cannot be combined with edit_message_id"),
+            (Some(id), false) => Action::Edit {
+                message_id: id.clone(),
+            },
+            (None, true) => Action::Regenerate,
+            (None, false) => Action::Continue,
+        };
+        match (&self.conversation_id, self.save) {
+            (Some(_), Some(false)) => bad("save: a turn of a stored conversation is always saved"),
+            (Some(id), _) => Ok(Some(ConversationTurn {
+                id: Some(id.clone()),
+                action,
+            })),
+            (None, _) if action != Action::Continue => {
+                bad("conversation_id: required to regenerate or edit")
+            }
+            (None, Some(true)) => Ok(Some(ConversationTurn { id: None, action })),
+            (None, _) => Ok(None),
+        }
+    }
+}
+
+/// Ids Helix makes (CUID2): anything else names no conversation or message.
+fn is_id(id: &str) -> bool {
+    (8..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// A stored conversation already has its system prompt and answers: a continued one takes new
+/// questions and tool results only, an edit exactly one question.
+fn validate_conversation_messages(
+    asked: &ConversationTurn,
+    messages: &[MessageIn],
+) -> Result<(), ApiError> {
+    if asked.id.is_none() {
+        return Ok(());
+    }
+    if let Action::Edit { .. } = asked.action
+        && !(messages.len() == 1 && messages[0].role == Role::User)
+    {
+        return Err(ApiError::bad_request(
+            "messages: an edit sends exactly one user message",
+        ));
+    }
+    if let Some(index) = messages
+        .iter()
+        .position(|m| !matches!(m.role, Role::User | Role::Tool))
+    {
+        return Err(ApiError::bad_request(format!(
+            "messages[{index}].role: a stored conversation takes user messages and tool results"
+        )));
+    }
+    Ok(())
 }
 
 fn validate_message(index: usize, message: &MessageIn) -> Result<(), ApiError> {
@@ -184,6 +280,15 @@ pub struct TurnResponse {
     pub max_tokens_reduced: bool,
     /// The memory documents whose chunks were placed into the context, best match first.
     pub memory_doc_ids: Vec<String>,
+    /// A saved turn's conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// A saved turn's stored answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// A saved turn's stored messages that were not sent, oldest first, to fit the input budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_omitted: Option<usize>,
 }
 
 fn stopped() -> FinishReason {
@@ -216,6 +321,15 @@ impl From<&TurnOutcome> for TurnResponse {
             max_tokens: outcome.max_tokens,
             max_tokens_reduced: outcome.max_tokens_reduced,
             memory_doc_ids: outcome.memory_doc_ids.clone(),
+            conversation_id: outcome
+                .conversation
+                .as_ref()
+                .map(|c| c.conversation_id.clone()),
+            message_id: outcome
+                .conversation
+                .as_ref()
+                .and_then(|c| c.message_id.clone()),
+            history_omitted: outcome.conversation.as_ref().map(|c| c.history_omitted),
         }
     }
 }
@@ -317,8 +431,11 @@ mod tests {
             max_tokens: 0,
             max_tokens_reduced: false,
             memory_doc_ids: vec![],
+            conversation_id: None,
+            message_id: None,
+            history_omitted: None,
         };
-        let sent = keys(&serde_json::to_value(response).unwrap());
+        let sent = keys(&serde_json::to_value(&response).unwrap());
         let schema = spec_schema("TurnResponse");
         let documented: BTreeSet<String> = schema["required"]
             .as_array()
@@ -327,7 +444,15 @@ mod tests {
             .map(|k| k.as_str().unwrap().to_owned())
             .collect();
         assert_eq!(sent, documented);
-        assert_eq!(keys(&schema["properties"]), documented);
+        // A saved turn's fields are documented but optional.
+        let saved = TurnResponse {
+            conversation_id: Some("c".into()),
+            message_id: Some("m".into()),
+            history_omitted: Some(0),
+            ..response
+        };
+        let sent = keys(&serde_json::to_value(saved).unwrap());
+        assert_eq!(keys(&schema["properties"]), sent);
     }
 
     #[test]
@@ -341,6 +466,10 @@ mod tests {
             overrides: None,
             tools: None,
             stream: Some(true),
+            conversation_id: Some(String::new()),
+            save: Some(true),
+            regenerate: Some(true),
+            edit_message_id: Some(String::new()),
         };
         assert_eq!(keys(&serde_json::to_value(request).unwrap()), documented);
     }

@@ -65,6 +65,7 @@ pub fn replay(stored: TurnResponse, keep_alive: Duration) -> Response {
             personality_id: stored.personality_id.clone(),
             max_tokens: stored.max_tokens,
             max_tokens_reduced: stored.max_tokens_reduced,
+            conversation_id: stored.conversation_id.clone(),
         }),
         event("delta", &DeltaData { text: &stored.text }),
     ];
@@ -173,6 +174,7 @@ fn start_event(start: &TurnStart) -> Event {
             personality_id: &start.personality_id,
             max_tokens: start.max_tokens,
             max_tokens_reduced: start.max_tokens_reduced,
+            conversation_id: start.conversation_id.as_deref(),
         },
     )
 }
@@ -195,6 +197,9 @@ pub struct StartData<'a> {
     pub personality_id: &'a str,
     pub max_tokens: u32,
     pub max_tokens_reduced: bool,
+    /// A saved turn's conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -210,6 +215,13 @@ pub struct DoneData {
     pub usage_estimated: bool,
     pub finish_reason: FinishReason,
     pub memory_doc_ids: Vec<String>,
+    /// A saved turn's conversation, stored answer, and history left out (see TurnResponse).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_omitted: Option<usize>,
 }
 
 impl From<&TurnResponse> for DoneData {
@@ -221,6 +233,9 @@ impl From<&TurnResponse> for DoneData {
             usage_estimated: response.usage_estimated,
             finish_reason: response.finish_reason,
             memory_doc_ids: response.memory_doc_ids.clone(),
+            conversation_id: response.conversation_id.clone(),
+            message_id: response.message_id.clone(),
+            history_omitted: response.history_omitted,
         }
     }
 }
@@ -278,8 +293,10 @@ mod tests {
             personality_id: "p",
             max_tokens: 1,
             max_tokens_reduced: false,
+            conversation_id: Some("c"),
         };
-        assert_documented("TurnStreamStart", serde_json::to_value(start).unwrap(), &[]);
+        let sent = serde_json::to_value(start).unwrap();
+        assert_documented("TurnStreamStart", sent, &["conversation_id"]);
         let delta = DeltaData { text: "x" };
         assert_documented("TurnStreamDelta", serde_json::to_value(delta).unwrap(), &[]);
         let done = DoneData {
@@ -298,8 +315,16 @@ mod tests {
             usage_estimated: false,
             finish_reason: FinishReason::Stop,
             memory_doc_ids: vec![],
+            conversation_id: Some("c".into()),
+            message_id: Some("m".into()),
+            history_omitted: Some(0),
         };
-        assert_documented("TurnStreamDone", serde_json::to_value(done).unwrap(), &[]);
+        let saved = ["conversation_id", "message_id", "history_omitted"];
+        assert_documented(
+            "TurnStreamDone",
+            serde_json::to_value(done).unwrap(),
+            &saved,
+        );
         let error = ErrorData {
             code: "provider_stream_cut",
             message: String::new(),

@@ -1,7 +1,7 @@
 //! Pure reservation arithmetic: the worst case a call can cost, and how much output a balance can
 //! still pay for. Integer micro-dollars throughout; no I/O.
 
-use crate::chat::CompletionInput;
+use crate::chat::{CompletionInput, Message};
 use crate::pricing::{Price, cost_micros};
 use crate::provider::Provider;
 use crate::settings::{ConfigError, Sources, invalid, parse_or};
@@ -16,19 +16,7 @@ const TOKENS_PER_CALL: u64 = 16;
 /// An upper bound of the input tokens of a call. Byte-level BPE tokenizers never produce more
 /// tokens than UTF-8 bytes, so bytes of everything sent plus template overhead is safe.
 pub fn input_token_bound(input: &CompletionInput) -> u64 {
-    let messages: u64 = input
-        .messages
-        .iter()
-        .map(|m| {
-            let calls: usize = m
-                .tool_calls
-                .iter()
-                .map(|c| c.name.len() + c.id.len() + c.arguments.to_string().len())
-                .sum();
-            let id = m.tool_call_id.as_ref().map_or(0, String::len);
-            (m.content.len() + calls + id) as u64 + TOKENS_PER_MESSAGE
-        })
-        .sum();
+    let messages: u64 = input.messages.iter().map(message_token_bound).sum();
     let tools: u64 = input
         .tools
         .iter()
@@ -38,6 +26,17 @@ pub fn input_token_bound(input: &CompletionInput) -> u64 {
         })
         .sum();
     messages + tools + TOKENS_PER_CALL
+}
+
+/// One message's share of [`input_token_bound`]: what leaving it out of a call saves.
+pub fn message_token_bound(m: &Message) -> u64 {
+    let calls: usize = m
+        .tool_calls
+        .iter()
+        .map(|c| c.name.len() + c.id.len() + c.arguments.to_string().len())
+        .sum();
+    let id = m.tool_call_id.as_ref().map_or(0, String::len);
+    (m.content.len() + calls + id) as u64 + TOKENS_PER_MESSAGE
 }
 
 /// Tokens a provider adds to the input itself when tools are offered, which no byte count of what

@@ -12,6 +12,7 @@ use crate::auth::settings::AuthConfig;
 use crate::avatars::AvatarConfig;
 use crate::budget::reconcile::ReconcileConfig;
 use crate::budget::rules::CallLimits;
+use crate::conversation::ConversationSettings;
 use crate::db::DatabaseConfig;
 use crate::db::seed::SeedConfig;
 use crate::embedding::settings::EmbeddingConfig;
@@ -43,6 +44,7 @@ pub struct Config {
     pub avatars: AvatarConfig,
     pub embeddings: EmbeddingConfig,
     pub memory: MemoryConfig,
+    pub conversations: ConversationSettings,
 }
 
 /// Where the local gateway listens, the largest request body any function accepts, and the
@@ -139,6 +141,7 @@ impl Config {
             seed: SeedConfig::from_sources(sources)?,
             avatars: AvatarConfig::from_sources(sources)?,
             memory: MemoryConfig::from_sources(sources, &embeddings)?,
+            conversations: ConversationSettings::from_sources(sources)?,
             embeddings,
         })
     }

@@ -31,6 +31,8 @@ pub struct TurnStart {
     pub personality_id: String,
     pub max_tokens: u32,
     pub max_tokens_reduced: bool,
+    /// The stored conversation the turn belongs to.
+    pub conversation_id: Option<String>,
 }
 
 /// The client of a streamed turn, as the turn sees it: a channel whose receiver is the response

@@ -2,6 +2,7 @@
 //! release the hold. Turns (`turn`), memory's embeddings (`embedding`) and the benchmark all go
 //! through it, so the hold's lifetime, the 402 and the ledger row's metadata cannot drift apart.
 
+pub mod conversation;
 pub mod embedding;
 pub mod generation;
 pub mod turn;

@@ -9,12 +9,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 
+use super::conversation::{self, Answer, ConversationTurn, Plan, Saved};
 use super::embedding::{self, Payer, Purpose};
 use super::generation::{Generation, Live, Stop, TurnEvent, TurnStart, generate};
 use super::{Billed, CallSpec, ChargeKind, Metered, Settled, details};
 use crate::auth::AuthUser;
-use crate::budget::rules::{injected_prompt_bound, input_token_bound};
+use crate::budget::rules::{injected_prompt_bound, input_token_bound, message_token_bound};
 use crate::chat::{FinishReason, Message, ToolCall};
+use crate::conversation::MessageStatus;
+use crate::conversation::context::{drop_unanswered_tool_calls, input_budget, omit_oldest};
 use crate::db::{agents, idempotency, personas};
 use crate::engine::{ChunkStream, EngineError};
 use crate::memory::store::{self, Scope};
@@ -35,6 +38,9 @@ pub struct TurnInput {
     pub messages: Vec<Message>,
     pub overrides: Overrides,
     pub tools: Option<Vec<String>>,
+    /// A turn of a stored conversation (`conversation_id` or `"save": true`): its history is
+    /// loaded first and its answer stored with its charge.
+    pub conversation: Option<ConversationTurn>,
 }
 
 /// Who is asking, how the request is traced, and who watches it. Owned, so a turn can run in a
@@ -89,6 +95,8 @@ pub struct TurnOutcome {
     pub memory_doc_ids: Vec<String>,
     /// Why the answer ended before the provider finished it; `None` for a whole answer.
     pub stop: Option<Stop>,
+    /// Where a conversation turn was stored.
+    pub conversation: Option<Saved>,
 }
 
 impl TurnOutcome {
@@ -134,6 +142,17 @@ async fn charged_turn(
     // now, or sooner when the invocation ends sooner.
     let deadline = read_deadline(state.config.engines.retry.deadline, context.must_end_by);
     let user = &context.user;
+    // Another user's conversation is a 404 before anything else is looked at.
+    let (saving, messages) = match &turn.conversation {
+        Some(asked) => {
+            let plan = conversation::plan(state, &user.id, asked, turn.messages).await?;
+            let mut messages = plan.history.clone();
+            messages.extend(plan.new_messages.iter().map(|(_, m)| m.clone()));
+            drop_unanswered_tool_calls(&mut messages);
+            (Some(plan), messages)
+        }
+        None => (None, turn.messages),
+    };
     let agent = resolve_agent(state, user, turn.provider, turn.model.as_deref()).await?;
     let personality = resolve_personality(state, user, &turn.personality_id).await?;
     let price = state
@@ -145,7 +164,7 @@ async fn charged_turn(
         })?;
     let mut prepared = orchestrator::prepare_turn(
         &personality,
-        turn.messages,
+        messages,
         turn.overrides,
         turn.tools.as_deref(),
         &state.tools,
@@ -158,8 +177,28 @@ async fn charged_turn(
     }
 
     let offers_tools = !prepared.input.tools.is_empty();
-    let input_bound =
-        input_token_bound(&prepared.input) + injected_prompt_bound(turn.provider, offers_tools);
+    let injected = injected_prompt_bound(turn.provider, offers_tools);
+    // A stored conversation's oldest turns are left out past the input budget; the reservation
+    // below is for exactly what is sent.
+    let whole_bound = input_token_bound(&prepared.input) + injected;
+    let history_omitted = match &saving {
+        Some(plan) => omit_oldest(
+            &mut prepared.input.messages,
+            plan.new_messages.len(),
+            whole_bound,
+            input_budget(
+                state.config.conversations.max_input_tokens,
+                known_context_window(state, turn.provider),
+                prepared
+                    .input
+                    .max_tokens
+                    .unwrap_or(state.config.turns.default_max_tokens),
+            ),
+            message_token_bound,
+        ),
+        None => 0,
+    };
+    let input_bound = input_token_bound(&prepared.input) + injected;
     let spec = CallSpec {
         user_id: &user.id,
         agent_id: Some(&agent.id),
@@ -207,6 +246,7 @@ async fn charged_turn(
             personality_id: personality.id.clone(),
             max_tokens: metered.max_tokens(),
             max_tokens_reduced: metered.hold.reservation.clamped,
+            conversation_id: saving.as_ref().map(|plan| plan.conversation_id.clone()),
         };
         // A client already gone is noticed by `generate`, which then charges the input.
         let _ = live.send(TurnEvent::Started(start)).await;
@@ -232,7 +272,11 @@ async fn charged_turn(
     }
 
     let billed = generation.billed(input_bound, metered.max_tokens());
-    let row = details(json!({ "personality_id": personality.id }));
+    let mut row = details(json!({ "personality_id": personality.id }));
+    if let Some(plan) = &saving {
+        // A link only: the ledger row stays when the conversation is deleted.
+        row.insert("conversation_id".into(), json!(plan.conversation_id));
+    }
     let finish_reason = generation
         .finish_reason
         .unwrap_or(if generation.tool_calls.is_empty() {
@@ -258,12 +302,42 @@ async fn charged_turn(
         max_tokens_reduced: metered.hold.reservation.clamped,
         memory_doc_ids: memory::doc_ids(&memory_hits),
         stop: generation.stop.clone(),
+        conversation: None,
     };
     let whole = generation.stop.is_none();
-    let outcome = settle(state, context, &metered, billed, row, whole, outcome).await?;
+    let storing = saving.as_ref().map(|plan| Storing {
+        plan,
+        answer: Answer {
+            text: &generation.text,
+            tool_calls: &generation.tool_calls,
+            status: match &generation.stop {
+                None => MessageStatus::Complete,
+                Some(Stop::ClientDisconnected) => MessageStatus::Stopped,
+                Some(_) => MessageStatus::Failed,
+            },
+            usage: billed.usage,
+            trace_id: &context.trace_id,
+            personality_id: &personality.id,
+            engine: turn.provider.as_str(),
+            model: &agent.model,
+        },
+        history_omitted,
+    });
+    let outcome = settle(
+        state, context, &metered, billed, row, whole, storing, outcome,
+    )
+    .await?;
     record_xray(state, context, &xray).await;
     log_turn(user, &outcome, &memory_hits, &xray, started);
     Ok(outcome)
+}
+
+/// The context window of the model a turn runs on, when Helix knows it: the in-process model's
+/// (`HELIX_LOCAL_CONTEXT_TOKENS`), used for `local` when no local server is configured.
+fn known_context_window(state: &AppState, provider: Provider) -> Option<u64> {
+    let engines = &state.config.engines;
+    (provider == Provider::Local && engines.local_base_url.is_none())
+        .then(|| u64::from(engines.local_chat.context_tokens))
 }
 
 /// The engine deadline from now, or earlier if the invocation ends sooner (less the margin the
@@ -313,7 +387,16 @@ fn log_turn(
     );
 }
 
-/// Charges the turn; a `whole` answer with an Idempotency-Key is stored in the same transaction.
+/// A conversation turn's answer, to store with its charge.
+struct Storing<'a> {
+    plan: &'a Plan,
+    answer: Answer<'a>,
+    history_omitted: usize,
+}
+
+/// Charges the turn; a `whole` answer with an Idempotency-Key, and a conversation turn's answer
+/// (whole or not), are stored in the same transaction.
+#[allow(clippy::too_many_arguments)]
 async fn settle(
     state: &AppState,
     context: &TurnContext,
@@ -321,18 +404,33 @@ async fn settle(
     billed: Billed,
     row: serde_json::Map<String, Value>,
     whole: bool,
+    storing: Option<Storing<'_>>,
     outcome: impl Fn(&Settled) -> TurnOutcome,
 ) -> Result<TurnOutcome, ApiError> {
     let keyed = context.idempotency.as_ref().filter(|_| whole);
-    let Some(keyed) = keyed else {
+    if keyed.is_none() && storing.is_none() {
         let settled = metered.settle(&state.db, billed, row).await?;
         return Ok(outcome(&settled));
-    };
+    }
     let mut tx = state.db.begin().await?;
     let settled = metered.settle(&mut *tx, billed, row).await?;
-    let outcome = outcome(&settled);
-    let stored = (keyed.render)(&outcome).map_err(ApiError::internal)?;
-    idempotency::complete(&mut *tx, &context.user.id, &keyed.key, &stored).await?;
+    let mut outcome = outcome(&settled);
+    if let Some(storing) = &storing {
+        let saved = conversation::store_answer(
+            &mut tx,
+            &context.user.id,
+            storing.plan,
+            &storing.answer,
+            &settled,
+            storing.history_omitted,
+        )
+        .await?;
+        outcome.conversation = Some(saved);
+    }
+    if let Some(keyed) = keyed {
+        let stored = (keyed.render)(&outcome).map_err(ApiError::internal)?;
+        idempotency::complete(&mut *tx, &context.user.id, &keyed.key, &stored).await?;
+    }
     tx.commit().await?;
     Ok(outcome)
 }

@@ -8,6 +8,10 @@ import type {
   AvatarUploadRequest,
   Budget,
   BudgetQuery,
+  Conversation,
+  ConversationPage,
+  ConversationQuery,
+  ExportFormat,
   CreateAgent,
   CreatePersona,
   Grant,
@@ -19,6 +23,7 @@ import type {
   PersonaPage,
   TurnRequest,
   UpdateAgent,
+  UpdateConversation,
   UpdatePersona,
   VerifyResponse,
 } from './types'
@@ -73,6 +78,20 @@ export function helixApi(client: ApiClient) {
     /** A presigned PUT for a new avatar; send the file with uploadToPresignedUrl (./upload). */
     requestAvatarUpload: (personaId: string, upload: AvatarUploadRequest) =>
       request<AvatarUpload>(`/v1/personas/${id(personaId)}/avatar`, { method: 'POST', body: upload }),
+    listConversations: ({ archived, ...query }: ConversationQuery = {}) =>
+      request<ConversationPage>('/v1/conversations', {
+        query: { ...query, archived: archived === undefined ? undefined : String(archived) },
+      }),
+    getConversation: (conversationId: string) => request<Conversation>(`/v1/conversations/${id(conversationId)}`),
+    updateConversation: (conversationId: string, change: UpdateConversation) =>
+      request<Conversation>(`/v1/conversations/${id(conversationId)}`, { method: 'PATCH', body: change }),
+    deleteConversation: (conversationId: string) =>
+      request<undefined>(`/v1/conversations/${id(conversationId)}`, { method: 'DELETE' }),
+    /** The conversation as a file to download (Markdown or JSON). */
+    exportConversation: async (conversationId: string, format: ExportFormat) => {
+      const response = await client.open(`/v1/conversations/${id(conversationId)}/export`, { query: { format } })
+      return response.blob()
+    },
     /** Admins only: anyone else gets 403 admin_only. */
     createGrant: (grant: GrantRequest) => request<Grant>('/v1/budget/grants', { method: 'POST', body: grant }),
   }

@@ -50,6 +50,14 @@ export interface TurnRequest {
   tools?: string[]
   /** true: the answer is a `text/event-stream` of TurnEvents (./turnStream) instead of one JSON body. */
   stream?: boolean
+  /** Continue this stored conversation: `messages` are only the new ones. */
+  conversation_id?: string
+  /** Without conversation_id: store this turn as a new conversation. */
+  save?: boolean
+  /** With conversation_id and no messages: answer the last question again (the old answer stays a version). */
+  regenerate?: boolean
+  /** With conversation_id and one user message: a new version of this earlier question. */
+  edit_message_id?: string
 }
 
 export interface TokenUsage {
@@ -75,6 +83,8 @@ export interface TurnStart {
   personality_id: string
   max_tokens: number
   max_tokens_reduced: boolean
+  /** A saved turn's conversation. */
+  conversation_id?: string
 }
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'other'
@@ -88,6 +98,10 @@ export interface TurnDone {
   usage_estimated: boolean
   finish_reason: FinishReason
   memory_doc_ids: string[]
+  /** A saved turn's conversation, its stored answer, and the stored messages left out to fit the budget. */
+  conversation_id?: string
+  message_id?: string
+  history_omitted?: number
 }
 
 /** A streamed turn's `error` event: the provider failed mid-answer; what it generated was charged. */
@@ -259,3 +273,76 @@ export interface Health {
   status: 'ok'
   database: 'ok'
 }
+
+/** A stored conversation as lists and pages show it (GET /v1/conversations…). */
+export interface ConversationSummary {
+  id: string
+  title: string
+  personality_id: string
+  engine: Provider
+  model: string
+  pinned: boolean
+  archived: boolean
+  current_message_id: string | null
+  message_count: number
+  usage: TokenUsage
+  /** Every answer's cost, every version counted. */
+  cost: Cost
+  last_message_at: string
+  created_at: string
+  updated_at: string
+}
+
+export interface ListedConversation extends ConversationSummary {
+  /** With a search: the match, the matched words between « and ». */
+  snippet: string | null
+}
+
+export interface ConversationPage {
+  conversations: ListedConversation[]
+  next_cursor: string | null
+}
+
+export type StoredStatus = 'complete' | 'stopped' | 'failed'
+
+export interface StoredMessage {
+  id: string
+  parent_id: string | null
+  role: MessageRole
+  content: string
+  tool_calls: ToolCall[]
+  tool_call_id: string | null
+  status: StoredStatus
+  usage: TokenUsage | null
+  cost: Cost
+  trace_id: string | null
+  created_at: string
+  /** Every version of this message, oldest first; this one is at `version` (from 1). */
+  versions: string[]
+  version: number
+}
+
+export interface Conversation extends ConversationSummary {
+  /** The active branch, first message first. */
+  messages: StoredMessage[]
+}
+
+export interface ConversationQuery {
+  limit?: number
+  cursor?: string
+  q?: string
+  archived?: boolean
+}
+
+export interface UpdateConversation {
+  title?: string
+  pinned?: boolean
+  archived?: boolean
+  /** Switch to this version of a message. */
+  active_message_id?: string
+}
+
+export type ExportFormat = 'markdown' | 'json'
+
+/** The API's limit on a conversation's title. */
+export const CONVERSATION_TITLE_MAX = 200

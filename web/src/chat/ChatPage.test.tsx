@@ -91,6 +91,7 @@ describe('the chat', () => {
       model: 'claude-3-5-haiku',
       personalityId: 'p-42',
       stream: true,
+      save: true,
       messages: [
         { role: 'user', content: 'first question' },
         { role: 'assistant', content: 'answer 1' },

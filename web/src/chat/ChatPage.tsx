@@ -1,11 +1,17 @@
 // Chat: pick a personality and an engine, then talk (answers stream in; Stop ends one early); answer
 // the tool calls an answer asks for. Locked (composer and tool results disabled) when the budget is spent.
-import { useState } from 'react'
+// Every chat is stored: the sidebar lists them, each has its own URL (/c/{id}), and the page shows
+// what the conversation has cost so far, with regenerate, edit, versions and export.
+import { useCallback, useEffect, useRef, useState } from 'react'
 import { useApi } from '../api/context'
 import { useBudget } from '../budget/context'
 import { LockoutPanel } from '../budget/LockoutPanel'
+import { ExportButtons } from '../conversations/ExportButtons'
+import { openConversation, useConversationPath } from '../conversations/location'
+import { Sidebar } from '../conversations/Sidebar'
 import { hrefFor } from '../router'
 import { ErrorMessage } from '../ui/ErrorMessage'
+import { formatMicros } from '../ui/format'
 import { useLoad } from '../ui/useLoad'
 import { Composer } from './Composer'
 import { ConversationView } from './ConversationView'
@@ -27,7 +33,19 @@ export function ChatPage() {
       available: answer.available_providers,
     }
   })
-  const conversation = useConversation()
+  const pathId = useConversationPath()
+  // The conversation this page saved itself: its new URL must not load it over the answer streaming in.
+  const savedHere = useRef<string | null>(null)
+  // Bumped when a turn is stored, so the sidebar reads its list again.
+  const [changed, setChanged] = useState(0)
+  const [sidebarOpen, setSidebarOpen] = useState(false)
+  const [openError, setOpenError] = useState<unknown>(null)
+  const onSaved = useCallback((id: string) => {
+    savedHere.current = id
+    openConversation(id, { replace: true })
+    setChanged((value) => value + 1)
+  }, [])
+  const conversation = useConversation({ onSaved })
   const [chosenPersonalityId, setPersonalityId] = useState<string | null>(null)
   const [chosenAgentId, setAgentId] = useState<string | null>(null)
   const [draft, setDraft] = useState('')
@@ -43,8 +61,10 @@ export function ChatPage() {
     personalityList.find((p) => p.id === chosenPersonalityId) ??
     personalityList.find((p) => p.id === DEFAULT_PERSONALITY) ??
     personalityList[0]
+  const stored = conversation.stored
   const agent =
     agentList.find((a) => a.id === chosenAgentId) ??
+    agentList.find((a) => stored !== null && a.provider === stored.engine && a.model === stored.model) ??
     agentList.find((a) => available.includes(a.provider)) ??
     agentList[0]
 
@@ -58,6 +78,33 @@ export function ChatPage() {
   const controlsDisabled = locked || busy
 
   const toolCalls = unansweredToolCalls(conversation.entries)
+
+  // The URL names the conversation to show: a link, a reload, Back and the sidebar all go through it.
+  const { conversationId, load, reset } = conversation
+  useEffect(() => {
+    if (pathId === conversationId || (pathId !== null && pathId === savedHere.current)) return
+    setOpenError(null)
+    if (pathId === null) {
+      reset()
+      return
+    }
+    let current = true
+    api.getConversation(pathId).then(
+      (stored) => {
+        if (!current) return
+        load(stored)
+        // It continues with the personality, engine and model it last used (when the person has them).
+        setPersonalityId(stored.personality_id)
+        setAgentId(null)
+      },
+      (error: unknown) => {
+        if (current) setOpenError(error)
+      },
+    )
+    return () => {
+      current = false
+    }
+  }, [api, pathId, conversationId, load, reset])
 
   function target(): TurnTarget | null {
     if (!agent || !personality || locked) return null
@@ -84,6 +131,33 @@ export function ChatPage() {
     void conversation.sendToolResults(results, to)
   }
 
+  function newChat() {
+    savedHere.current = null
+    setToolDraft({})
+    setSidebarOpen(false)
+    if (pathId === null) reset()
+    else openConversation(null)
+  }
+
+  const actions = conversation.conversationId
+    ? {
+        disabled: controlsDisabled || disabledReason !== null,
+        onRegenerate: () => {
+          const to = target()
+          if (to) void conversation.regenerate(to)
+        },
+        onEdit: (messageId: string, text: string) => {
+          const to = target()
+          if (to) void conversation.edit(messageId, text, to)
+        },
+        onSwitchVersion: (messageId: string) => {
+          conversation.switchVersion(messageId).catch((error: unknown) => {
+            setOpenError(error)
+          })
+        },
+      }
+    : undefined
+
   function discard() {
     const outgoing = conversation.discard()
     if (outgoing?.kind === 'user') setDraft(outgoing.text)
@@ -93,7 +167,40 @@ export function ChatPage() {
   }
 
   return (
-    <div className="space-y-4">
+    <div className="md:grid md:grid-cols-[14rem_minmax(0,1fr)] md:items-start md:gap-4">
+      <div className="mb-3 md:mb-0">
+        <button
+          type="button"
+          aria-expanded={sidebarOpen}
+          aria-controls="conversation-sidebar"
+          onClick={() => {
+            setSidebarOpen((value) => !value)
+          }}
+          className="btn-secondary w-full md:hidden"
+        >
+          {sidebarOpen ? 'Hide conversations' : 'Conversations'}
+        </button>
+        <div id="conversation-sidebar" className={`${sidebarOpen ? 'mt-2 block' : 'hidden'} md:mt-0 md:block`}>
+          <Sidebar
+            activeId={conversation.conversationId}
+            changed={changed}
+            onNewChat={newChat}
+            newChatDisabled={busy}
+            onChanged={(id, deleted) => {
+              if (deleted && id === conversation.conversationId) newChat()
+            }}
+          />
+        </div>
+      </div>
+    <div className="min-w-0 space-y-4">
+      {conversation.stored && (
+        <section aria-label="This conversation" className="flex flex-wrap items-center justify-between gap-2 rounded-lg bg-white p-3 shadow-sm">
+          <h1 className="min-w-0 truncate text-base font-semibold">{conversation.stored.title}</h1>
+          <span className="text-sm text-slate-700">Conversation cost: {formatMicros(conversation.stored.cost.micros)}</span>
+          <ExportButtons conversationId={conversation.stored.id} />
+        </section>
+      )}
+      {openError !== null && <ErrorMessage error={openError} />}
       <section aria-label="Chat settings" className="space-y-3 rounded-lg bg-white p-3 shadow-sm sm:p-4">
         {personalities.error !== null && <ErrorMessage error={personalities.error} />}
         {agents.error !== null && <ErrorMessage error={agents.error} />}
@@ -125,17 +232,6 @@ export function ChatPage() {
             )}
           </>
         )}
-        <button
-          type="button"
-          onClick={() => {
-            conversation.reset()
-            setToolDraft({})
-          }}
-          disabled={busy || (conversation.entries.length === 0 && !conversation.pending)}
-          className="btn-secondary"
-        >
-          New conversation
-        </button>
       </section>
 
       <section aria-label="Messages">
@@ -145,6 +241,7 @@ export function ChatPage() {
           canRetry={!locked}
           onRetry={() => void conversation.retry()}
           onDiscard={discard}
+          actions={actions}
           toolResultForm={
             toolCalls.length > 0 && (
               <ToolResultForm
@@ -171,6 +268,7 @@ export function ChatPage() {
         disabled={locked || disabledReason !== null}
         disabledReason={disabledReason}
       />
+    </div>
     </div>
   )
 }

@@ -2,10 +2,16 @@
 // gets one Idempotency-Key, reused by "Try again" while no answer has begun, so a request that reached
 // the server before the connection dropped is charged once. A send is either the person's message or
 // the results of the tool calls the last answer asked for.
+//
+// Every chat is stored on the server: the first send saves it (`"save": true`) and the answer names
+// the new conversation; later sends carry its `conversation_id` and only the new messages. An answer
+// can be regenerated and a question edited; the earlier versions stay on the server.
 import { useCallback, useEffect, useRef, useState } from 'react'
 import { useApi } from '../api/context'
-import type { Message, Provider, ToolCall, TurnRequest } from '../api/types'
+import type { Conversation, Message, Provider, ToolCall, TurnRequest } from '../api/types'
 import { useBudget } from '../budget/context'
+import { entriesOf } from '../conversations/history'
+import { mergeStored } from '../conversations/merge'
 import {
   NEW_ANSWER,
   interrupted,
@@ -25,12 +31,26 @@ export interface ToolResult {
   content: string
 }
 
-export type Outgoing = { kind: 'user'; text: string } | { kind: 'tool'; results: ToolResult[] }
+export type Outgoing =
+  | { kind: 'user'; text: string }
+  | { kind: 'tool'; results: ToolResult[] }
+  /** The last answer, again. */
+  | { kind: 'regenerate' }
+  /** A new version of the stored question `messageId`. */
+  | { kind: 'edit'; messageId: string; text: string }
+
+/** Where an entry is stored, and its versions (regenerated answers, edited questions). */
+export interface StoredRef {
+  messageId: string
+  versions: string[]
+  /** From 1. */
+  version: number
+}
 
 export type ChatEntry =
-  | { kind: 'user'; id: string; text: string }
+  | { kind: 'user'; id: string; text: string; stored?: StoredRef }
   | { kind: 'tool'; id: string; results: ToolResult[] }
-  | { kind: 'assistant'; id: string; answer: Answer }
+  | { kind: 'assistant'; id: string; answer: Answer; stored?: StoredRef }
 
 /** A send whose answer has not begun: still waiting for it, or refused (to try again or discard). */
 export interface PendingSend {
@@ -49,10 +69,26 @@ export interface TurnTarget {
   personalityId: string
 }
 
-function toEntry(outgoing: Outgoing, id: string): ChatEntry {
-  return outgoing.kind === 'user'
-    ? { kind: 'user', id, text: outgoing.text }
-    : { kind: 'tool', id, results: outgoing.results }
+function toEntry(outgoing: Outgoing, id: string): ChatEntry | null {
+  switch (outgoing.kind) {
+    case 'user':
+    case 'edit':
+      return { kind: 'user', id, text: outgoing.text }
+    case 'tool':
+      return { kind: 'tool', id, results: outgoing.results }
+    case 'regenerate':
+      return null
+  }
+}
+
+/** The entries a send continues from: a regenerate replaces the last answer, an edit its question on. */
+function entriesBefore(entries: ChatEntry[], outgoing: Outgoing): ChatEntry[] {
+  if (outgoing.kind === 'regenerate') return entries.at(-1)?.kind === 'assistant' ? entries.slice(0, -1) : entries
+  if (outgoing.kind === 'edit') {
+    const at = entries.findIndex((entry) => entry.kind === 'user' && entry.stored?.messageId === outgoing.messageId)
+    return at >= 0 ? entries.slice(0, at) : entries
+  }
+  return entries
 }
 
 /**
@@ -93,13 +129,40 @@ function withAnswer(entries: ChatEntry[], id: string, answer: Answer): ChatEntry
   return entries.map((entry) => (entry.kind === 'assistant' && entry.id === id ? { ...entry, answer } : entry))
 }
 
-export function useConversation() {
+export function useConversation({ onSaved }: { onSaved?: (conversationId: string) => void } = {}) {
   const api = useApi()
   const { recordRemaining } = useBudget()
   const [entries, setEntries] = useState<ChatEntry[]>([])
   const [pending, setPending] = useState<PendingSend | null>(null)
+  // The stored conversation this chat is (null until its first answer names it), as last read.
+  const [conversationId, setConversationId] = useState<string | null>(null)
+  const [stored, setStored] = useState<Conversation | null>(null)
   // The turn in flight, to stop it.
   const inFlight = useRef<AbortController | null>(null)
+  // Counts sends and loads, so a refresh that a newer one overtook is dropped.
+  const generation = useRef(0)
+  const savedCallback = useRef(onSaved)
+  useEffect(() => {
+    savedCallback.current = onSaved
+  }, [onSaved])
+
+  /**
+   * Reads the stored conversation again after a turn: its ids, versions and running cost. `at` is
+   * the turn's generation: a newer send, load or reset wins over it.
+   */
+  const refresh = useCallback(
+    async (id: string, at: number) => {
+      try {
+        const conversation = await api.getConversation(id)
+        if (generation.current !== at || inFlight.current) return
+        setStored(conversation)
+        setEntries((current) => mergeStored(current, entriesOf(conversation)))
+      } catch {
+        // The chat still shows what it has; the next turn or a reload reads it again.
+      }
+    },
+    [api],
+  )
 
   // Leaving the chat stops its answer: nobody would read the rest, and it would keep costing.
   useEffect(() => () => inFlight.current?.abort(), [])
@@ -127,11 +190,15 @@ export function useConversation() {
       const controller = new AbortController()
       inFlight.current = controller
       setPending({ ...send, status: 'sending', error: null })
+      generation.current += 1
+      const mine = generation.current
       const answerId = `${send.idempotencyKey}:answer`
+      let savedAs = send.request.conversation_id ?? null
       const begin = (answer: Answer) => {
+        const sent = toEntry(send.outgoing, send.idempotencyKey)
         setEntries((current) => [
-          ...current,
-          toEntry(send.outgoing, send.idempotencyKey),
+          ...entriesBefore(current, send.outgoing),
+          ...(sent ? [sent] : []),
           { kind: 'assistant', id: answerId, answer },
         ])
         setPending(null)
@@ -143,6 +210,11 @@ export function useConversation() {
       try {
         for await (const event of api.streamTurn(send.request, send.idempotencyKey, controller.signal)) {
           const next = withEvent(answer ?? NEW_ANSWER, event)
+          if (event.type === 'start' && event.start.conversation_id && !savedAs) {
+            savedAs = event.start.conversation_id
+            setConversationId(savedAs)
+            savedCallback.current?.(savedAs)
+          }
           if (answer === null) begin(next)
           else setEntries((current) => withAnswer(current, answerId, next))
           answer = next
@@ -155,7 +227,10 @@ export function useConversation() {
       } finally {
         if (inFlight.current === controller) inFlight.current = null
       }
-      if (!failure) return
+      if (!failure) {
+        if (savedAs) void refresh(savedAs, mine)
+        return
+      }
 
       const stopped = controller.signal.aborted
       if (answer === null && !stopped) {
@@ -167,23 +242,31 @@ export function useConversation() {
         answer = NEW_ANSWER
         begin(answer)
       }
+      if (generation.current !== mine) return
       await settle(answerId, answer, stopped ? 'stopped' : 'cut')
+      if (savedAs) await refresh(savedAs, mine)
     },
-    [api, recordRemaining, settle],
+    [api, recordRemaining, settle, refresh],
   )
 
   const start = useCallback(
     (outgoing: Outgoing, target: TurnTarget) => {
       const idempotencyKey = crypto.randomUUID()
-      const request: TurnRequest = {
-        engine: target.engine,
-        model: target.model,
-        personalityId: target.personalityId,
-        messages: toMessages([...entries, toEntry(outgoing, idempotencyKey)]),
-      }
+      const sent = toEntry(outgoing, idempotencyKey)
+      const base = { engine: target.engine, model: target.model, personalityId: target.personalityId }
+      // A stored conversation has its history on the server: only what is new is sent.
+      const request: TurnRequest = conversationId
+        ? {
+            ...base,
+            conversation_id: conversationId,
+            messages: sent ? toMessages([sent]) : [],
+            ...(outgoing.kind === 'regenerate' ? { regenerate: true } : {}),
+            ...(outgoing.kind === 'edit' ? { edit_message_id: outgoing.messageId } : {}),
+          }
+        : { ...base, save: true, messages: toMessages([...entries, ...(sent ? [sent] : [])]) }
       return run({ outgoing, request, idempotencyKey, status: 'sending', error: null })
     },
-    [entries, run],
+    [entries, run, conversationId],
   )
 
   const send = useCallback(
@@ -194,6 +277,32 @@ export function useConversation() {
   const sendToolResults = useCallback(
     (results: ToolResult[], target: TurnTarget) => start({ kind: 'tool', results }, target),
     [start],
+  )
+
+  const regenerate = useCallback((target: TurnTarget) => start({ kind: 'regenerate' }, target), [start])
+
+  const edit = useCallback(
+    (messageId: string, text: string, target: TurnTarget) => start({ kind: 'edit', messageId, text }, target),
+    [start],
+  )
+
+  /** Shows a stored conversation, as read from the server. */
+  const load = useCallback((conversation: Conversation) => {
+    generation.current += 1
+    inFlight.current?.abort()
+    setConversationId(conversation.id)
+    setStored(conversation)
+    setEntries(entriesOf(conversation))
+    setPending(null)
+  }, [])
+
+  /** Switches a message to another of its versions; the chat continues on that branch. */
+  const switchVersion = useCallback(
+    async (messageId: string) => {
+      if (!conversationId) return
+      load(await api.updateConversation(conversationId, { active_message_id: messageId }))
+    },
+    [api, conversationId, load],
   )
 
   const retry = useCallback(() => (pending ? run(pending) : Promise.resolve()), [pending, run])
@@ -210,12 +319,32 @@ export function useConversation() {
   }, [])
 
   const reset = useCallback(() => {
+    generation.current += 1
+    inFlight.current?.abort()
     setEntries([])
     setPending(null)
+    setConversationId(null)
+    setStored(null)
   }, [])
 
   const last = entries.at(-1)
   const busy = pending?.status === 'sending' || (last?.kind === 'assistant' && isStreaming(last.answer))
 
-  return { entries, pending, busy, send, sendToolResults, retry, discard, stop, reset }
+  return {
+    entries,
+    pending,
+    busy,
+    conversationId,
+    stored,
+    send,
+    sendToolResults,
+    regenerate,
+    edit,
+    load,
+    switchVersion,
+    retry,
+    discard,
+    stop,
+    reset,
+  }
 }

@@ -245,6 +245,7 @@ export function signedInRoutes(
   return {
     'GET /v1/budget': () => jsonResponse(200, budget({ balance_cents: balanceCents })),
     'GET /v1/personalities': () => jsonResponse(200, { personalities: PERSONALITIES }),
+    'GET /v1/conversations': () => jsonResponse(200, { conversations: [], next_cursor: null }),
     'GET /v1/agents': () =>
       jsonResponse(200, {
         agents: options.agents ?? [

@@ -7,3 +7,8 @@ afterEach(() => {
   sessionStorage.clear()
   window.location.hash = ''
 })
+
+// A stored conversation's URL (/c/{id}) is the page's path: each test starts on a new chat.
+afterEach(() => {
+  window.history.replaceState(null, '', '/')
+})

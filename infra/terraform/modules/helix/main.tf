@@ -6,8 +6,8 @@ data "aws_region" "current" {}
 locals {
   name = "helix-${var.environment}"
   # The functions SAM deploys (infra/sam/template.yaml names each helix-<env>-<name>).
-  function_names     = ["auth-verify", "turns", "personas", "agents", "budget", "memory", "budget-reconcile", "db-migrate"]
-  api_function_names = ["auth-verify", "turns", "personas", "agents", "budget", "memory"]
+  function_names     = ["auth-verify", "turns", "personas", "agents", "conversations", "budget", "memory", "budget-reconcile", "db-migrate"]
+  api_function_names = ["auth-verify", "turns", "personas", "agents", "conversations", "budget", "memory"]
 }
 
 module "observability" {
