@@ -104,9 +104,22 @@ impl TurnOutcome {
 }
 
 /// The agent a turn runs under.
-struct Agent {
-    id: String,
-    model: String,
+pub(super) struct Agent {
+    pub(super) id: String,
+    pub(super) model: String,
+}
+
+/// A turn ready for its metered call: the agent and price resolved, the engine input prepared
+/// (by `charged_turn` from a personality, or by `compat` from an OpenAI request), and the
+/// personality whose memory it recalls, if any.
+pub(super) struct Planned {
+    pub(super) provider: Provider,
+    pub(super) agent: Agent,
+    pub(super) price: crate::pricing::Price,
+    pub(super) personality: Option<Personality>,
+    pub(super) prepared: PreparedTurn,
+    pub(super) started: Instant,
+    pub(super) deadline: tokio::time::Instant,
 }
 
 /// Runs the turn. Unless it finished whole, the Idempotency-Key (if any) is given back, so a
@@ -117,6 +130,15 @@ pub async fn run_turn(
     turn: TurnInput,
 ) -> Result<TurnOutcome, ApiError> {
     let outcome = charged_turn(state, context, turn).await;
+    abandon_unless_finished(state, context, outcome).await
+}
+
+/// Gives the Idempotency-Key back unless the turn finished whole.
+pub(super) async fn abandon_unless_finished(
+    state: &AppState,
+    context: &TurnContext,
+    outcome: Result<TurnOutcome, ApiError>,
+) -> Result<TurnOutcome, ApiError> {
     let finished = matches!(&outcome, Ok(outcome) if outcome.stop.is_none());
     if !finished && let Some(keyed) = &context.idempotency {
         idempotency::abandon(&state.db, &context.user.id, &keyed.key).await?;
@@ -134,16 +156,11 @@ async fn charged_turn(
     // now, or sooner when the invocation ends sooner.
     let deadline = read_deadline(state.config.engines.retry.deadline, context.must_end_by);
     let user = &context.user;
-    let agent = resolve_agent(state, user, turn.provider, turn.model.as_deref()).await?;
+    let provider = turn.provider;
+    let agent = resolve_agent(state, user, provider, turn.model.as_deref()).await?;
     let personality = resolve_personality(state, user, &turn.personality_id).await?;
-    let price = state
-        .prices
-        .price(turn.provider.as_str(), &agent.model)
-        .map_err(|e| ApiError::BadRequest {
-            code: "model_not_priced",
-            message: e.to_string(),
-        })?;
-    let mut prepared = orchestrator::prepare_turn(
+    let price = model_price(state, provider, &agent.model)?;
+    let prepared = orchestrator::prepare_turn(
         &personality,
         turn.messages,
         turn.overrides,
@@ -152,21 +169,69 @@ async fn charged_turn(
         state.config.turns.default_max_tokens,
     )
     .map_err(plan_error)?;
-    let memory_hits = recall(state, context, &personality, &prepared).await?;
+    let planned = Planned {
+        provider,
+        agent,
+        price,
+        personality: Some(personality),
+        prepared,
+        started,
+        deadline,
+    };
+    run_planned(state, context, planned).await
+}
+
+pub(super) fn model_price(
+    state: &AppState,
+    provider: Provider,
+    model: &str,
+) -> Result<crate::pricing::Price, ApiError> {
+    state
+        .prices
+        .price(provider.as_str(), model)
+        .map_err(|e| ApiError::BadRequest {
+            code: "model_not_priced",
+            message: e.to_string(),
+        })
+}
+
+/// Memory recall, then the metered call: reserve → open the provider's stream → read it →
+/// settle or release.
+pub(super) async fn run_planned(
+    state: &AppState,
+    context: &TurnContext,
+    planned: Planned,
+) -> Result<TurnOutcome, ApiError> {
+    let Planned {
+        provider,
+        agent,
+        price,
+        personality,
+        mut prepared,
+        started,
+        deadline,
+    } = planned;
+    let user = &context.user;
+    let memory_hits = match &personality {
+        Some(personality) => recall(state, context, personality, &prepared).await?,
+        None => Vec::new(),
+    };
     if !memory_hits.is_empty() {
         orchestrator::add_context(&mut prepared, memory::context_block(&memory_hits));
     }
+    // Without a personality (an OpenAI-compatible call with none named) the ledger row says so.
+    let personality_id = personality.map(|p| p.id).unwrap_or_default();
 
     let offers_tools = !prepared.input.tools.is_empty();
     let input_bound =
-        input_token_bound(&prepared.input) + injected_prompt_bound(turn.provider, offers_tools);
+        input_token_bound(&prepared.input) + injected_prompt_bound(provider, offers_tools);
     let spec = CallSpec {
         user_id: &user.id,
         agent_id: Some(&agent.id),
         trace_id: &context.trace_id,
         request_id: &context.request_id,
         kind: ChargeKind::Completion,
-        provider: turn.provider.as_str(),
+        provider: provider.as_str(),
         model: &agent.model,
         price,
         price_table_version: state.prices.version(),
@@ -177,15 +242,16 @@ async fn charged_turn(
             .unwrap_or(state.config.turns.default_max_tokens),
         deadline: state.config.engines.retry.deadline,
         limits: state.config.call_limits,
+        api_key: user.api_key.as_ref(),
     };
     // The hold outlives the turn's deadline (it counts from the turn's start, before this).
     let metered = super::reserve(&state.db, spec).await?;
     prepared.input.max_tokens = Some(metered.max_tokens());
 
-    let mut xray = XrayCall::start(turn.provider, &agent.model);
+    let mut xray = XrayCall::start(provider, &agent.model);
     let opened = metered
         .call(&state.db, async {
-            let opened = open_stream(state, turn.provider, &agent.model, &prepared).await;
+            let opened = open_stream(state, provider, &agent.model, &prepared).await;
             if let Err(error) = &opened {
                 xray.finish(Err(error));
             }
@@ -202,9 +268,9 @@ async fn charged_turn(
     if let Some(live) = &context.live {
         let start = TurnStart {
             trace_id: context.trace_id.clone(),
-            provider: turn.provider,
+            provider,
             model: agent.model.clone(),
-            personality_id: personality.id.clone(),
+            personality_id: personality_id.clone(),
             max_tokens: metered.max_tokens(),
             max_tokens_reduced: metered.hold.reservation.clamped,
         };
@@ -232,7 +298,9 @@ async fn charged_turn(
     }
 
     let billed = generation.billed(input_bound, metered.max_tokens());
-    let row = details(json!({ "personality_id": personality.id }));
+    let row = details(json!({
+        "personality_id": (!personality_id.is_empty()).then_some(&personality_id),
+    }));
     let finish_reason = generation
         .finish_reason
         .unwrap_or(if generation.tool_calls.is_empty() {
@@ -250,9 +318,9 @@ async fn charged_turn(
         cost_cents: settled.settlement.cost_cents,
         balance_micros: settled.settlement.balance_micros,
         balance_cents: settled.settlement.balance_cents,
-        provider: turn.provider,
+        provider,
         model: agent.model.clone(),
-        personality_id: personality.id.clone(),
+        personality_id: personality_id.clone(),
         trace_id: context.trace_id.clone(),
         max_tokens: metered.max_tokens(),
         max_tokens_reduced: metered.hold.reservation.clamped,
@@ -268,7 +336,7 @@ async fn charged_turn(
 
 /// The engine deadline from now, or earlier if the invocation ends sooner (less the margin the
 /// settlement needs).
-fn read_deadline(
+pub(super) fn read_deadline(
     engine_deadline: Duration,
     must_end_by: Option<SystemTime>,
 ) -> tokio::time::Instant {
@@ -337,7 +405,7 @@ async fn settle(
     Ok(outcome)
 }
 
-async fn resolve_agent(
+pub(super) async fn resolve_agent(
     state: &AppState,
     user: &AuthUser,
     provider: Provider,
@@ -364,7 +432,7 @@ async fn resolve_agent(
 }
 
 /// A preset by id, else one of the caller's own personas; anyone else's persona does not exist.
-async fn resolve_personality(
+pub(super) async fn resolve_personality(
     state: &AppState,
     user: &AuthUser,
     id: &str,
@@ -413,6 +481,7 @@ async fn recall(
         user_id,
         trace_id: &context.trace_id,
         request_id: &context.request_id,
+        api_key: context.user.api_key.as_ref(),
     };
     let mut metered =
         embedding::embed(state, &payer, Purpose::TurnRetrieval, &[query.to_owned()]).await?;
