@@ -4,11 +4,14 @@ import { streamTurn } from './turnStream'
 import type {
   Agent,
   Agents,
+  ApiKeys,
   AvatarUpload,
   AvatarUploadRequest,
   Budget,
   BudgetQuery,
   CreateAgent,
+  CreatedKey,
+  CreateKeyRequest,
   CreatePersona,
   Grant,
   GrantRequest,
@@ -73,6 +76,10 @@ export function helixApi(client: ApiClient) {
     /** A presigned PUT for a new avatar; send the file with uploadToPresignedUrl (./upload). */
     requestAvatarUpload: (personaId: string, upload: AvatarUploadRequest) =>
       request<AvatarUpload>(`/v1/personas/${id(personaId)}/avatar`, { method: 'POST', body: upload }),
+    listKeys: () => request<ApiKeys>('/v1/keys'),
+    /** The answer holds the key's secret: show it once, never store it. */
+    createKey: (key: CreateKeyRequest) => request<CreatedKey>('/v1/keys', { method: 'POST', body: key }),
+    revokeKey: (keyId: string) => request<undefined>(`/v1/keys/${id(keyId)}`, { method: 'DELETE' }),
     /** Admins only: anyone else gets 403 admin_only. */
     createGrant: (grant: GrantRequest) => request<Grant>('/v1/budget/grants', { method: 'POST', body: grant }),
   }
