@@ -117,8 +117,16 @@ async fn authenticate_key(state: &AppState, secret: &str) -> Result<AuthUser, Ap
             tracing::info!(reason = "no such key", "API key refused");
             ApiError::InvalidToken
         })?;
-    if holder.revoked || holder.expired {
-        let reason = if holder.revoked { "revoked" } else { "expired" };
+    let refused = if holder.revoked {
+        Some("revoked")
+    } else if holder.expired {
+        Some("expired")
+    } else if holder.predates_revocation {
+        Some("its user's tokens were revoked")
+    } else {
+        None
+    };
+    if let Some(reason) = refused {
         tracing::info!(user_id = %holder.user.id, api_key_id = %holder.key_id, reason, "API key refused");
         return Err(ApiError::InvalidToken);
     }

@@ -99,6 +99,9 @@ pub struct KeyHolder {
     pub key_prefix: String,
     pub revoked: bool,
     pub expired: bool,
+    /// Created before its user's `tokens_valid_after` (an admin's revocation, or a passcode no
+    /// longer configured): refused with the user's tokens.
+    pub predates_revocation: bool,
 }
 
 /// The key with this hash and its user, in one statement that also records the key's use — at
@@ -109,7 +112,7 @@ pub async fn find_holder(
 ) -> Result<Option<KeyHolder>, sqlx::Error> {
     sqlx::query_as(
         "WITH key AS (
-             SELECT id, user_id, name, prefix, last_used_at,
+             SELECT id, user_id, name, prefix, last_used_at, created_at,
                     revoked_at IS NOT NULL AS revoked,
                     expires_at IS NOT NULL AND expires_at <= now() AS expired
              FROM api_keys WHERE secret_sha256 = $1
@@ -124,7 +127,8 @@ pub async fn find_holder(
          SELECT u.id, u.email, u.name, u.role::text AS role, u.budget_cents,
                 EXTRACT(EPOCH FROM u.tokens_valid_after)::bigint AS tokens_valid_after,
                 key.id AS key_id, key.name AS key_name, key.prefix AS key_prefix,
-                key.revoked, key.expired
+                key.revoked, key.expired,
+                COALESCE(key.created_at < u.tokens_valid_after, false) AS predates_revocation
          FROM key JOIN users u ON u.id = key.user_id",
     )
     .bind(sha256)

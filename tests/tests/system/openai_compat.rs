@@ -509,6 +509,12 @@ async fn a_keys_spend_limit_holds_under_200_concurrent_calls(pool: PgPool) {
     );
     assert_eq!(held, 0);
     assert_eq!(spent, ok as i64 * 500);
+    assert_eq!(
+        helix_shared::budget::reconcile::api_key_drifts(&pool)
+            .await
+            .unwrap(),
+        vec![]
+    );
     assert_eq!(open_holds(&pool).await, 0);
     assert_invariant(&pool).await;
     let _ = ledger::balance_micros(&pool, &world.user.id).await.unwrap();
@@ -593,5 +599,71 @@ async fn models_lists_the_active_agents_and_embeddings_are_metered(pool: PgPool)
         rows.iter()
             .all(|(_, id, kind)| kind == "embedding" && id.as_deref() == Some(key_id.as_str()))
     );
+    assert_invariant(&pool).await;
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn revoking_a_users_tokens_also_stops_the_keys_they_held(pool: PgPool) {
+    let world = world(pool.clone(), &[]).await;
+    let (key, _) = new_key(&world, json!({"name": "before"})).await;
+    assert_eq!(
+        send(&world.app, get_with_token("/v1/agents", &key))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    helix_shared::db::users::revoke_all_tokens(&pool, &world.user.email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        send(&world.app, get_with_token("/v1/agents", &key))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// A crashed call's hold, made with a key, is refunded by reconciliation: the key's counter too.
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn reconciliation_refunds_a_keys_expired_hold_and_finds_its_counters_exact(pool: PgPool) {
+    use helix_shared::budget::ledger::{HoldRequest, ReserveOutcome};
+    use helix_shared::budget::reconcile;
+    let world = world(pool.clone(), &[]).await;
+    world.fund(1_000_000).await;
+    let (_, key_id) = new_key(&world, json!({"name": "crashy", "spend_limit_cents": 10})).await;
+    let request = HoldRequest {
+        user_id: &world.user.id,
+        agent_id: None,
+        trace_id: "t",
+        price: helix_shared::pricing::Price {
+            input_per_mtok_micros: 1_000_000,
+            cached_input_per_mtok_micros: 0,
+            output_per_mtok_micros: 1_000_000,
+        },
+        input_bound: 100,
+        requested_max_tokens: 100,
+        ttl: std::time::Duration::from_millis(20),
+        limits: helix_shared::budget::rules::CallLimits::DEFAULT,
+        api_key_id: Some(&key_id),
+    };
+    let ReserveOutcome::Held(hold) = ledger::reserve(&pool, &request).await.unwrap() else {
+        panic!("not held")
+    };
+    assert_eq!(hold.api_key_id.as_deref(), Some(key_id.as_str()));
+    let held: (i64,) = sqlx::query_as("SELECT held_micros FROM api_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(held.0, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let released = reconcile::release_expired_holds(&pool).await.unwrap();
+    assert_eq!(released.holds, 1);
+    let held: (i64,) = sqlx::query_as("SELECT held_micros FROM api_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(held.0, 0);
+    assert_eq!(reconcile::api_key_drifts(&pool).await.unwrap(), vec![]);
     assert_invariant(&pool).await;
 }
