@@ -577,6 +577,66 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    // Each includer uses only some of the helpers.
+    #[allow(dead_code)]
+    mod openapi_schema {
+        include!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/support/openapi_schema.rs"
+        ));
+    }
+
+    fn outcome() -> TurnOutcome {
+        TurnOutcome {
+            text: "Hello!".into(),
+            usage: helix_shared::usage::Usage {
+                input_tokens: 12,
+                output_tokens: 3,
+                cached_input_tokens: 0,
+            },
+            usage_estimated: None,
+            finish_reason: FinishReason::ToolCalls,
+            tool_calls: vec![ToolCall {
+                id: "call_1".into(),
+                name: "clock".into(),
+                arguments: json!({"zone": "UTC"}),
+            }],
+            cost_micros: 15,
+            cost_cents: 0,
+            balance_micros: 985,
+            balance_cents: 0,
+            provider: helix_shared::provider::Provider::Local,
+            model: "llama3.2".into(),
+            personality_id: String::new(),
+            trace_id: "1-abc".into(),
+            max_tokens: 20,
+            max_tokens_reduced: false,
+            memory_doc_ids: vec![],
+            stop: None,
+        }
+    }
+
+    #[test]
+    fn the_openapi_chat_completion_lists_exactly_the_fields_helix_sends() {
+        use openapi_schema::{keys, schema, strings};
+        let sent = serde_json::to_value(ChatCompletion::from(&outcome())).unwrap();
+        let documented = schema("ChatCompletion");
+        assert_eq!(keys(&sent), strings(&documented["required"]));
+        assert_eq!(keys(&sent), keys(&documented["properties"]));
+        assert_eq!(
+            keys(&sent["helix"]),
+            strings(&schema("ChatHelix")["required"])
+        );
+        assert_eq!(sent["id"], "chatcmpl-1-abc");
+        assert_eq!(sent["model"], "local/llama3.2");
+        assert_eq!(
+            sent["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
+            "{\"zone\":\"UTC\"}"
+        );
+        assert_eq!(sent["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(sent["usage"]["total_tokens"], 15);
+    }
+
     fn request(body: Value) -> ChatRequest {
         serde_json::from_value(body).unwrap()
     }
