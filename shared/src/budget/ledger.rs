@@ -127,8 +127,19 @@ pub async fn reserve(
             });
         }
     }
-    // The balance kept moving under us; report it as it stands rather than spin.
+    // The balance (or the key's spend) kept moving under us; report it as it stands rather than
+    // spin, naming the key when its limit, not the balance, is what ran short.
     let balance_micros = balance_micros(pool, request.user_id).await?;
+    if let Some(id) = request.api_key_id {
+        let key = key_state(pool, id).await?;
+        if key.left_micros().is_some_and(|left| left < balance_micros) {
+            return Ok(ReserveOutcome::KeyLimitReached {
+                limit_micros: key.spend_limit_micros.unwrap_or_default(),
+                spent_micros: key.spent_micros,
+                held_micros: key.held_micros,
+            });
+        }
+    }
     let required_micros = match plan {
         Plan::Reserve(reservation) => reservation.hold_micros,
         Plan::Exhausted { required_micros } => required_micros,

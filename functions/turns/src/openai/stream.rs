@@ -110,7 +110,7 @@ pub async fn stream_completion(
     let (out, body) = mpsc::channel::<Event>(16);
     let first = frame.chunk(json!({"role": "assistant", "content": ""}), None);
     let _ = out.send(data(&first)).await;
-    tokio::spawn(forward(events, task, frame, out));
+    spawn_traced(forward(events, task, frame, out));
     let mut response = sse(body, keep_alive);
     response.headers_mut().insert(
         MAX_TOKENS_REDUCED_HEADER,
