@@ -353,7 +353,7 @@ describe('Helix in a browser', () => {
     await master.getByLabel('Name').fill('e2e script')
     await master.getByLabel('Spend limit in dollars (optional)').fill('2.50')
     await master.getByRole('button', { name: 'Create key' }).click()
-    const secret = await text(master.getByLabel('New key'))
+    const secret = await text(master.getByLabel('New key', { exact: true }))
     expect(secret).toMatch(/^hx_[A-Za-z0-9_-]{43}$/)
     const item = master.getByRole('list', { name: 'Your keys' }).getByRole('listitem').filter({ hasText: 'e2e script' })
     expect(await text(item)).toContain('$0.00 of $2.50 spent')
