@@ -672,3 +672,77 @@ async fn reconciliation_refunds_a_keys_expired_hold_and_finds_its_counters_exact
     assert_eq!(reconcile::api_key_drifts(&pool).await.unwrap(), vec![]);
     assert_invariant(&pool).await;
 }
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_retried_completion_with_its_idempotency_key_is_replayed_and_charged_once(pool: PgPool) {
+    let world = world(pool.clone(), &[]).await;
+    world.fund(1_000_000).await;
+    answer(&world, OpenAiReply::text("Hello!", 12, 3)).await;
+    let (key, _) = new_key(&world, json!({"name": "retry"})).await;
+    let keyed = |body: &Value| {
+        let mut request = json_request("POST", "/v1/chat/completions", body, &key);
+        request
+            .headers_mut()
+            .insert("idempotency-key", "retry-1".parse().unwrap());
+        request
+    };
+    let body = chat("local/llama3.2");
+    let first = send(&world.app, keyed(&body)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let again = send(&world.app, keyed(&body)).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    // The same answer (its `created` is the second it was stored in, which may be the next one).
+    let without_created = |body: &Value| {
+        let mut body = body.clone();
+        body.as_object_mut().unwrap().remove("created");
+        body
+    };
+    assert_eq!(without_created(&again.body), without_created(&first.body));
+    // Streamed this time: the stored answer as the chunks it would have been.
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let response = {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let response = world.app.clone().oneshot(keyed(&streamed)).await.unwrap();
+        assert_eq!(response.headers()["idempotent-replayed"], "true");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
+    assert!(response.contains("\"content\":\"Hello!\""), "{response}");
+    assert!(response.trim_end().ends_with("data: [DONE]"), "{response}");
+    let mut other = body.clone();
+    other["max_tokens"] = json!(5);
+    assert_eq!(
+        send(&world.app, keyed(&other)).await.status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(key_ledger(&world).await.len(), 1, "charged once");
+    assert_eq!(world.provider.received_requests().await.unwrap().len(), 1);
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn max_tokens_are_lowered_to_what_the_balance_covers_and_the_answer_says_so(pool: PgPool) {
+    let world = world(pool.clone(), &[]).await;
+    // $1/Mtok each way: 2,000 micros cover the input bound and far fewer than 32,768 output tokens.
+    world.fund(2_000).await;
+    answer(&world, OpenAiReply::text("Hi", 12, 3)).await;
+    let (key, _) = new_key(&world, json!({"name": "clamped"})).await;
+    let mut body = chat("local/llama3.2");
+    body["max_completion_tokens"] = json!(32_768);
+    let reply = complete(&world, &key, &body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.headers["x-helix-max-tokens-reduced"], "true");
+    assert_eq!(reply.body["helix"]["max_tokens_reduced"], true);
+    let max_tokens = reply.body["helix"]["max_tokens"].as_u64().unwrap();
+    assert!(max_tokens < 2_000, "{max_tokens}");
+    let sent: Value =
+        serde_json::from_slice(&world.provider.received_requests().await.unwrap()[0].body).unwrap();
+    let asked = sent["max_tokens"]
+        .as_u64()
+        .or(sent["max_completion_tokens"].as_u64())
+        .unwrap();
+    assert_eq!(asked, max_tokens);
+    assert_invariant(&pool).await;
+}
