@@ -9,12 +9,13 @@ FUNCTIONS := auth-verify turns personas agents conversations budget memory budge
 # The embedded database's URL, unless DATABASE_URL points at another server.
 DB_URL = $$(scripts/db url)
 
-.PHONY: help dev test bench bench-memory bench-cold-start fmt-check clippy unit-tests fuzz e2e lambda-stream layer-check tools models build-deps db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
+.PHONY: help dev test bench bench-memory bench-cold-start fmt-check clippy unit-tests fuzz openai-clients e2e lambda-stream layer-check tools models build-deps db-start db-stop migrate seed reconcile hash-passcode infra-check package web-check
 
 help:
 	@echo "make dev   run Helix locally: embedded Postgres + pgvector, migrations, demo seed, a local S3 for avatars, API on :3001, web on :5173"
 	@echo "make test  every check: fmt, clippy -D warnings, infra and web checks, all tests on a real Postgres, the API fuzzed (make fuzz), the web app end to end, a streamed turn under cargo-lambda's emulator, the arm64 Lambda package (make package)"
 	@echo "make fuzz  schemathesis against the real gateway over every operation of docs/openapi.json: no 5xx, every answer as the spec says"
+	@echo "make openai-clients  the official openai Python and npm packages, unmodified, against the real gateway with Helix API keys"
 	@echo "make e2e   the web app end to end in headless Chromium against the real gateway, database and a fake provider"
 	@echo "make lambda-stream  the turns function's streamed answer under cargo-lambda's Lambda emulator (cargo lambda watch)"
 	@echo "make bench latency of POST /v1/turns direct vs through Helix (release build, fsync on)"
@@ -53,7 +54,7 @@ bench-cold-start: db-start
 
 ## Every check CI runs, in order of how fast they fail. The Lambda build is the deployed one (make package,
 ## arm64 unless ARCH says otherwise).
-test: fmt-check layer-check clippy infra-check web-check unit-tests fuzz e2e lambda-stream package
+test: fmt-check layer-check clippy infra-check web-check unit-tests fuzz openai-clients e2e lambda-stream package
 	@echo "make test: all checks passed"
 
 fmt-check:
@@ -76,6 +77,13 @@ unit-tests: db-start tools models build-deps
 ## stops everything it started; its report is in target/fuzz/. Memory embeds with the in-process MiniLM (models).
 fuzz: db-start models build-deps
 	scripts/fuzz
+
+## The official OpenAI clients, unmodified — the openai Python package (.venv-openai) and the openai npm package
+## (tests/openai-clients/node_modules), both pinned — against the real gateway with Helix API keys and a fake
+## provider on loopback: completions whole and streamed, tools, models, embeddings, 401/402/404/429 as the SDKs'
+## own errors, and the SDK's retries charged once. scripts/openai-clients stops everything it started.
+openai-clients: db-start models build-deps
+	scripts/openai-clients
 
 ## The web app end to end: headless Chromium (Debian's, installed if missing) drives the production
 ## build against the real gateway, a fresh seeded database and a fake OpenAI-compatible provider, all on

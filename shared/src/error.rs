@@ -31,6 +31,16 @@ pub enum ApiError {
         balance_cents: i64,
         required_cents: i64,
     },
+    /// The API key the call came with has spent its own limit (the balance may still have more).
+    #[error(
+        "the API key \"{key_name}\" ({key_prefix}…) has reached its spend limit of {limit_cents} cents"
+    )]
+    KeySpendLimitReached {
+        key_name: String,
+        key_prefix: String,
+        limit_cents: i64,
+        spent_cents: i64,
+    },
     /// A call cost more than Helix had reserved for it: new calls wait until reconciliation has
     /// checked the books (at most its schedule's interval).
     #[error(
@@ -41,6 +51,9 @@ pub enum ApiError {
     Forbidden { code: &'static str, message: String },
     #[error("{resource} not found")]
     NotFound { resource: &'static str },
+    /// An OpenAI-compatible call named a model none of the caller's active agents serves.
+    #[error("the model `{model}` does not exist or you have no active agent for it")]
+    ModelNotFound { model: String },
     #[error("this method is not allowed on this route")]
     MethodNotAllowed,
     #[error("{message}")]
@@ -86,11 +99,11 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
-            ApiError::BudgetExhausted { .. } | ApiError::SpendLocked => {
-                StatusCode::PAYMENT_REQUIRED
-            }
+            ApiError::BudgetExhausted { .. }
+            | ApiError::SpendLocked
+            | ApiError::KeySpendLimitReached { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. } | ApiError::ModelNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -117,7 +130,9 @@ impl ApiError {
             ApiError::InvalidToken => "invalid_token",
             ApiError::BudgetExhausted { .. } => "budget_exhausted",
             ApiError::SpendLocked => "spend_locked",
+            ApiError::KeySpendLimitReached { .. } => "key_spend_limit_reached",
             ApiError::NotFound { .. } => "not_found",
+            ApiError::ModelNotFound { .. } => "model_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -136,6 +151,14 @@ impl ApiError {
             } => {
                 details.insert("balance_cents".into(), json!(balance_cents));
                 details.insert("required_cents".into(), json!(required_cents));
+            }
+            ApiError::KeySpendLimitReached {
+                limit_cents,
+                spent_cents,
+                ..
+            } => {
+                details.insert("key_spend_limit_cents".into(), json!(limit_cents));
+                details.insert("key_spent_cents".into(), json!(spent_cents));
             }
             ApiError::TooManyRequests {
                 retry_after_secs, ..
@@ -166,6 +189,61 @@ impl ApiError {
             );
         }
     }
+}
+
+/// Helix's error body (`{"error": {"code", "message", "trace_id", …}}`) in OpenAI's shape
+/// (`{"error": {"message", "type", "code", "param"}}`), keeping Helix's extra fields. The `type`
+/// follows the status as OpenAI's does (402 is `insufficient_quota`); a bad bearer token is
+/// `invalid_api_key`, and a 400 whose message starts with a field path names it as `param`.
+pub fn openai_shape(status: StatusCode, helix: &Value) -> Value {
+    let mut error = helix
+        .get("error")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let kind = match status.as_u16() {
+        401 => "authentication_error",
+        402 => "insufficient_quota",
+        403 => "permission_error",
+        429 => "rate_limit_error",
+        500.. => "api_error",
+        _ => "invalid_request_error",
+    };
+    let code = match error.get("code").and_then(Value::as_str) {
+        Some("invalid_token") => "invalid_api_key".to_owned(),
+        Some(code) => code.to_owned(),
+        None => status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_lowercase()
+            .replace(' ', "_"),
+    };
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .map_or_else(|| status.to_string(), str::to_owned);
+    let param = (status == StatusCode::BAD_REQUEST)
+        .then(|| field_of(&message))
+        .flatten();
+    error.insert("message".into(), json!(message));
+    error.insert("type".into(), json!(kind));
+    error.insert("code".into(), json!(code));
+    error.insert("param".into(), json!(param));
+    json!({ "error": error })
+}
+
+/// `messages[0].content: must not be empty` → `messages[0].content` (also after axum's own
+/// prefix for a body of the wrong types).
+fn field_of(message: &str) -> Option<String> {
+    let message = message
+        .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+        .unwrap_or(message);
+    let (field, _) = message.split_once(": ")?;
+    let is_path = !field.is_empty()
+        && field
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'));
+    is_path.then(|| field.to_owned())
 }
 
 impl IntoResponse for ApiError {

@@ -188,6 +188,7 @@ pub fn finish(router: Router, state: &AppState) -> Router {
             state.clone(),
             auth::guard_protected_routes,
         ))
+        .layer(middleware::from_fn(openai_error_shape))
         .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes))
         .layer(middleware::from_fn(trace_request))
 }
@@ -304,6 +305,39 @@ pub fn write_fingerprint(route: &str, body: &impl serde::Serialize) -> Result<St
 /// For routes a later release implements: an honest 501 instead of a fake answer.
 pub async fn not_implemented() -> ApiError {
     ApiError::NotImplemented
+}
+
+/// The OpenAI-compatible routes: every error they give, the guard's 401 and the 404/405/413
+/// fallbacks included, is in OpenAI's shape, so unmodified SDKs raise their own error types.
+pub const OPENAI_COMPATIBLE_PATHS: [&str; 3] =
+    ["/v1/chat/completions", "/v1/models", "/v1/embeddings"];
+
+fn is_openai_compatible(path: &str) -> bool {
+    OPENAI_COMPATIBLE_PATHS
+        .iter()
+        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")))
+}
+
+async fn openai_error_shape(request: Request, next: Next) -> Response {
+    let compatible = is_openai_compatible(request.uri().path());
+    let response = next.run(request).await;
+    if !compatible || response.status().is_success() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Helix's own error bodies are small; anything unreadable is answered as a plain error.
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let helix = serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null);
+    let shaped = crate::error::openai_shape(parts.status, &helix);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = axum::Json(shaped).into_response().into_body();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, body)
 }
 
 async fn trace_request(request: Request, next: Next) -> Response {

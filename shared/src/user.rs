@@ -1,4 +1,4 @@
-//! Who a user is to Helix: the role a passcode signs in as.
+//! Who a user is to Helix: the role a passcode signs in as, and the API key a call came with.
 
 use serde::Deserialize;
 
@@ -16,4 +16,14 @@ impl UserRole {
             UserRole::Admin => "admin",
         }
     }
+}
+
+/// The personal API key a request authenticated with (`Authorization: Bearer hx_…`): what the
+/// reservation checks its spend limit by, and what a refusal names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRef {
+    pub id: String,
+    pub name: String,
+    /// The secret's first characters, as the Keys page shows them (`hx_AbCd1234`).
+    pub prefix: String,
 }

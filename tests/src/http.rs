@@ -9,7 +9,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 /// Every route registered under `/v1/`, as API Gateway routes it.
-pub const V1_ROUTES: [(&str, &str); 19] = [
+pub const V1_ROUTES: [(&str, &str); 25] = [
     ("POST", "/v1/turns"),
     ("GET", "/v1/personalities"),
     ("GET", "/v1/personas"),
@@ -29,6 +29,12 @@ pub const V1_ROUTES: [(&str, &str); 19] = [
     ("DELETE", "/v1/memory/documents/abc"),
     ("POST", "/v1/memory/search"),
     ("POST", "/v1/admin/revoke-tokens"),
+    ("POST", "/v1/keys"),
+    ("GET", "/v1/keys"),
+    ("DELETE", "/v1/keys/abc"),
+    ("POST", "/v1/chat/completions"),
+    ("GET", "/v1/models"),
+    ("POST", "/v1/embeddings"),
 ];
 
 /// A JSON request with the caller's token.

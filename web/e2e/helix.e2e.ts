@@ -375,9 +375,33 @@ describe('Helix in a browser', () => {
     await screenshot(master, stack, 'chat-stopped')
   })
 
+  it('creates an API key shown once, which then works as a bearer, and revokes it', async () => {
+    await go(master, 'Keys')
+    await master.getByLabel('Name').fill('e2e script')
+    await master.getByLabel('Spend limit in dollars (optional)').fill('2.50')
+    await master.getByRole('button', { name: 'Create key' }).click()
+    const secret = await text(master.getByLabel('New key', { exact: true }))
+    expect(secret).toMatch(/^hx_[A-Za-z0-9_-]{43}$/)
+    const item = master.getByRole('list', { name: 'Your keys' }).getByRole('listitem').filter({ hasText: 'e2e script' })
+    expect(await text(item)).toContain('$0.00 of $2.50 spent')
+    await screenshot(master, stack, 'keys')
+    await master.getByRole('button', { name: 'I have copied it' }).click()
+    expect(await master.getByText(secret).count()).toBe(0)
+
+    // The key is a bearer on the API (as any OpenAI client would send it); listing models costs nothing.
+    const models = async () =>
+      fetch(`${stack.webUrl}/v1/models`, { headers: { authorization: `Bearer ${secret}` } }).then((r) => r.status)
+    expect(await models()).toBe(200)
+
+    await item.getByRole('button', { name: 'Revoke key e2e script' }).click()
+    await master.getByRole('button', { name: 'Yes, delete' }).click()
+    await item.waitFor({ state: 'detached' })
+    expect(await models()).toBe(401)
+  })
+
   it('fits a phone-width screen without sideways scrolling', async () => {
     await master.setViewportSize({ width: 390, height: 844 })
-    for (const link of ['Chat', 'Personas', 'Usage']) {
+    for (const link of ['Chat', 'Personas', 'Usage', 'Keys']) {
       await go(master, link)
       const overflow = await master.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
       expect(overflow, `${link} overflows by ${String(overflow)}px`).toBeLessThanOrEqual(0)

@@ -8,6 +8,7 @@ import { ChatPage } from './chat/ChatPage'
 import { PasscodeGate } from './gate/PasscodeGate'
 import { AppShell } from './layout/AppShell'
 import { AgentsPage } from './pages/AgentsPage'
+import { KeysPage } from './pages/KeysPage'
 import { PersonasPage } from './pages/PersonasPage'
 import { UsagePage } from './pages/UsagePage'
 import { useRoute, type Route } from './router'
@@ -48,6 +49,8 @@ function page(route: Route): ReactNode {
       return <AgentsPage />
     case 'personas':
       return <PersonasPage />
+    case 'keys':
+      return <KeysPage />
     case 'grants':
       return <GrantsPage />
   }

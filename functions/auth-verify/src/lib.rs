@@ -1,6 +1,8 @@
 //! `auth-verify`: sessions. Exchanges a passcode for a JWT (POST /auth/verify, throttled per
 //! source), signs a token out (POST /auth/logout), and lets an admin revoke every token of a user
-//! (POST /v1/admin/revoke-tokens).
+//! (POST /v1/admin/revoke-tokens); personal API keys (POST/GET /v1/keys, DELETE /v1/keys/{id}).
+
+pub mod keys;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/verify", post(verify_passcode))
         .route("/auth/logout", post(sign_out))
         .route("/v1/admin/revoke-tokens", post(revoke_tokens))
+        .merge(keys::routes())
         .with_state(state)
 }
 
@@ -118,6 +121,8 @@ async fn verify_passcode(
 /// Signs the presented token out: from now on it is `401 invalid_token` everywhere, while the
 /// user's other tokens (other devices) keep working.
 async fn sign_out(State(state): State<AppState>, user: AuthUser) -> Result<StatusCode, ApiError> {
+    // A key has no session to end: it is revoked with DELETE /v1/keys/{id}.
+    user.require_session("sign out (revoke it with DELETE /v1/keys/{id})")?;
     users::revoke_token(
         &state.db,
         &user.id,

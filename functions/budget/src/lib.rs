@@ -40,6 +40,9 @@ pub struct BudgetQuery {
     pub cursor: Option<String>,
     #[serde(default)]
     pub agent_id: Option<String>,
+    /// Only the calls made with this personal API key.
+    #[serde(default)]
+    pub api_key_id: Option<String>,
     /// Inclusive start of the ledger window (RFC 3339).
     #[serde(default)]
     pub from: Option<DateTime<Utc>>,
@@ -89,6 +92,7 @@ async fn get_budget(
         .ok_or(ApiError::InvalidToken)?;
     let filter = LedgerFilter {
         agent_id: query.agent_id,
+        api_key_id: query.api_key_id,
         from: query.from,
         to: query.to,
     };

@@ -111,6 +111,7 @@ async fn store_document(
         user_id: &user.id,
         trace_id: &ids.0,
         request_id: &ids.1,
+        api_key: user.api_key.as_ref(),
     };
     let metered = embedding::embed(state, &payer, Purpose::Document, &texts).await?;
     let generated;
@@ -180,6 +181,7 @@ async fn search(
         user_id: &user.id,
         trace_id: &trace_id,
         request_id: &request_id,
+        api_key: user.api_key.as_ref(),
     };
     let mut metered =
         embedding::embed(&state, &payer, Purpose::Search, &[query.to_owned()]).await?;

@@ -1,7 +1,9 @@
 //! `turns`: one conversational turn through a personality and an engine, charged to the caller's
-//! budget (POST /v1/turns, whole or streamed), and the personality picker (GET /v1/personalities).
+//! budget (POST /v1/turns, whole or streamed), the personality picker (GET /v1/personalities),
+//! and the OpenAI-compatible API (`openai`: chat completions, models, embeddings).
 
 pub mod api;
+pub mod openai;
 pub mod stream;
 
 use axum::extract::State;
@@ -27,6 +29,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/turns", post(post_turn))
         .route("/v1/personalities", get(list_personalities))
+        .merge(openai::routes())
         .with_state(state)
 }
 

@@ -1,4 +1,5 @@
-//! Lambda entry point: POST /v1/turns, GET /v1/personalities.
+//! Lambda entry point: POST /v1/turns, GET /v1/personalities, and the OpenAI-compatible
+//! POST /v1/chat/completions, GET /v1/models, POST /v1/embeddings.
 
 use helix_shared::startup::{self, Services};
 

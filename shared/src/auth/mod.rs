@@ -1,6 +1,7 @@
 //! Who is calling: passcodes (bcrypt) exchanged for JWTs, brute-force throttling, and the
 //! `AuthUser` guard that every `/v1/*` request passes through.
 
+pub mod api_keys;
 pub mod backoff;
 pub mod jwt;
 pub mod passcode;
@@ -13,8 +14,8 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::db::users;
-use crate::user::UserRole;
+use crate::db::{api_keys as key_rows, users};
+use crate::user::{ApiKeyRef, UserRole};
 use crate::{ApiError, AppState};
 
 /// The signed-in caller, loaded from the database on each request (a deleted user is refused,
@@ -25,8 +26,10 @@ pub struct AuthUser {
     pub email: String,
     pub name: Option<String>,
     pub role: UserRole,
-    /// The token this request came with, so it can be signed out.
+    /// The token this request came with, so it can be signed out (empty for an API key).
     pub token: PresentedToken,
+    /// The personal API key this request came with instead of a JWT.
+    pub api_key: Option<ApiKeyRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +41,18 @@ pub struct PresentedToken {
 
 impl AuthUser {
     /// `403 admin_only` unless the caller is an admin; `action` completes "only an admin may …".
+    /// `403 session_required` for a request made with an API key: what only a signed-in person
+    /// may do (manage keys), so a leaked key cannot mint more keys or lift its own limit.
+    pub fn require_session(&self, action: &str) -> Result<(), ApiError> {
+        if self.api_key.is_none() {
+            return Ok(());
+        }
+        Err(ApiError::Forbidden {
+            code: "session_required",
+            message: format!("an API key may not {action}; sign in with a passcode"),
+        })
+    }
+
     pub fn require_admin(&self, action: &str) -> Result<(), ApiError> {
         if self.role == UserRole::Admin {
             return Ok(());
@@ -52,10 +67,14 @@ impl AuthUser {
 /// Only paths under this prefix need a token; `finish` guards all of them, routed or not.
 pub const PROTECTED_PREFIX: &str = "/v1/";
 
-/// Verifies the bearer token and loads its user, in one query that also tells whether the token
-/// was revoked. Every failure is the same 401 `invalid_token`.
+/// Verifies the bearer token (a JWT, or a personal API key `hx_…`) and loads its user, in one
+/// query that also tells whether the token was revoked. Every failure is the same 401
+/// `invalid_token`.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AuthUser, ApiError> {
     let token = bearer_token(headers).ok_or(ApiError::InvalidToken)?;
+    if api_keys::is_api_key(token) {
+        return authenticate_key(state, token).await;
+    }
     let claims = state.tokens.verify(token, now_unix()).map_err(|error| {
         tracing::info!(reason = %error, "token refused");
         ApiError::InvalidToken
@@ -87,6 +106,45 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<AuthU
             usable_until: claims.exp + jwt::LEEWAY_SECS,
             jti: claims.jti,
         },
+        api_key: None,
+    })
+}
+
+async fn authenticate_key(state: &AppState, secret: &str) -> Result<AuthUser, ApiError> {
+    let holder = key_rows::find_holder(&state.db, &api_keys::sha256_hex(secret))
+        .await?
+        .ok_or_else(|| {
+            tracing::info!(reason = "no such key", "API key refused");
+            ApiError::InvalidToken
+        })?;
+    let refused = if holder.revoked {
+        Some("revoked")
+    } else if holder.expired {
+        Some("expired")
+    } else if holder.predates_revocation {
+        Some("its user's tokens were revoked")
+    } else {
+        None
+    };
+    if let Some(reason) = refused {
+        tracing::info!(user_id = %holder.user.id, api_key_id = %holder.key_id, reason, "API key refused");
+        return Err(ApiError::InvalidToken);
+    }
+    let user = holder.user;
+    Ok(AuthUser {
+        id: user.id,
+        email: user.email,
+        name: user.name,
+        role: user.role,
+        token: PresentedToken {
+            jti: String::new(),
+            usable_until: 0,
+        },
+        api_key: Some(ApiKeyRef {
+            id: holder.key_id,
+            name: holder.key_name,
+            prefix: holder.key_prefix,
+        }),
     })
 }
 

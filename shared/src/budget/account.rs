@@ -48,11 +48,14 @@ pub struct LedgerEntry {
     pub cost_micros: i64,
     pub cost_cents: i64,
     pub trace_id: Option<String>,
+    /// The personal API key that made the call, if one did.
+    pub api_key_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct LedgerFilter {
     pub agent_id: Option<String>,
+    pub api_key_id: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
 }
@@ -67,13 +70,15 @@ pub async fn ledger_page(
 ) -> Result<Vec<LedgerEntry>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, created_at, agent_id, kind, meta->>'provider' AS provider, meta->>'model' AS model,
-                input_tokens, output_tokens, cost_micros, cost_cents, meta->>'trace_id' AS trace_id
+                input_tokens, output_tokens, cost_micros, cost_cents, meta->>'trace_id' AS trace_id,
+                api_key_id
          FROM usage_ledger
          WHERE user_id = $1
            AND ($2::text IS NULL OR agent_id = $2)
            AND ($3::timestamptz IS NULL OR created_at >= $3)
            AND ($4::timestamptz IS NULL OR created_at < $4)
            AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))
+           AND ($8::text IS NULL OR api_key_id = $8)
          ORDER BY created_at DESC, id DESC
          LIMIT $7",
     )
@@ -84,6 +89,7 @@ pub async fn ledger_page(
     .bind(cursor.map(|c| c.created_at))
     .bind(cursor.map(|c| c.id.as_str()))
     .bind(limit)
+    .bind(&filter.api_key_id)
     .fetch_all(db)
     .await
 }

@@ -16,6 +16,8 @@ pub struct Hold {
     pub id: String,
     pub user_id: String,
     pub reservation: Reservation,
+    /// The API key the call came with: its ledger row names it, and its spend counts against it.
+    pub api_key_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +34,14 @@ pub enum ReserveOutcome {
         limit: CallLimit,
         retry_after_secs: u64,
     },
+    /// The call's API key cannot pay even the smallest call within its own spend limit.
+    KeyLimitReached {
+        limit_micros: i64,
+        spent_micros: i64,
+        held_micros: i64,
+    },
+    /// The call's API key was revoked or expired since the request was authenticated.
+    KeyUnusable,
 }
 
 /// Which of [`CallLimits`] stopped a call.
@@ -52,6 +62,8 @@ pub struct HoldRequest<'a> {
     /// After this long the hold counts as abandoned (a crashed call) and reconciliation refunds it.
     pub ttl: Duration,
     pub limits: CallLimits,
+    /// The API key the call came with, whose spend limit the reservation checks with the balance.
+    pub api_key_id: Option<&'a str>,
 }
 
 /// How many times a reservation is re-planned when concurrent calls move the balance under it.
@@ -78,28 +90,56 @@ pub async fn reserve(
                 id: hold_id,
                 user_id: request.user_id.to_owned(),
                 reservation,
+                api_key_id: request.api_key_id.map(str::to_owned),
             }));
         }
         let account = account_state(pool, request.user_id).await?;
         if let Some(refusal) = account.refusal(request.limits) {
             return Ok(refusal);
         }
+        let key = match request.api_key_id {
+            Some(id) => Some(key_state(pool, id).await?),
+            None => None,
+        };
+        if key.as_ref().is_some_and(|key| !key.usable) {
+            return Ok(ReserveOutcome::KeyUnusable);
+        }
+        let key_left = key.as_ref().and_then(KeyState::left_micros);
         let balance_micros = account.balance_micros;
+        // The key's limit clamps the output as the balance does: whichever is lower decides.
         plan = plan_reservation(
-            balance_micros,
+            key_left.map_or(balance_micros, |left| left.min(balance_micros)),
             request.price,
             request.input_bound,
             request.requested_max_tokens,
         );
         if let Plan::Exhausted { required_micros } = plan {
+            if let Some(key) = key.filter(|_| key_left.is_some_and(|left| left < balance_micros)) {
+                return Ok(ReserveOutcome::KeyLimitReached {
+                    limit_micros: key.spend_limit_micros.unwrap_or_default(),
+                    spent_micros: key.spent_micros,
+                    held_micros: key.held_micros,
+                });
+            }
             return Ok(ReserveOutcome::Exhausted {
                 balance_micros,
                 required_micros,
             });
         }
     }
-    // The balance kept moving under us; report it as it stands rather than spin.
+    // The balance (or the key's spend) kept moving under us; report it as it stands rather than
+    // spin, naming the key when its limit, not the balance, is what ran short.
     let balance_micros = balance_micros(pool, request.user_id).await?;
+    if let Some(id) = request.api_key_id {
+        let key = key_state(pool, id).await?;
+        if key.left_micros().is_some_and(|left| left < balance_micros) {
+            return Ok(ReserveOutcome::KeyLimitReached {
+                limit_micros: key.spend_limit_micros.unwrap_or_default(),
+                spent_micros: key.spent_micros,
+                held_micros: key.held_micros,
+            });
+        }
+    }
     let required_micros = match plan {
         Plan::Reserve(reservation) => reservation.hold_micros,
         Plan::Exhausted { required_micros } => required_micros,
@@ -115,8 +155,21 @@ async fn try_hold(
     request: &HoldRequest<'_>,
     hold_micros: i64,
 ) -> Result<Option<String>, sqlx::Error> {
+    // With a key, the user's row is locked first (as settle and release lock it before their
+    // triggers touch the key), then the key's, which is read as it stands after that lock: its
+    // counters are exact and no two calls can both fit under its limit.
     sqlx::query_scalar(
-        "WITH debited AS (
+        "WITH account AS (
+             SELECT id FROM users WHERE $9::text IS NOT NULL AND id = $1 FOR UPDATE
+         ),
+         api_key AS (
+             SELECT id FROM api_keys
+             WHERE id = $9 AND user_id = $1 AND EXISTS (SELECT 1 FROM account)
+               AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+               AND (spend_limit_micros IS NULL OR spent_micros + held_micros + $2 <= spend_limit_micros)
+             FOR UPDATE
+         ),
+         debited AS (
              UPDATE users SET balance_micros = balance_micros - $2,
                  calls_in_flight = calls_in_flight + 1,
                  call_window_calls = CASE WHEN call_window_start = date_trunc('minute', now())
@@ -125,10 +178,11 @@ async fn try_hold(
              WHERE id = $1 AND balance_micros >= $2 AND balance_micros > 0 AND spend_locked_at IS NULL
                AND calls_in_flight < $7
                AND (call_window_start <> date_trunc('minute', now()) OR call_window_calls < $8)
+               AND ($9::text IS NULL OR EXISTS (SELECT 1 FROM api_key))
              RETURNING id
          )
-         INSERT INTO budget_holds (id, user_id, agent_id, amount_micros, trace_id, expires_at)
-         SELECT $3, id, $4, $2, $5, now() + make_interval(secs => $6) FROM debited
+         INSERT INTO budget_holds (id, user_id, agent_id, amount_micros, trace_id, expires_at, api_key_id)
+         SELECT $3, id, $4, $2, $5, now() + make_interval(secs => $6), $9 FROM debited
          RETURNING id",
     )
     .bind(request.user_id)
@@ -139,6 +193,7 @@ async fn try_hold(
     .bind(request.ttl.as_secs_f64())
     .bind(i32::try_from(request.limits.in_flight).unwrap_or(i32::MAX))
     .bind(i32::try_from(request.limits.per_minute).unwrap_or(i32::MAX))
+    .bind(request.api_key_id)
     .fetch_optional(pool)
     .await
 }
@@ -186,6 +241,35 @@ async fn account_state(pool: &PgPool, user_id: &str) -> Result<AccountState, sql
          FROM users WHERE id = $1",
     )
     .bind(user_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.unwrap_or_default())
+}
+
+/// An API key's limit and counters, as a refused reservation reads them.
+#[derive(Debug, Default, sqlx::FromRow)]
+struct KeyState {
+    usable: bool,
+    spend_limit_micros: Option<i64>,
+    spent_micros: i64,
+    held_micros: i64,
+}
+
+impl KeyState {
+    /// What the key may still spend; `None` without a limit.
+    fn left_micros(&self) -> Option<i64> {
+        self.spend_limit_micros
+            .map(|limit| (limit - self.spent_micros - self.held_micros).max(0))
+    }
+}
+
+async fn key_state(pool: &PgPool, api_key_id: &str) -> Result<KeyState, sqlx::Error> {
+    let row: Option<KeyState> = sqlx::query_as(
+        "SELECT revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) AS usable,
+                spend_limit_micros, spent_micros, held_micros
+         FROM api_keys WHERE id = $1",
+    )
+    .bind(api_key_id)
     .fetch_optional(pool)
     .await?;
     Ok(row.unwrap_or_default())
@@ -262,11 +346,12 @@ pub async fn settle(
              RETURNING balance_micros, budget_cents
          ),
          entry AS (
-             INSERT INTO usage_ledger (id, user_id, agent_id, input_tokens, output_tokens, cost_micros, kind, meta)
+             INSERT INTO usage_ledger (id, user_id, agent_id, input_tokens, output_tokens, cost_micros, kind, meta, api_key_id)
              SELECT $3, $2, (SELECT id FROM agents WHERE id = $5), $6, $7, plan.charged_micros, $8,
                     CASE WHEN plan.charged_micros < $4
                          THEN $9 || jsonb_build_object('shortfall_micros', $4 - plan.charged_micros, 'hold_refunded_before_settle', true)
-                         ELSE $9 END
+                         ELSE $9 END,
+                    (SELECT id FROM api_keys WHERE id = $10)
              FROM plan
              RETURNING cost_micros, cost_cents
          )
@@ -282,6 +367,7 @@ pub async fn settle(
     .bind(i32::try_from(charge.output_tokens).unwrap_or(i32::MAX))
     .bind(charge.kind)
     .bind(&charge.meta)
+    .bind(charge.hold.api_key_id.as_deref())
     .fetch_one(db)
     .await?;
     let (balance_micros, balance_cents, charged_micros, cost_cents, exceeded_hold) = row;

@@ -2,6 +2,7 @@
 //! Queries are checked at run time (no database is needed to compile Helix).
 
 pub mod agents;
+pub mod api_keys;
 pub mod conversations;
 pub mod idempotency;
 pub mod personas;

@@ -17,6 +17,8 @@ pub enum Purpose {
     Document,
     Search,
     TurnRetrieval,
+    /// `POST /v1/embeddings`, the OpenAI-compatible route.
+    Api,
 }
 
 impl Purpose {
@@ -25,6 +27,7 @@ impl Purpose {
             Purpose::Document => "memory_document",
             Purpose::Search => "memory_search",
             Purpose::TurnRetrieval => "turn_retrieval",
+            Purpose::Api => "api_embeddings",
         }
     }
 }
@@ -42,6 +45,8 @@ pub struct Payer<'a> {
     pub user_id: &'a str,
     pub trace_id: &'a str,
     pub request_id: &'a str,
+    /// The API key the call came with (if any): its spend limit applies, its ledger row names it.
+    pub api_key: Option<&'a crate::user::ApiKeyRef>,
 }
 
 /// An upper bound of the tokens `texts` can cost: one per UTF-8 byte (byte-level BPE and word
@@ -80,6 +85,7 @@ pub async fn embed(
         requested_max_tokens: 0,
         deadline: state.config.engines.retry.deadline,
         limits: state.config.call_limits,
+        api_key: payer.api_key,
     };
     let metered = super::reserve(&state.db, spec).await?;
 

@@ -2,6 +2,7 @@
 //! release the hold. Turns (`turn`), memory's embeddings (`embedding`) and the benchmark all go
 //! through it, so the hold's lifetime, the 402 and the ledger row's metadata cannot drift apart.
 
+pub mod compat;
 pub mod conversation;
 pub mod embedding;
 pub mod generation;
@@ -18,9 +19,10 @@ use crate::budget::ledger::{
 };
 use crate::budget::rules::CallLimits;
 use crate::db::idempotency::{self, Claim};
-use crate::money::{balance_cents, cents_to_cover};
+use crate::money::{balance_cents, cents_to_cover, cost_cents};
 use crate::pricing::{Price, cost_micros};
 use crate::usage::Usage;
+use crate::user::ApiKeyRef;
 
 /// How long after the engine deadline a hold is presumed abandoned (a crashed call) and
 /// reconciliation may refund it.
@@ -65,6 +67,8 @@ pub struct CallSpec<'a> {
     pub deadline: Duration,
     /// The caller's call limits, checked by the reservation itself.
     pub limits: CallLimits,
+    /// The API key the call came with (if any): the reservation checks its spend limit too.
+    pub api_key: Option<&'a ApiKeyRef>,
 }
 
 /// A call whose worst case is held: it must end in [`Metered::settle`] (or a charge settled in
@@ -125,6 +129,7 @@ pub async fn reserve<'a>(db: &PgPool, spec: CallSpec<'a>) -> Result<Metered<'a>,
         requested_max_tokens: spec.requested_max_tokens,
         ttl: spec.deadline + HOLD_GRACE,
         limits: spec.limits,
+        api_key_id: spec.api_key.map(|key| key.id.as_str()),
     };
     match ledger::reserve(db, &request).await? {
         ReserveOutcome::Held(hold) => Ok(Metered { spec, hold }),
@@ -140,6 +145,24 @@ pub async fn reserve<'a>(db: &PgPool, spec: CallSpec<'a>) -> Result<Metered<'a>,
             },
             retry_after_secs,
         }),
+        ReserveOutcome::KeyLimitReached {
+            limit_micros,
+            spent_micros,
+            held_micros,
+        } => {
+            let key = spec.api_key.cloned().unwrap_or_else(|| ApiKeyRef {
+                id: String::new(),
+                name: String::new(),
+                prefix: String::new(),
+            });
+            Err(ApiError::KeySpendLimitReached {
+                key_name: key.name,
+                key_prefix: key.prefix,
+                limit_cents: balance_cents(limit_micros),
+                spent_cents: cost_cents(spent_micros + held_micros),
+            })
+        }
+        ReserveOutcome::KeyUnusable => Err(ApiError::InvalidToken),
         ReserveOutcome::Exhausted {
             balance_micros,
             required_micros,

@@ -112,9 +112,24 @@ impl TurnOutcome {
 }
 
 /// The agent a turn runs under.
-struct Agent {
-    id: String,
-    model: String,
+pub(super) struct Agent {
+    pub(super) id: String,
+    pub(super) model: String,
+}
+
+/// A turn ready for its metered call: the agent and price resolved, the engine input prepared
+/// (by `charged_turn` from a personality, or by `compat` from an OpenAI request), and the
+/// personality whose memory it recalls, if any.
+pub(super) struct Planned {
+    pub(super) provider: Provider,
+    pub(super) agent: Agent,
+    pub(super) price: crate::pricing::Price,
+    pub(super) personality: Option<Personality>,
+    pub(super) prepared: PreparedTurn,
+    /// A turn of a stored conversation: where its messages and answer are stored.
+    pub(super) saving: Option<Plan>,
+    pub(super) started: Instant,
+    pub(super) deadline: tokio::time::Instant,
 }
 
 /// Runs the turn. Unless it finished whole, the Idempotency-Key (if any) is given back, so a
@@ -125,6 +140,15 @@ pub async fn run_turn(
     turn: TurnInput,
 ) -> Result<TurnOutcome, ApiError> {
     let outcome = charged_turn(state, context, turn).await;
+    abandon_unless_finished(state, context, outcome).await
+}
+
+/// Gives the Idempotency-Key back unless the turn finished whole.
+pub(super) async fn abandon_unless_finished(
+    state: &AppState,
+    context: &TurnContext,
+    outcome: Result<TurnOutcome, ApiError>,
+) -> Result<TurnOutcome, ApiError> {
     let finished = matches!(&outcome, Ok(outcome) if outcome.stop.is_none());
     if !finished && let Some(keyed) = &context.idempotency {
         idempotency::abandon(&state.db, &context.user.id, &keyed.key).await?;
@@ -142,6 +166,7 @@ async fn charged_turn(
     // now, or sooner when the invocation ends sooner.
     let deadline = read_deadline(state.config.engines.retry.deadline, context.must_end_by);
     let user = &context.user;
+    let provider = turn.provider;
     // Another user's conversation is a 404 before anything else is looked at.
     let (saving, messages) = match &turn.conversation {
         Some(asked) => {
@@ -153,16 +178,10 @@ async fn charged_turn(
         }
         None => (None, turn.messages),
     };
-    let agent = resolve_agent(state, user, turn.provider, turn.model.as_deref()).await?;
+    let agent = resolve_agent(state, user, provider, turn.model.as_deref()).await?;
     let personality = resolve_personality(state, user, &turn.personality_id).await?;
-    let price = state
-        .prices
-        .price(turn.provider.as_str(), &agent.model)
-        .map_err(|e| ApiError::BadRequest {
-            code: "model_not_priced",
-            message: e.to_string(),
-        })?;
-    let mut prepared = orchestrator::prepare_turn(
+    let price = model_price(state, provider, &agent.model)?;
+    let prepared = orchestrator::prepare_turn(
         &personality,
         messages,
         turn.overrides,
@@ -171,13 +190,63 @@ async fn charged_turn(
         state.config.turns.default_max_tokens,
     )
     .map_err(plan_error)?;
-    let memory_hits = recall(state, context, &personality, &prepared).await?;
+    let planned = Planned {
+        provider,
+        agent,
+        price,
+        personality: Some(personality),
+        prepared,
+        saving,
+        started,
+        deadline,
+    };
+    run_planned(state, context, planned).await
+}
+
+pub(super) fn model_price(
+    state: &AppState,
+    provider: Provider,
+    model: &str,
+) -> Result<crate::pricing::Price, ApiError> {
+    state
+        .prices
+        .price(provider.as_str(), model)
+        .map_err(|e| ApiError::BadRequest {
+            code: "model_not_priced",
+            message: e.to_string(),
+        })
+}
+
+/// Memory recall, then the metered call: reserve → open the provider's stream → read it →
+/// settle or release.
+pub(super) async fn run_planned(
+    state: &AppState,
+    context: &TurnContext,
+    planned: Planned,
+) -> Result<TurnOutcome, ApiError> {
+    let Planned {
+        provider,
+        agent,
+        price,
+        personality,
+        mut prepared,
+        saving,
+        started,
+        deadline,
+    } = planned;
+    let user = &context.user;
+    let memory_hits = match &personality {
+        Some(personality) => recall(state, context, personality, &prepared).await?,
+        None => Vec::new(),
+    };
     if !memory_hits.is_empty() {
         orchestrator::add_context(&mut prepared, memory::context_block(&memory_hits));
     }
+    // Without a personality (an OpenAI-compatible call with none named) the ledger row says so.
+    let personality_id = personality.map(|p| p.id).unwrap_or_default();
 
     let offers_tools = !prepared.input.tools.is_empty();
-    let injected = injected_prompt_bound(turn.provider, offers_tools);
+    let injected = injected_prompt_bound(provider, offers_tools);
     // A stored conversation's oldest turns are left out past the input budget; the reservation
     // below is for exactly what is sent.
     let whole_bound = input_token_bound(&prepared.input) + injected;
@@ -188,7 +257,7 @@ async fn charged_turn(
             whole_bound,
             input_budget(
                 state.config.conversations.max_input_tokens,
-                known_context_window(state, turn.provider),
+                known_context_window(state, provider),
                 prepared
                     .input
                     .max_tokens
@@ -205,7 +274,7 @@ async fn charged_turn(
         trace_id: &context.trace_id,
         request_id: &context.request_id,
         kind: ChargeKind::Completion,
-        provider: turn.provider.as_str(),
+        provider: provider.as_str(),
         model: &agent.model,
         price,
         price_table_version: state.prices.version(),
@@ -216,15 +285,16 @@ async fn charged_turn(
             .unwrap_or(state.config.turns.default_max_tokens),
         deadline: state.config.engines.retry.deadline,
         limits: state.config.call_limits,
+        api_key: user.api_key.as_ref(),
     };
     // The hold outlives the turn's deadline (it counts from the turn's start, before this).
     let metered = super::reserve(&state.db, spec).await?;
     prepared.input.max_tokens = Some(metered.max_tokens());
 
-    let mut xray = XrayCall::start(turn.provider, &agent.model);
+    let mut xray = XrayCall::start(provider, &agent.model);
     let opened = metered
         .call(&state.db, async {
-            let opened = open_stream(state, turn.provider, &agent.model, &prepared).await;
+            let opened = open_stream(state, provider, &agent.model, &prepared).await;
             if let Err(error) = &opened {
                 xray.finish(Err(error));
             }
@@ -241,9 +311,9 @@ async fn charged_turn(
     if let Some(live) = &context.live {
         let start = TurnStart {
             trace_id: context.trace_id.clone(),
-            provider: turn.provider,
+            provider,
             model: agent.model.clone(),
-            personality_id: personality.id.clone(),
+            personality_id: personality_id.clone(),
             max_tokens: metered.max_tokens(),
             max_tokens_reduced: metered.hold.reservation.clamped,
             conversation_id: saving.as_ref().map(|plan| plan.conversation_id.clone()),
@@ -272,7 +342,9 @@ async fn charged_turn(
     }
 
     let billed = generation.billed(input_bound, metered.max_tokens());
-    let mut row = details(json!({ "personality_id": personality.id }));
+    let mut row = details(json!({
+        "personality_id": (!personality_id.is_empty()).then_some(&personality_id),
+    }));
     if let Some(plan) = &saving {
         // A link only: the ledger row stays when the conversation is deleted.
         row.insert("conversation_id".into(), json!(plan.conversation_id));
@@ -294,9 +366,9 @@ async fn charged_turn(
         cost_cents: settled.settlement.cost_cents,
         balance_micros: settled.settlement.balance_micros,
         balance_cents: settled.settlement.balance_cents,
-        provider: turn.provider,
+        provider,
         model: agent.model.clone(),
-        personality_id: personality.id.clone(),
+        personality_id: personality_id.clone(),
         trace_id: context.trace_id.clone(),
         max_tokens: metered.max_tokens(),
         max_tokens_reduced: metered.hold.reservation.clamped,
@@ -317,8 +389,8 @@ async fn charged_turn(
             },
             usage: billed.usage,
             trace_id: &context.trace_id,
-            personality_id: &personality.id,
-            engine: turn.provider.as_str(),
+            personality_id: &personality_id,
+            engine: provider.as_str(),
             model: &agent.model,
         },
         history_omitted,
@@ -342,7 +414,7 @@ fn known_context_window(state: &AppState, provider: Provider) -> Option<u64> {
 
 /// The engine deadline from now, or earlier if the invocation ends sooner (less the margin the
 /// settlement needs).
-fn read_deadline(
+pub(super) fn read_deadline(
     engine_deadline: Duration,
     must_end_by: Option<SystemTime>,
 ) -> tokio::time::Instant {
@@ -435,7 +507,7 @@ async fn settle(
     Ok(outcome)
 }
 
-async fn resolve_agent(
+pub(super) async fn resolve_agent(
     state: &AppState,
     user: &AuthUser,
     provider: Provider,
@@ -462,7 +534,7 @@ async fn resolve_agent(
 }
 
 /// A preset by id, else one of the caller's own personas; anyone else's persona does not exist.
-async fn resolve_personality(
+pub(super) async fn resolve_personality(
     state: &AppState,
     user: &AuthUser,
     id: &str,
@@ -541,6 +613,7 @@ async fn query_vector(
         user_id,
         trace_id: &context.trace_id,
         request_id: &context.request_id,
+        api_key: context.user.api_key.as_ref(),
     };
     let mut metered =
         embedding::embed(state, &payer, Purpose::TurnRetrieval, &[query.to_owned()]).await?;

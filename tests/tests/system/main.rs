@@ -24,6 +24,7 @@ mod memory;
 mod memory_turns;
 mod migrate;
 mod money_paths;
+mod openai_compat;
 mod openapi;
 mod personas;
 mod reconcile;

@@ -125,6 +125,7 @@ async fn a_settle_after_its_hold_was_refunded_charges_only_what_the_balance_has(
         requested_max_tokens: 100,
         deadline: Duration::from_secs(60),
         limits: helix_shared::budget::rules::CallLimits::DEFAULT,
+        api_key: None,
     };
     let claimed = idempotency::claim(&pool, &world.user.id, "key-1", "hash", "request-killed-1")
         .await
@@ -250,6 +251,7 @@ async fn an_embedding_batch_that_fails_after_others_succeeded_charges_those(pool
         user_id: &world.user.id,
         trace_id: "trace-embed-1",
         request_id: "request-embed-1",
+        api_key: None,
     };
 
     let failed = helix_shared::pipeline::embedding::embed(

@@ -45,6 +45,7 @@ async fn hold_briefly(pool: &PgPool, user_id: &str) {
         requested_max_tokens: 100,
         ttl: Duration::from_millis(20),
         limits: helix_shared::budget::rules::CallLimits::DEFAULT,
+        api_key_id: None,
     };
     let ReserveOutcome::Held(_) = ledger::reserve(pool, &request).await.unwrap() else {
         panic!("not held")

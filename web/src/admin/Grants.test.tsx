@@ -58,7 +58,7 @@ describe('the grants screen', () => {
 
     expect(screen.getByText('Only an admin can grant budget. Ask one if you need more.')).toBeInTheDocument()
     const nav = screen.getByRole('navigation', { name: 'Main' })
-    expect(within(nav).getAllByRole('link').map((link) => link.textContent)).toEqual(['Chat', 'Usage', 'Agents', 'Personas'])
+    expect(within(nav).getAllByRole('link').map((link) => link.textContent)).toEqual(['Chat', 'Usage', 'Agents', 'Personas', 'Keys'])
     expect(screen.queryByLabelText('Recipient email')).not.toBeInTheDocument()
     await screen.findByText('Budget left: $10.00')
   })

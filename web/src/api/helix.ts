@@ -4,6 +4,7 @@ import { streamTurn } from './turnStream'
 import type {
   Agent,
   Agents,
+  ApiKeys,
   AvatarUpload,
   AvatarUploadRequest,
   Budget,
@@ -13,6 +14,8 @@ import type {
   ConversationQuery,
   ExportFormat,
   CreateAgent,
+  CreatedKey,
+  CreateKeyRequest,
   CreatePersona,
   Grant,
   GrantRequest,
@@ -92,6 +95,10 @@ export function helixApi(client: ApiClient) {
       const response = await client.open(`/v1/conversations/${id(conversationId)}/export`, { query: { format } })
       return response.blob()
     },
+    listKeys: () => request<ApiKeys>('/v1/keys'),
+    /** The answer holds the key's secret: show it once, never store it. */
+    createKey: (key: CreateKeyRequest) => request<CreatedKey>('/v1/keys', { method: 'POST', body: key }),
+    revokeKey: (keyId: string) => request<undefined>(`/v1/keys/${id(keyId)}`, { method: 'DELETE' }),
     /** Admins only: anyone else gets 403 admin_only. */
     createGrant: (grant: GrantRequest) => request<Grant>('/v1/budget/grants', { method: 'POST', body: grant }),
   }

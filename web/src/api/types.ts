@@ -179,6 +179,8 @@ export interface LedgerEntry {
   cost_micros: number
   cost_cents: number
   trace_id: string | null
+  /** The personal API key that made the call, if one did. */
+  api_key_id: string | null
 }
 
 export interface Budget {
@@ -195,6 +197,7 @@ export interface BudgetQuery {
   limit?: number
   cursor?: string
   agent_id?: string
+  api_key_id?: string
   from?: string
   to?: string
 }
@@ -346,3 +349,38 @@ export type ExportFormat = 'markdown' | 'json'
 
 /** The API's limit on a conversation's title. */
 export const CONVERSATION_TITLE_MAX = 200
+/** A personal API key as the Keys page lists it (never its secret). */
+export interface ApiKey {
+  id: string
+  name: string
+  prefix: string
+  created_at: string
+  last_used_at: string | null
+  expires_at: string | null
+  expired: boolean
+  spend_limit_cents: number | null
+  spent_micros: number
+  spent_cents: number
+  held_micros: number
+}
+
+export interface ApiKeys {
+  keys: ApiKey[]
+}
+
+export interface CreateKeyRequest {
+  name: string
+  expires_at?: string | null
+  spend_limit_cents?: number | null
+}
+
+/** A new key, with its secret: the only time Helix shows it. */
+export interface CreatedKey {
+  id: string
+  name: string
+  key: string
+  prefix: string
+  expires_at: string | null
+  spend_limit_cents: number | null
+  created_at: string
+}

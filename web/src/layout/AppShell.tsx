@@ -10,6 +10,7 @@ const NAV: { route: Route; label: string; adminOnly?: boolean }[] = [
   { route: 'usage', label: 'Usage' },
   { route: 'agents', label: 'Agents' },
   { route: 'personas', label: 'Personas' },
+  { route: 'keys', label: 'Keys' },
   { route: 'grants', label: 'Grants', adminOnly: true },
 ]
 

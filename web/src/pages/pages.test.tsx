@@ -18,6 +18,7 @@ function ledgerRow(id: string, model: string): LedgerEntry {
     cost_micros: 250,
     cost_cents: 0,
     trace_id: `1-${id}`,
+    api_key_id: null,
   }
 }
 

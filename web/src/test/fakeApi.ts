@@ -233,6 +233,7 @@ export function ledgerEntry(overrides: Partial<LedgerEntry> = {}): LedgerEntry {
     cost_micros: 456,
     cost_cents: 0,
     trace_id: '1-abc-def',
+    api_key_id: null,
     ...overrides,
   }
 }

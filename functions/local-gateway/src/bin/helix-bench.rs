@@ -802,6 +802,7 @@ impl LedgerWrites {
             requested_max_tokens: MAX_TOKENS,
             deadline: LEDGER_CALL_DEADLINE,
             limits: CallLimits::UNLIMITED,
+            api_key: None,
         };
         let metered = pipeline::reserve(&self.pool, spec)
             .await

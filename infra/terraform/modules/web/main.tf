@@ -188,7 +188,7 @@ locals {
   api_routed                       = var.api_origins != null
   # CloudFront takes the first behaviour whose pattern matches, so the turns function's paths come before
   # /v1/*. infra/checks/check_sam.py checks that every route in the SAM template lands on its own API.
-  turns_api_paths = ["/v1/turns", "/v1/personalities"]
+  turns_api_paths = ["/v1/turns", "/v1/personalities", "/v1/chat/completions", "/v1/models", "/v1/embeddings"]
   http_api_paths  = ["/v1/*", "/auth/*"]
   api_origins = local.api_routed ? {
     turns-api = { domain_name = var.api_origins.turns_api_domain, origin_path = "/${var.api_origins.turns_api_stage}" }
