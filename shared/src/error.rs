@@ -37,6 +37,13 @@ pub enum ApiError {
         "spending is paused until the budget is reconciled: a call cost more than was reserved"
     )]
     SpendLocked,
+    /// The user's spending cap for the period would be passed; it lifts when the period ends.
+    #[error("the spending cap for this period is reached")]
+    SpendCapReached {
+        cap_cents: i64,
+        spent_cents: i64,
+        held_cents: i64,
+    },
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
     #[error("{resource} not found")]
@@ -86,9 +93,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } | ApiError::InvalidToken => StatusCode::UNAUTHORIZED,
-            ApiError::BudgetExhausted { .. } | ApiError::SpendLocked => {
-                StatusCode::PAYMENT_REQUIRED
-            }
+            ApiError::BudgetExhausted { .. }
+            | ApiError::SpendLocked
+            | ApiError::SpendCapReached { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -117,6 +124,7 @@ impl ApiError {
             ApiError::InvalidToken => "invalid_token",
             ApiError::BudgetExhausted { .. } => "budget_exhausted",
             ApiError::SpendLocked => "spend_locked",
+            ApiError::SpendCapReached { .. } => "spend_cap_reached",
             ApiError::NotFound { .. } => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -141,6 +149,15 @@ impl ApiError {
                 retry_after_secs, ..
             } => {
                 details.insert("retry_after_secs".into(), json!(retry_after_secs));
+            }
+            ApiError::SpendCapReached {
+                cap_cents,
+                spent_cents,
+                held_cents,
+            } => {
+                details.insert("cap_cents".into(), json!(cap_cents));
+                details.insert("spent_cents".into(), json!(spent_cents));
+                details.insert("held_cents".into(), json!(held_cents));
             }
             _ => {}
         }
@@ -422,6 +439,15 @@ mod tests {
                 },
                 402,
                 "budget_exhausted",
+            ),
+            (
+                ApiError::SpendCapReached {
+                    cap_cents: 2000,
+                    spent_cents: 1990,
+                    held_cents: 5,
+                },
+                402,
+                "spend_cap_reached",
             ),
             (
                 ApiError::Forbidden {

@@ -12,12 +12,13 @@ use serde_json::{Map, Value, json};
 use sqlx::{PgExecutor, PgPool};
 
 use crate::ApiError;
+use crate::budget::alerts::{self, FailureRule};
 use crate::budget::ledger::{
     self, CallLimit, Charge, Hold, HoldRequest, ReserveOutcome, Settlement,
 };
 use crate::budget::rules::CallLimits;
 use crate::db::idempotency::{self, Claim};
-use crate::money::{balance_cents, cents_to_cover};
+use crate::money::{balance_cents, cents_to_cover, cost_cents};
 use crate::pricing::{Price, cost_micros};
 use crate::usage::Usage;
 
@@ -136,8 +137,21 @@ pub async fn reserve<'a>(db: &PgPool, spec: CallSpec<'a>) -> Result<Metered<'a>,
             message: match limit {
                 CallLimit::InFlight => "too many of your calls are running at once".into(),
                 CallLimit::PerMinute => "too many calls this minute".into(),
+                CallLimit::TokensPerMinute => "too many tokens this minute".into(),
+                CallLimit::TokensPerMinuteExceededByCall => {
+                    "this call may use more tokens than your per-minute limit allows; ask for fewer output tokens".into()
+                }
             },
             retry_after_secs,
+        }),
+        ReserveOutcome::CapReached {
+            cap_micros,
+            spent_micros,
+            held_micros,
+        } => Err(ApiError::SpendCapReached {
+            cap_cents: balance_cents(cap_micros),
+            spent_cents: cost_cents(spent_micros),
+            held_cents: cost_cents(held_micros),
         }),
         ReserveOutcome::Exhausted {
             balance_micros,
@@ -166,7 +180,19 @@ impl Metered<'_> {
             Ok(value) => Ok(value),
             Err(error) => {
                 self.release(db).await?;
-                Err(error.into())
+                let error = error.into();
+                if matches!(
+                    error,
+                    ApiError::BadGateway { .. }
+                        | ApiError::GatewayTimeout { .. }
+                        | ApiError::Unavailable { .. }
+                ) && let Err(failure) =
+                    alerts::note_provider_failure(db, self.spec.provider, FailureRule::DEFAULT)
+                        .await
+                {
+                    tracing::warn!(error.chain = %crate::telemetry::cause_chain(&failure), "provider failure not counted");
+                }
+                Err(error)
             }
         }
     }
@@ -218,6 +244,7 @@ impl Metered<'_> {
     ) -> Result<Settled, ApiError> {
         let charge = self.charge(billed, details);
         let settlement = ledger::settle(db, &charge).await?;
+        alerts::announce_spend(&self.hold.user_id, &settlement.alerts);
         if settlement.exceeded_hold {
             tracing::warn!(
                 engine = self.spec.provider,
