@@ -676,6 +676,12 @@ async fn crossing_the_alert_threshold_raises_one_alert_per_period_shown_by_the_b
         .map(|a| a["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["cap_threshold", "allowance_threshold"]);
+    for alert in budget.body["alerts"].as_array().unwrap() {
+        assert_eq!(
+            alert["alert_key"], budget.body["period"]["key"],
+            "SQL and Rust name the period alike"
+        );
+    }
     assert_eq!(budget.body["spent_micros_this_period"], 180_000);
     assert_eq!(budget.body["allowance"]["amount_cents"], 10);
     assert_eq!(budget.body["spend_cap_cents"], 20);
@@ -1054,4 +1060,41 @@ async fn only_admins_list_users_and_set_policies_and_bad_policies_change_nothing
     assert_eq!(budget.status, StatusCode::OK, "{}", budget.body);
     assert_eq!(budget.body["period"]["kind"], "weekly");
     assert_eq!(budget.body["limits"]["max_tokens_per_minute"], 100_000);
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn the_reservations_sql_periods_agree_with_the_refills_rust_periods(pool: PgPool) {
+    use helix_shared::budget::period::{Period, parse_time_zone, window};
+    let zones = [
+        "UTC",
+        "Europe/Paris",
+        "America/New_York",
+        "Asia/Tokyo",
+        "Australia/Sydney",
+        "Asia/Kolkata",
+    ];
+    let instants = [
+        "2026-12-31T20:00:00Z",
+        "2027-01-01T00:00:00Z",
+        "2028-02-29T12:00:00Z",
+        "2026-03-29T01:30:00Z",
+        "2026-10-25T00:30:00Z",
+        "2026-11-30T23:59:59Z",
+    ];
+    for zone in zones {
+        for instant in instants {
+            for period in [Period::Daily, Period::Weekly, Period::Monthly] {
+                let rust = window(period, parse_time_zone(zone).unwrap(), at(instant));
+                let sql: DateTime<Utc> =
+                    sqlx::query_scalar("SELECT helix_period_start($1, $2, $3::timestamptz)")
+                        .bind(period.as_str())
+                        .bind(zone)
+                        .bind(at(instant))
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                assert_eq!(sql, rust.start, "{period} {zone} {instant}");
+            }
+        }
+    }
 }
