@@ -1,7 +1,7 @@
 // Loads the balance once (GET /v1/budget), follows each turn's remaining_cents, and locks on a 402.
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react'
 import { useApi } from '../api/context'
-import type { Budget } from '../api/types'
+import type { Budget, BudgetAlert } from '../api/types'
 import { errorText } from '../ui/errorText'
 import { BudgetContext, type BudgetExhaustion, type BudgetState } from './context'
 
@@ -10,10 +10,13 @@ export function BudgetProvider({ children }: { children: ReactNode }) {
   const [balanceCents, setBalanceCents] = useState<number | null>(null)
   const [loadError, setLoadError] = useState<string | null>(null)
   const [exhaustion, setExhaustion] = useState<BudgetExhaustion | null>(null)
+  const [alerts, setAlerts] = useState<BudgetAlert[]>([])
 
   const applyBudget = useCallback((budget: Budget) => {
     setLoadError(null)
     setBalanceCents(budget.balance_cents)
+    // An older API answers without alerts.
+    setAlerts(Array.isArray(budget.alerts) ? budget.alerts : [])
     // A grant since the 402 lifts the lockout; the same balance keeps it.
     setExhaustion((current) =>
       current && (current.balanceCents === null || budget.balance_cents > current.balanceCents)
@@ -67,10 +70,11 @@ export function BudgetProvider({ children }: { children: ReactNode }) {
       loadError,
       exhaustion,
       locked: exhaustion !== null || (balanceCents !== null && balanceCents <= 0),
+      alerts,
       recordRemaining: setBalanceCents,
       refresh,
     }),
-    [balanceCents, loadError, exhaustion, refresh],
+    [balanceCents, loadError, exhaustion, alerts, refresh],
   )
   return <BudgetContext value={state}>{children}</BudgetContext>
 }

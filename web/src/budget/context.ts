@@ -1,5 +1,6 @@
 // The caller's remaining budget, visible everywhere, and whether the app is locked because it is spent.
 import { createContext, useContext } from 'react'
+import type { BudgetAlert } from '../api/types'
 
 export interface BudgetExhaustion {
   message: string
@@ -15,6 +16,8 @@ export interface BudgetState {
   exhaustion: BudgetExhaustion | null
   /** True when no more turns can be paid for: after a 402, or with a balance of zero or less. */
   locked: boolean
+  /** This period's alerts, from the last GET /v1/budget. */
+  alerts: BudgetAlert[]
   recordRemaining: (remainingCents: number) => void
   refresh: () => Promise<void>
 }
