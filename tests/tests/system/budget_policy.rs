@@ -1098,3 +1098,71 @@ async fn the_reservations_sql_periods_agree_with_the_refills_rust_periods(pool: 
         }
     }
 }
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn memory_embeddings_meet_the_same_cap_and_token_limit_and_store_nothing_when_refused(
+    pool: PgPool,
+) {
+    let state = helix_tests::state_with(
+        pool.clone(),
+        &[("HELIX_LOCAL_INPUT_PER_MTOK_MICROS", "1000000")],
+    );
+    helix_tests::prepare_memory(&state).await;
+    let (admin_id, _) = admin(&state).await;
+    let (payer, token) = signed_in_user(&state, "memo@example.com").await;
+    ledger::grant(&pool, &payer.id, 1_000_000, "plenty", None)
+        .await
+        .unwrap();
+    let app = local_gateway::app(state);
+    let store = |text: &str| {
+        json_request(
+            "POST",
+            "/v1/memory/documents",
+            &json!({"text": text}),
+            &token,
+        )
+    };
+
+    set_policy(
+        &pool,
+        Scope::User(&payer.id),
+        json!({"max_tokens_per_minute": 10}),
+        &admin_id,
+    )
+    .await;
+    let limited = send(&app, store("Remember that the office opens at nine.")).await;
+    set_policy(
+        &pool,
+        Scope::User(&payer.id),
+        json!({"spend_cap_cents": 0}),
+        &admin_id,
+    )
+    .await;
+    let capped = send(&app, store("Remember that the office opens at nine.")).await;
+
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.body
+    );
+    assert_eq!(limited.body["error"]["code"], "rate_limited");
+    assert!(limited.headers.contains_key("retry-after"));
+    assert_eq!(
+        capped.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "{}",
+        capped.body
+    );
+    assert_eq!(capped.body["error"]["code"], "spend_cap_reached");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM memory_documents")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        (stored, ledger_rows(&pool, &payer.id).await),
+        (0, 0),
+        "nothing stored or charged"
+    );
+    assert_invariant(&pool).await;
+}
