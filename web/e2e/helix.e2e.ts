@@ -261,32 +261,6 @@ describe('Helix in a browser', () => {
     await screenshot(master, stack, 'usage')
   })
 
-  it("sets a user's allowance on the admin Users page, and their banner shows the alert once they pass 80 %", async () => {
-    await go(master, 'Users')
-    const users = await shown(master.getByRole('table', { name: 'Users and their budgets' }))
-    await users.getByRole('button', { name: 'Manage fnbo@helix.local' }).click()
-    const policy = master.getByRole('form', { name: 'Budget policy' })
-    // fnbo has spent about $10 this month (the lockout step): 80 % of a $12 allowance is $9.60.
-    await policy.getByLabel('Allowance ($)').fill('12')
-    await policy.getByLabel('Spending cap ($)').fill('50')
-    await policy.getByRole('button', { name: 'Save policy' }).click()
-    await shown(policy.getByText('Policy saved.'))
-    await shown(users.locator('tr', { hasText: 'fnbo@helix.local' }).getByText('$12.00'))
-    await screenshot(master, stack, 'users')
-
-    const fnbo = await context.newPage()
-    try {
-      await signIn(fnbo, FNBO)
-      await chooseLocalEngine(fnbo)
-      await ask(fnbo, 'Hello again')
-      await fnbo.reload()
-      await shown(fnbo.getByText(/^You have spent \$\d+\.\d+ of this period's \$12\.00 allowance\.$/))
-      await screenshot(fnbo, stack, 'alert-banner')
-    } finally {
-      await fnbo.close()
-    }
-  })
-
   it("locks the chat when a user's budget is spent: the banner, the API's 402, the lockout panel", async () => {
     const fnbo = await context.newPage()
     try {
@@ -340,6 +314,32 @@ describe('Helix in a browser', () => {
       // That turn costs $0.06 (100 × 100 µ$ in + 50 × 1,000 µ$ out).
       await shown(fnbo.getByText(`Budget left: ${dollars(left + 500 - 6)}`))
       expect(await fnbo.getByLabel('Message', { exact: true }).isEnabled()).toBe(true)
+    } finally {
+      await fnbo.close()
+    }
+  })
+
+  it("sets a user's allowance on the admin Users page, and their banner shows the alert once they pass 80 %", async () => {
+    await go(master, 'Users')
+    const users = await shown(master.getByRole('table', { name: 'Users and their budgets' }))
+    await users.getByRole('button', { name: 'Manage fnbo@helix.local' }).click()
+    const policy = master.getByRole('form', { name: 'Budget policy' })
+    // fnbo has spent about $10 this month (the lockout step): 80 % of a $12 allowance is $9.60.
+    await policy.getByLabel('Allowance ($)').fill('12')
+    await policy.getByLabel('Spending cap ($)').fill('50')
+    await policy.getByRole('button', { name: 'Save policy' }).click()
+    await shown(policy.getByText('Policy saved.'))
+    await shown(users.locator('tr', { hasText: 'fnbo@helix.local' }).getByText('$12.00'))
+    await screenshot(master, stack, 'users')
+
+    const fnbo = await context.newPage()
+    try {
+      await signIn(fnbo, FNBO)
+      await chooseLocalEngine(fnbo)
+      await ask(fnbo, 'Hello again')
+      await fnbo.reload()
+      await shown(fnbo.getByText(/^You have spent \$\d+\.\d+ of this period's \$12\.00 allowance\.$/))
+      await screenshot(fnbo, stack, 'alert-banner')
     } finally {
       await fnbo.close()
     }

@@ -38,7 +38,8 @@ function UsersList() {
     <>
       {page.error !== null && <ErrorMessage error={page.error} />}
       {page.loading && !page.data && <p role="status">Loading users…</p>}
-      <div className="overflow-x-auto rounded-lg bg-white shadow-sm">
+      {/* relative: the sr-only labels inside are absolutely placed; this keeps them in the scroller. */}
+      <div className="relative overflow-x-auto rounded-lg bg-white shadow-sm">
         <table className="w-full text-left text-sm">
           <caption className="sr-only">Users and their budgets</caption>
           <thead className="border-b border-slate-200 text-slate-600">
