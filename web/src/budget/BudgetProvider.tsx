@@ -17,12 +17,16 @@ export function BudgetProvider({ children }: { children: ReactNode }) {
     setBalanceCents(budget.balance_cents)
     // An older API answers without alerts.
     setAlerts(Array.isArray(budget.alerts) ? budget.alerts : [])
-    // A grant since the 402 lifts the lockout; the same balance keeps it.
-    setExhaustion((current) =>
-      current && (current.balanceCents === null || budget.balance_cents > current.balanceCents)
-        ? null
-        : current,
-    )
+    // A grant since the 402 lifts the lockout; the same balance keeps it. A spending cap's lockout
+    // lifts when the cap is raised or removed, or a new period starts (spend below the cap again).
+    setExhaustion((current) => {
+      if (!current) return current
+      if (current.code === 'spend_cap_reached') {
+        const cap = budget.spend_cap_micros
+        return cap === null || budget.spent_micros_this_period + budget.open_holds.micros < cap ? null : current
+      }
+      return current.balanceCents === null || budget.balance_cents > current.balanceCents ? null : current
+    })
   }, [])
 
   const refresh = useCallback(async () => {
@@ -55,6 +59,7 @@ export function BudgetProvider({ children }: { children: ReactNode }) {
         const { details } = event.error
         const balance = typeof details.balance_cents === 'number' ? details.balance_cents : null
         setExhaustion({
+          code: event.error.code,
           message: event.error.message,
           balanceCents: balance,
           requiredCents: typeof details.required_cents === 'number' ? details.required_cents : null,

@@ -3,6 +3,8 @@ import { createContext, useContext } from 'react'
 import type { BudgetAlert } from '../api/types'
 
 export interface BudgetExhaustion {
+  /** `budget_exhausted`, `spend_locked`, or `spend_cap_reached` (the period's cap, not the balance). */
+  code: string
   message: string
   balanceCents: number | null
   requiredCents: number | null
