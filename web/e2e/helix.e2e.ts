@@ -396,6 +396,9 @@ describe('Helix in a browser', () => {
       const overflow = await master.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
       expect(overflow, `${link} overflows by ${String(overflow)}px`).toBeLessThanOrEqual(0)
     }
+    await go(master, 'Usage')
+    await shown(master.getByRole('figure', { name: 'Spend per day' }).locator('.recharts-bar-rectangle').first())
+    await screenshot(master, stack, 'usage-phone')
     await go(master, 'Chat')
     await screenshot(master, stack, 'chat-phone')
   })

@@ -27,7 +27,7 @@ export function SpendChart({ rows, stacks }: { rows: DayRow[]; stacks: string[] 
             <Tooltip formatter={(value) => formatMicros(Number(value))} />
             <Legend wrapperStyle={{ fontSize: 12 }} />
             {stacks.map((stack, index) => (
-              <Bar key={stack} dataKey={stack} stackId="spend" fill={COLOURS[index % COLOURS.length]} />
+              <Bar key={stack} dataKey={stack} stackId="spend" fill={COLOURS[index % COLOURS.length]} isAnimationActive={false} />
             ))}
           </BarChart>
         </ResponsiveContainer>
