@@ -50,9 +50,6 @@ pub async fn run(pool: &PgPool, options: &Options) -> Result<Summary, sqlx::Erro
     summary.holds_released = released.holds;
     summary.holds_released_micros = released.micros;
     summary.idempotency_keys_freed = released.keys_freed;
-    let refilled = super::refill::refill_due(pool, chrono::Utc::now()).await?;
-    summary.refills_issued = refilled.refills;
-    summary.refilled_micros = refilled.granted_micros;
     for user_id in user_ids(pool).await? {
         summary.users_checked += 1;
         let checked = check_user(pool, &user_id, options.repair).await?;
@@ -83,6 +80,10 @@ pub async fn run(pool: &PgPool, options: &Options) -> Result<Summary, sqlx::Erro
             .await?;
         }
     }
+    // After the checks: a top-up then reads a balance that repair has already set right.
+    let refilled = super::refill::refill_due(pool, chrono::Utc::now()).await?;
+    summary.refills_issued = refilled.refills;
+    summary.refilled_micros = refilled.granted_micros;
     summary.idempotency_keys_pruned =
         prune_idempotency_keys(pool, options.idempotency_retention).await?;
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

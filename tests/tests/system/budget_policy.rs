@@ -1166,3 +1166,67 @@ async fn memory_embeddings_meet_the_same_cap_and_token_limit_and_store_nothing_w
     );
     assert_invariant(&pool).await;
 }
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn the_scheduled_reconciliation_refills_once_and_sets_counters_right(pool: PgPool) {
+    use helix_shared::budget::reconcile::{self, Options};
+    let options = Options {
+        repair: false,
+        idempotency_retention: Duration::from_secs(24 * 3600),
+    };
+    let state = state(pool.clone());
+    let (admin_id, _) = admin(&state).await;
+    let payer = user(&pool, "counted@example.com").await;
+    set_policy(
+        &pool,
+        Scope::User(&payer),
+        json!({"allowance_cents": 500, "spend_cap_cents": 400}),
+        &admin_id,
+    )
+    .await;
+    insert_usage(
+        &pool,
+        &payer,
+        None,
+        &[("m", "openai", "p", 1_234, "2000-01-01T00:00:00Z")],
+    )
+    .await;
+    sqlx::query(
+        "INSERT INTO usage_ledger (id, user_id, input_tokens, output_tokens, cost_micros, meta)
+         VALUES ('ledger-now', $1, 1, 1, 4321, '{}')",
+    )
+    .bind(&payer)
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Counters knocked off by hand (a crash, a restore): reconciliation re-derives them. The ledger
+    // rows written behind the balance's back are a drift it reports.
+    sqlx::query("UPDATE users SET held_micros = 999, spend_period_micros = 0 WHERE id = $1")
+        .bind(&payer)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let first = reconcile::run(&pool, &options).await.unwrap();
+    let second = reconcile::run(&pool, &options).await.unwrap();
+
+    assert_eq!((first.refills_issued, second.refills_issued), (1, 0));
+    assert_eq!(first.refilled_micros, 5_000_000);
+    let (held, spent): (i64, i64) =
+        sqlx::query_as("SELECT held_micros, spend_period_micros FROM users WHERE id = $1")
+            .bind(&payer)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((held, spent), (0, 4321), "only this period's spend counts");
+    assert_eq!(
+        first.drifts_found, 1,
+        "the balance edited by hand is reported"
+    );
+    let drift_alerts: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM budget_alerts WHERE kind = 'reconcile_drift'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(drift_alerts, 1, "once per user and day, however many runs");
+}
