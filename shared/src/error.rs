@@ -47,6 +47,13 @@ pub enum ApiError {
         "spending is paused until the budget is reconciled: a call cost more than was reserved"
     )]
     SpendLocked,
+    /// The user's spending cap for the period would be passed; it lifts when the period ends.
+    #[error("the spending cap for this period is reached")]
+    SpendCapReached {
+        cap_cents: i64,
+        spent_cents: i64,
+        held_cents: i64,
+    },
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
     #[error("{resource} not found")]
@@ -102,6 +109,7 @@ impl ApiError {
             ApiError::BudgetExhausted { .. }
             | ApiError::SpendLocked
             | ApiError::KeySpendLimitReached { .. } => StatusCode::PAYMENT_REQUIRED,
+            ApiError::SpendCapReached { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } | ApiError::ModelNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -131,6 +139,7 @@ impl ApiError {
             ApiError::BudgetExhausted { .. } => "budget_exhausted",
             ApiError::SpendLocked => "spend_locked",
             ApiError::KeySpendLimitReached { .. } => "key_spend_limit_reached",
+            ApiError::SpendCapReached { .. } => "spend_cap_reached",
             ApiError::NotFound { .. } => "not_found",
             ApiError::ModelNotFound { .. } => "model_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -164,6 +173,15 @@ impl ApiError {
                 retry_after_secs, ..
             } => {
                 details.insert("retry_after_secs".into(), json!(retry_after_secs));
+            }
+            ApiError::SpendCapReached {
+                cap_cents,
+                spent_cents,
+                held_cents,
+            } => {
+                details.insert("cap_cents".into(), json!(cap_cents));
+                details.insert("spent_cents".into(), json!(spent_cents));
+                details.insert("held_cents".into(), json!(held_cents));
             }
             _ => {}
         }
@@ -500,6 +518,15 @@ mod tests {
                 },
                 402,
                 "budget_exhausted",
+            ),
+            (
+                ApiError::SpendCapReached {
+                    cap_cents: 2000,
+                    spent_cents: 1990,
+                    held_cents: 5,
+                },
+                402,
+                "spend_cap_reached",
             ),
             (
                 ApiError::Forbidden {

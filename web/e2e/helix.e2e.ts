@@ -2,6 +2,7 @@
 // scripts/e2e starts: the gateway on a fresh seeded database, a fake OpenAI-compatible provider
 // (and S3) behind it, and the production build of the app served by vite preview. Answers stream.
 // The steps share one database and run in order: each builds on the balance the last one left.
+import { readFile } from 'node:fs/promises'
 import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { avatarPng, launchBrowser, screenshot, stackFromEnv } from './browser'
@@ -263,13 +264,27 @@ describe('Helix in a browser', () => {
     await shown(agents.getByText(LOCAL_ENGINE, { exact: true }))
   })
 
-  it('lists the charged turns on the usage page', async () => {
+  it('lists the charged turns on the usage page, charts them, totals them and exports them as CSV', async () => {
     await go(master, 'Usage')
-    const table = await shown(master.getByRole('table'))
+    const table = await shown(master.getByRole('table', { name: 'Usage ledger, newest first' }))
     const rows = table.locator('tbody tr')
     expect(await rows.count()).toBe(4) // hello, the persona, the tool call, the tool result
     expect(await text(rows.first())).toContain('smollm2-135m-instruct')
     expect(await text(rows.first())).toContain(TURN_COST)
+    // The summary's totals equal the ledger's four turns.
+    const byModel = await shown(master.getByRole('table', { name: 'By model' }))
+    await shown(byModel.getByText('smollm2-135m-instruct'))
+    expect(await text(byModel.locator('tr', { hasText: 'Total' }))).toContain(dollars(4 * TURN_COST_CENTS))
+    await shown(master.getByRole('figure', { name: 'Spend per day' }).locator('.recharts-bar-rectangle').first())
+    const [download] = await Promise.all([
+      master.waitForEvent('download'),
+      master.getByRole('button', { name: 'Export CSV' }).click(),
+    ])
+    const csv = await readFile(await download.path(), 'utf8')
+    const lines = csv.trim().split('\n')
+    expect(lines[0]).toBe('id,created_at,kind,provider,model,agent_id,input_tokens,output_tokens,cost_micros,cost_usd,trace_id')
+    expect(lines).toHaveLength(1 + 4)
+    expect(lines[1]).toContain(',60000,0.060000,')
     await screenshot(master, stack, 'usage')
   })
 
@@ -326,6 +341,32 @@ describe('Helix in a browser', () => {
       // That turn costs $0.06 (100 × 100 µ$ in + 50 × 1,000 µ$ out).
       await shown(fnbo.getByText(`Budget left: ${dollars(left + 500 - 6)}`))
       expect(await fnbo.getByLabel('Message', { exact: true }).isEnabled()).toBe(true)
+    } finally {
+      await fnbo.close()
+    }
+  })
+
+  it("sets a user's allowance on the admin Users page, and their banner shows the alert once they pass 80 %", async () => {
+    await go(master, 'Users')
+    const users = await shown(master.getByRole('table', { name: 'Users and their budgets' }))
+    await users.getByRole('button', { name: 'Manage fnbo@helix.local' }).click()
+    const policy = master.getByRole('form', { name: 'Budget policy' })
+    // fnbo has spent about $10 this month (the lockout step): 80 % of a $12 allowance is $9.60.
+    await policy.getByLabel('Allowance ($)').fill('12')
+    await policy.getByLabel('Spending cap ($)').fill('50')
+    await policy.getByRole('button', { name: 'Save policy' }).click()
+    await shown(policy.getByText('Policy saved.'))
+    await shown(users.locator('tr', { hasText: 'fnbo@helix.local' }).getByText('$12.00'))
+    await screenshot(master, stack, 'users')
+
+    const fnbo = await context.newPage()
+    try {
+      await signIn(fnbo, FNBO)
+      await chooseLocalEngine(fnbo)
+      await ask(fnbo, 'Hello again')
+      await fnbo.reload()
+      await shown(fnbo.getByText(/^You have spent \$\d+\.\d+ of this period's \$12\.00 allowance\.$/))
+      await screenshot(fnbo, stack, 'alert-banner')
     } finally {
       await fnbo.close()
     }
@@ -401,11 +442,14 @@ describe('Helix in a browser', () => {
 
   it('fits a phone-width screen without sideways scrolling', async () => {
     await master.setViewportSize({ width: 390, height: 844 })
-    for (const link of ['Chat', 'Personas', 'Usage', 'Keys']) {
+    for (const link of ['Chat', 'Personas', 'Usage', 'Keys', 'Users']) {
       await go(master, link)
       const overflow = await master.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
       expect(overflow, `${link} overflows by ${String(overflow)}px`).toBeLessThanOrEqual(0)
     }
+    await go(master, 'Usage')
+    await shown(master.getByRole('figure', { name: 'Spend per day' }).locator('.recharts-bar-rectangle').first())
+    await screenshot(master, stack, 'usage-phone')
     await go(master, 'Chat')
     await screenshot(master, stack, 'chat-phone')
   })

@@ -1,6 +1,7 @@
 // The app: the passcode gate guards every page; behind it, the budget and the routed page.
 import { useState, type ReactNode } from 'react'
 import { GrantsPage } from './admin/GrantsPage'
+import { UsersPage } from './admin/UsersPage'
 import { ApiContext } from './api/context'
 import { createDefaultApi } from './api/defaultApi'
 import { BudgetProvider } from './budget/BudgetProvider'
@@ -51,6 +52,8 @@ function page(route: Route): ReactNode {
       return <PersonasPage />
     case 'keys':
       return <KeysPage />
+    case 'users':
+      return <UsersPage />
     case 'grants':
       return <GrantsPage />
   }

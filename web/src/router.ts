@@ -1,7 +1,7 @@
 // A tiny hash router: the bundle is static files on S3 + CloudFront, so #/page needs no rewrite rules.
 import { useSyncExternalStore } from 'react'
 
-export const ROUTES = ['chat', 'usage', 'agents', 'personas', 'keys', 'grants'] as const
+export const ROUTES = ['chat', 'usage', 'agents', 'personas', 'keys', 'users', 'grants'] as const
 export type Route = (typeof ROUTES)[number]
 
 function isRoute(value: string): value is Route {

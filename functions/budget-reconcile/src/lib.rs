@@ -1,8 +1,10 @@
 //! `budget-reconcile`: on an EventBridge schedule, refunds abandoned holds, checks every user's
 //! balance against grants, ledger and holds (repairing drift when configured), and reports one
-//! JSON summary plus CloudWatch metrics (Embedded Metric Format).
+//! JSON summary plus CloudWatch metrics (Embedded Metric Format); issues allowance refills and
+//! publishes budget alerts to SNS (`HELIX_ALERT_TOPIC_ARN`).
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use helix_shared::budget::alerts::{self, AlertSink, SnsSink};
 use helix_shared::budget::reconcile::{self, Options, Summary};
 use helix_shared::state::Core;
 use helix_shared::telemetry::cause_chain;
@@ -32,11 +34,21 @@ pub async fn run_once(core: &Core) -> Result<Summary, ReconcileError> {
         repair: core.config.reconcile.repair,
         idempotency_retention: core.config.reconcile.idempotency_retention,
     };
-    let summary = reconcile::run(&core.db, &options)
+    let mut summary = reconcile::run(&core.db, &options)
         .await
         .inspect_err(|error| {
             tracing::error!(error.chain = %cause_chain(error), "budget reconciliation failed");
         })?;
+    let sink = match &core.config.reconcile.alert_topic_arn {
+        Some(arn) => Some(SnsSink::from_environment(arn.clone()).await),
+        None => None,
+    };
+    summary.alerts_published =
+        alerts::publish_pending(&core.db, sink.as_ref().map(|sink| sink as &dyn AlertSink))
+            .await
+            .inspect_err(|error| {
+                tracing::error!(error.chain = %cause_chain(error), "budget alerts not published");
+            })?;
     tracing::info!(
         users_checked = summary.users_checked,
         holds_released = summary.holds_released,
@@ -46,6 +58,9 @@ pub async fn run_once(core: &Core) -> Result<Summary, ReconcileError> {
         idempotency_keys_pruned = summary.idempotency_keys_pruned,
         idempotency_keys_freed = summary.idempotency_keys_freed,
         spend_locks_cleared = summary.spend_locks_cleared,
+        refills_issued = summary.refills_issued,
+        refilled_micros = summary.refilled_micros,
+        alerts_published = summary.alerts_published,
         duration_ms = summary.duration_ms,
         "budget reconciliation finished"
     );

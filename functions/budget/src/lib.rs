@@ -1,15 +1,23 @@
-//! `budget`: the caller's balance, spend and ledger (GET /v1/budget), and admin grants
-//! (POST /v1/budget/grants). Budget only ever comes from grant rows, never from editing a balance.
+//! `budget`: the caller's balance, spend, policy and ledger (GET /v1/budget), usage summaries and
+//! CSV export, admin grants (POST /v1/budget/grants) and admin policies and user lists (`policy`).
+//! Budget only ever comes from grant rows, never from editing a balance.
+
+pub mod policy;
+pub mod usage;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use helix_shared::auth::AuthUser;
 use helix_shared::budget::account::{self, LedgerEntry, LedgerFilter};
+use helix_shared::budget::alerts::{self, Alert};
 use helix_shared::budget::ledger;
+use helix_shared::budget::period::{self, Period};
+use helix_shared::budget::policy as budget_policy;
+use helix_shared::budget::usage as usage_rows;
 use helix_shared::db::idempotency;
 use helix_shared::http::{ApiJson, ApiQuery};
 use helix_shared::money::{MICROS_PER_CENT, balance_cents, cost_cents};
@@ -23,6 +31,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/budget", get(get_budget))
         .route("/v1/budget/grants", post(create_grant))
+        .route("/v1/budget/summary", get(usage::get_summary))
+        .route("/v1/budget/export.csv", get(usage::export_csv))
+        .route("/v1/admin/users", get(policy::list_users))
+        .route("/v1/admin/users/{id}/budget", get(policy::get_user_budget))
+        .route("/v1/admin/users/{id}/policy", put(policy::put_policy))
         .with_state(state)
 }
 
@@ -31,7 +44,7 @@ pub fn app(state: AppState) -> Router {
     http::finish(router(state.clone()), &state)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetQuery {
     #[serde(default)]
@@ -58,8 +71,47 @@ pub struct BudgetResponse {
     pub spent_cents_this_month: i64,
     pub spent_micros_this_month: i64,
     pub open_holds: OpenHolds,
+    /// The period the user's policy is in now (calendar month in UTC without a policy).
+    pub period: PeriodView,
+    pub spent_cents_this_period: i64,
+    pub spent_micros_this_period: i64,
+    /// The recurring allowance, if the user's policy (or the default) has one.
+    pub allowance: Option<AllowanceView>,
+    /// When the next refill is due: the start of the next period, with an allowance.
+    pub next_refill_at: Option<DateTime<Utc>>,
+    pub spend_cap_cents: Option<i64>,
+    pub spend_cap_micros: Option<i64>,
+    pub limits: LimitsView,
+    /// Alerts raised this period (spend past the threshold of the allowance or cap).
+    pub alerts: Vec<Alert>,
     pub ledger: Vec<LedgerEntry>,
     pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PeriodView {
+    pub kind: Period,
+    pub time_zone: String,
+    pub key: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AllowanceView {
+    pub amount_cents: i64,
+    pub amount_micros: i64,
+    pub refill_rule: String,
+    pub rollover_cap_cents: Option<i64>,
+    pub rollover_cap_micros: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LimitsView {
+    pub max_calls_in_flight: u32,
+    pub max_calls_per_minute: u32,
+    pub max_tokens_per_minute: Option<i64>,
+    pub alert_threshold_percent: i32,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -73,8 +125,11 @@ async fn get_budget(
     user: AuthUser,
     ApiQuery(query): ApiQuery<BudgetQuery>,
 ) -> Result<Json<BudgetResponse>, ApiError> {
-    let limit = pagination::limit(query.limit)?;
-    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    Ok(Json(budget_of(&state, &user.id, query).await?))
+}
+
+/// The ledger filter of `GET /v1/budget` and the CSV export, checked.
+pub fn ledger_filter(query: &BudgetQuery) -> Result<LedgerFilter, ApiError> {
     for (field, at) in [("from", query.from), ("to", query.to)] {
         if at.is_some_and(|at| !pagination::is_storable(&at)) {
             return Err(ApiError::bad_request(format!(
@@ -87,22 +142,77 @@ async fn get_budget(
     {
         return Err(ApiError::bad_request("from: must be before to"));
     }
-    let summary = account::summary(&state.db, &user.id)
-        .await?
-        .ok_or(ApiError::InvalidToken)?;
-    let filter = LedgerFilter {
-        agent_id: query.agent_id,
-        api_key_id: query.api_key_id,
+    for (field, id) in [
+        ("agent_id", &query.agent_id),
+        ("api_key_id", &query.api_key_id),
+    ] {
+        if id.as_ref().is_some_and(|id| id.is_empty() || id.len() > 64) {
+            return Err(ApiError::bad_request(format!(
+                "{field}: must be 1 to 64 characters"
+            )));
+        }
+    }
+    Ok(LedgerFilter {
+        agent_id: query.agent_id.clone(),
+        api_key_id: query.api_key_id.clone(),
         from: query.from,
         to: query.to,
-    };
+    })
+}
+
+/// A user's budget as `GET /v1/budget` shows it (admins read anyone's).
+pub async fn budget_of(
+    state: &AppState,
+    user_id: &str,
+    query: BudgetQuery,
+) -> Result<BudgetResponse, ApiError> {
+    let limit = pagination::limit(query.limit)?;
+    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let filter = ledger_filter(&query)?;
+    let summary = account::summary(&state.db, user_id)
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
+    let now = Utc::now();
+    let policy = budget_policy::effective(&state.db, user_id).await?;
+    let window = policy
+        .as_ref()
+        .and_then(|p| p.window(now))
+        .unwrap_or_else(|| period::default_window(now));
+    let spent_micros_this_period =
+        usage_rows::spent_since(&state.db, user_id, window.start).await?;
+    let alerts = alerts::for_user(&state.db, user_id, window.start).await?;
     let rows =
-        account::ledger_page(&state.db, &user.id, &filter, cursor.as_ref(), limit + 1).await?;
+        account::ledger_page(&state.db, user_id, &filter, cursor.as_ref(), limit + 1).await?;
     let (ledger, next_cursor) = pagination::page(rows, limit, |entry| Cursor {
         created_at: entry.created_at,
         id: entry.id.clone(),
     });
-    Ok(Json(BudgetResponse {
+    let configured = state.config.call_limits;
+    let allowance = policy.as_ref().and_then(|p| {
+        p.allowance_micros.map(|amount_micros| AllowanceView {
+            amount_cents: balance_cents(amount_micros),
+            amount_micros,
+            refill_rule: p.refill_rule.clone(),
+            rollover_cap_cents: p.rollover_cap_micros.map(balance_cents),
+            rollover_cap_micros: p.rollover_cap_micros,
+        })
+    });
+    let limits = LimitsView {
+        max_calls_in_flight: policy
+            .as_ref()
+            .and_then(|p| p.max_calls_in_flight)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(configured.in_flight),
+        max_calls_per_minute: policy
+            .as_ref()
+            .and_then(|p| p.max_calls_per_minute)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(configured.per_minute),
+        max_tokens_per_minute: policy.as_ref().and_then(|p| p.max_tokens_per_minute),
+        alert_threshold_percent: policy.as_ref().map_or(80, |p| p.alert_threshold_percent),
+    };
+    let spend_cap_micros = policy.as_ref().and_then(|p| p.spend_cap_micros);
+    Ok(BudgetResponse {
         balance_cents: summary.balance_cents,
         balance_micros: summary.balance_micros,
         spent_cents_this_month: cost_cents(summary.spent_micros_this_month),
@@ -111,9 +221,29 @@ async fn get_budget(
             count: summary.open_holds,
             micros: summary.held_micros,
         },
+        next_refill_at: allowance.as_ref().map(|_| window.end),
+        period: PeriodView {
+            kind: policy
+                .as_ref()
+                .and_then(|p| p.period.parse().ok())
+                .unwrap_or(Period::Monthly),
+            time_zone: policy
+                .as_ref()
+                .map_or_else(|| "UTC".to_owned(), |p| p.time_zone.clone()),
+            key: window.key,
+            start: window.start,
+            end: window.end,
+        },
+        spent_cents_this_period: cost_cents(spent_micros_this_period),
+        spent_micros_this_period,
+        allowance,
+        spend_cap_cents: spend_cap_micros.map(balance_cents),
+        spend_cap_micros,
+        limits,
+        alerts,
         ledger,
         next_cursor,
-    }))
+    })
 }
 
 /// The most one grant may add: $1,000,000.

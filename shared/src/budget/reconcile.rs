@@ -23,6 +23,11 @@ pub struct Summary {
     pub idempotency_keys_freed: u64,
     /// Users whose calls were locked (a call cost more than its hold) and whose books now balance.
     pub spend_locks_cleared: u64,
+    /// Allowance refills issued this run (one per user and period, ever), and what they granted.
+    pub refills_issued: u64,
+    pub refilled_micros: i64,
+    /// Alerts published to SNS (or logged, with no topic) after the run.
+    pub alerts_published: u64,
     pub duration_ms: u64,
 }
 
@@ -60,6 +65,19 @@ pub async fn run(pool: &PgPool, options: &Options) -> Result<Summary, sqlx::Erro
                 repaired = options.repair,
                 "budget drift"
             );
+            // One alert per user and day: a drift that persists unrepaired does not page hourly.
+            super::alerts::raise(
+                pool,
+                Some(&drift.user_id),
+                "reconcile_drift",
+                &format!("drift:{}", chrono::Utc::now().date_naive()),
+                serde_json::json!({
+                    "balance_micros": drift.balance_micros,
+                    "expected_micros": drift.expected_micros,
+                    "repaired": options.repair,
+                }),
+            )
+            .await?;
         }
     }
     for drift in api_key_drifts(pool).await? {
@@ -74,6 +92,10 @@ pub async fn run(pool: &PgPool, options: &Options) -> Result<Summary, sqlx::Erro
             "API key counter drift"
         );
     }
+    // After the checks: a top-up then reads a balance that repair has already set right.
+    let refilled = super::refill::refill_due(pool, chrono::Utc::now()).await?;
+    summary.refills_issued = refilled.refills;
+    summary.refilled_micros = refilled.granted_micros;
     summary.idempotency_keys_pruned =
         prune_idempotency_keys(pool, options.idempotency_retention).await?;
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -89,13 +111,19 @@ pub async fn run_periodically(pool: PgPool, options: Options, every: Duration) {
     loop {
         ticks.tick().await;
         match run(&pool, &options).await {
-            Ok(summary) => tracing::info!(
-                holds_released = summary.holds_released,
-                drifts_found = summary.drifts_found,
-                idempotency_keys_freed = summary.idempotency_keys_freed,
-                spend_locks_cleared = summary.spend_locks_cleared,
-                "budget reconciliation finished"
-            ),
+            Ok(summary) => {
+                if let Err(error) = super::alerts::publish_pending(&pool, None).await {
+                    tracing::error!(error.chain = %crate::telemetry::cause_chain(&error), "budget alerts not published");
+                }
+                tracing::info!(
+                    holds_released = summary.holds_released,
+                    drifts_found = summary.drifts_found,
+                    idempotency_keys_freed = summary.idempotency_keys_freed,
+                    spend_locks_cleared = summary.spend_locks_cleared,
+                    refills_issued = summary.refills_issued,
+                    "budget reconciliation finished"
+                )
+            }
             Err(error) => tracing::error!(
                 error.chain = %crate::telemetry::cause_chain(&error),
                 "budget reconciliation failed"
@@ -127,6 +155,7 @@ pub async fn release_expired_holds(pool: &PgPool) -> Result<Released, sqlx::Erro
          ),
          refunded AS (
              UPDATE users SET balance_micros = users.balance_micros + per_user.amount,
+                 held_micros = GREATEST(users.held_micros - per_user.amount, 0),
                  calls_in_flight = GREATEST(users.calls_in_flight - per_user.holds::int, 0)
              FROM per_user WHERE users.id = per_user.user_id
              RETURNING per_user.holds, per_user.amount
@@ -241,11 +270,24 @@ pub async fn check_user(
         .execute(&mut *tx)
         .await?;
     }
-    // The in-flight counter is bookkeeping, not money: it is set right whenever it is off.
+    // The counters are bookkeeping, not money: they are set right whenever they are off. The
+    // period spend is re-derived from the ledger for the period the user's policy is in now.
     sqlx::query(
-        "UPDATE users SET calls_in_flight = held.count
-         FROM (SELECT count(*)::int AS count FROM budget_holds WHERE user_id = $1) AS held
-         WHERE id = $1 AND calls_in_flight <> held.count",
+        "UPDATE users SET calls_in_flight = held.count, held_micros = held.micros,
+             spend_period_start = period.start, spend_period_micros = period.spent
+         FROM (SELECT count(*)::int AS count, COALESCE(sum(amount_micros), 0)::bigint AS micros
+               FROM budget_holds WHERE user_id = $1) AS held,
+              LATERAL (SELECT helix_period_start(COALESCE(p.period, 'monthly'), COALESCE(p.time_zone, 'UTC'), now())
+                              AS start
+                       FROM (SELECT 1) AS one
+                       LEFT JOIN LATERAL (SELECT * FROM budget_policies b WHERE b.user_id = $1 OR b.user_id IS NULL
+                                          ORDER BY b.user_id IS NULL LIMIT 1) p ON true) AS policy,
+              LATERAL (SELECT policy.start,
+                              COALESCE((SELECT sum(cost_micros) FROM usage_ledger
+                                        WHERE user_id = $1 AND created_at >= policy.start), 0)::bigint AS spent)
+                  AS period
+         WHERE id = $1 AND (calls_in_flight <> held.count OR held_micros <> held.micros
+               OR spend_period_start <> period.start OR spend_period_micros <> period.spent)",
     )
     .bind(user_id)
     .execute(&mut *tx)
@@ -308,6 +350,7 @@ pub fn emf_line(summary: &Summary, function: &str, timestamp_ms: i64) -> String 
                     metric("DriftsFound", "Count"),
                     metric("DriftsRepaired", "Count"),
                     metric("SpendLocksCleared", "Count"),
+                    metric("RefillsIssued", "Count"),
                     metric("ReconcileDuration", "Milliseconds"),
                 ],
             }],
@@ -318,6 +361,7 @@ pub fn emf_line(summary: &Summary, function: &str, timestamp_ms: i64) -> String 
         "DriftsFound": summary.drifts_found,
         "DriftsRepaired": summary.drifts_repaired,
         "SpendLocksCleared": summary.spend_locks_cleared,
+        "RefillsIssued": summary.refills_issued,
         "ReconcileDuration": summary.duration_ms,
     })
     .to_string()
@@ -331,6 +375,8 @@ pub struct ReconcileConfig {
     pub idempotency_retention: Duration,
     /// How often the local gateway reconciles, as EventBridge schedules it in AWS; `None`: never.
     pub local_interval: Option<Duration>,
+    /// The SNS topic alerts are published to (`HELIX_ALERT_TOPIC_ARN`); `None`: logged only.
+    pub alert_topic_arn: Option<String>,
 }
 
 impl ReconcileConfig {
@@ -351,6 +397,11 @@ impl ReconcileConfig {
                 )?)
                 .filter(|every| !every.is_zero()),
             },
+            alert_topic_arn: sources
+                .get("HELIX_ALERT_TOPIC_ARN")
+                .map(str::trim)
+                .filter(|arn| !arn.is_empty())
+                .map(str::to_owned),
         })
     }
 }

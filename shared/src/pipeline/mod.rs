@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use sqlx::{PgExecutor, PgPool};
 
 use crate::ApiError;
+use crate::budget::alerts::{self, FailureRule};
 use crate::budget::ledger::{
     self, CallLimit, Charge, Hold, HoldRequest, ReserveOutcome, Settlement,
 };
@@ -142,6 +143,10 @@ pub async fn reserve<'a>(db: &PgPool, spec: CallSpec<'a>) -> Result<Metered<'a>,
             message: match limit {
                 CallLimit::InFlight => "too many of your calls are running at once".into(),
                 CallLimit::PerMinute => "too many calls this minute".into(),
+                CallLimit::TokensPerMinute => "too many tokens this minute".into(),
+                CallLimit::TokensPerMinuteExceededByCall => {
+                    "this call may use more tokens than your per-minute limit allows; ask for fewer output tokens".into()
+                }
             },
             retry_after_secs,
         }),
@@ -163,6 +168,15 @@ pub async fn reserve<'a>(db: &PgPool, spec: CallSpec<'a>) -> Result<Metered<'a>,
             })
         }
         ReserveOutcome::KeyUnusable => Err(ApiError::InvalidToken),
+        ReserveOutcome::CapReached {
+            cap_micros,
+            spent_micros,
+            held_micros,
+        } => Err(ApiError::SpendCapReached {
+            cap_cents: balance_cents(cap_micros),
+            spent_cents: cost_cents(spent_micros),
+            held_cents: cost_cents(held_micros),
+        }),
         ReserveOutcome::Exhausted {
             balance_micros,
             required_micros,
@@ -190,7 +204,19 @@ impl Metered<'_> {
             Ok(value) => Ok(value),
             Err(error) => {
                 self.release(db).await?;
-                Err(error.into())
+                let error = error.into();
+                if matches!(
+                    error,
+                    ApiError::BadGateway { .. }
+                        | ApiError::GatewayTimeout { .. }
+                        | ApiError::Unavailable { .. }
+                ) && let Err(failure) =
+                    alerts::note_provider_failure(db, self.spec.provider, FailureRule::DEFAULT)
+                        .await
+                {
+                    tracing::warn!(error.chain = %crate::telemetry::cause_chain(&failure), "provider failure not counted");
+                }
+                Err(error)
             }
         }
     }
@@ -242,6 +268,7 @@ impl Metered<'_> {
     ) -> Result<Settled, ApiError> {
         let charge = self.charge(billed, details);
         let settlement = ledger::settle(db, &charge).await?;
+        alerts::announce_spend(&self.hold.user_id, &settlement.alerts);
         if settlement.exceeded_hold {
             tracing::warn!(
                 engine = self.spec.provider,

@@ -9,6 +9,7 @@ mod agents;
 mod auth;
 mod bad_input;
 mod budget;
+mod budget_policy;
 mod conversations;
 mod db_pool;
 mod dev_s3;

@@ -35,7 +35,7 @@ export type ApiEvent =
   | { type: 'budget_exhausted'; error: ApiError }
 
 export interface RequestOptions {
-  method?: 'GET' | 'POST' | 'PATCH' | 'DELETE'
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   body?: unknown
   query?: Record<string, string | number | undefined>
   headers?: Record<string, string>

@@ -24,10 +24,15 @@ import type {
   Personalities,
   Persona,
   PersonaPage,
+  Policy,
+  PolicyRequest,
+  SummaryQuery,
   TurnRequest,
   UpdateAgent,
   UpdateConversation,
   UpdatePersona,
+  UsageSummary,
+  UserBudgetPage,
   VerifyResponse,
 } from './types'
 
@@ -101,5 +106,23 @@ export function helixApi(client: ApiClient) {
     revokeKey: (keyId: string) => request<undefined>(`/v1/keys/${id(keyId)}`, { method: 'DELETE' }),
     /** Admins only: anyone else gets 403 admin_only. */
     createGrant: (grant: GrantRequest) => request<Grant>('/v1/budget/grants', { method: 'POST', body: grant }),
+    getBudgetSummary: (query: SummaryQuery) =>
+      request<UsageSummary>('/v1/budget/summary', { query: { ...query } }),
+    /** The filtered ledger as CSV (the filters of getBudget), as a Blob to download. */
+    exportLedgerCsv: async (query: Omit<BudgetQuery, 'limit' | 'cursor'> = {}) => {
+      const response = await client.open('/v1/budget/export.csv', {
+        query: { ...query },
+        headers: { accept: 'text/csv' },
+      })
+      return response.blob()
+    },
+    /** Admins only, as the rest of /v1/admin. */
+    listUserBudgets: (query: { limit?: number; cursor?: string } = {}) =>
+      request<UserBudgetPage>('/v1/admin/users', { query: { ...query } }),
+    getUserBudget: (userId: string, query: BudgetQuery = {}) =>
+      request<Budget>(`/v1/admin/users/${id(userId)}/budget`, { query: { ...query } }),
+    /** `userId` = 'default' sets the deployment default. */
+    putPolicy: (userId: string, policy: PolicyRequest) =>
+      request<Policy>(`/v1/admin/users/${id(userId)}/policy`, { method: 'PUT', body: policy }),
   }
 }

@@ -183,15 +183,145 @@ export interface LedgerEntry {
   api_key_id: string | null
 }
 
+export type Period = 'daily' | 'weekly' | 'monthly'
+export type RefillRule = 'top_up' | 'add'
+export type AlertKind = 'allowance_threshold' | 'cap_threshold' | 'reconcile_drift' | 'provider_failures'
+
+export interface BudgetAlert {
+  id: string
+  user_id: string | null
+  kind: AlertKind
+  /** What makes it once-only: the period (`monthly:2026-12-01`) or the window. */
+  alert_key: string
+  spent_micros: number | null
+  limit_micros: number | null
+  details: Record<string, unknown>
+  created_at: string
+}
+
 export interface Budget {
   balance_cents: number
   balance_micros: number
   spent_cents_this_month: number
   spent_micros_this_month: number
   open_holds: { count: number; micros: number }
+  /** The period the user's policy is in now (the calendar month in UTC without a policy). */
+  period: { kind: Period; time_zone: string; key: string; start: string; end: string }
+  spent_cents_this_period: number
+  spent_micros_this_period: number
+  allowance: {
+    amount_cents: number
+    amount_micros: number
+    refill_rule: RefillRule
+    rollover_cap_cents: number | null
+    rollover_cap_micros: number | null
+  } | null
+  next_refill_at: string | null
+  spend_cap_cents: number | null
+  spend_cap_micros: number | null
+  limits: {
+    max_calls_in_flight: number
+    max_calls_per_minute: number
+    max_tokens_per_minute: number | null
+    alert_threshold_percent: number
+  }
+  /** Alerts raised this period, newest first. */
+  alerts: BudgetAlert[]
   ledger: LedgerEntry[]
   next_cursor: string | null
 }
+
+export type GroupBy = 'day' | 'model' | 'engine' | 'personality'
+export type StackBy = 'model' | 'engine'
+
+export interface UsageGroup {
+  key: string
+  stack: string | null
+  calls: number
+  input_tokens: number
+  output_tokens: number
+  cost_micros: number
+  cost_cents: number
+}
+
+export interface UsageSummary {
+  from: string
+  to: string
+  group_by: GroupBy
+  stack_by: StackBy | null
+  time_zone: string
+  groups: UsageGroup[]
+  total: { calls: number; input_tokens: number; output_tokens: number; cost_micros: number; cost_cents: number }
+}
+
+export interface SummaryQuery {
+  group_by: GroupBy
+  stack_by?: StackBy
+  from?: string
+  to?: string
+}
+
+/** PUT /v1/admin/users/{id}/policy: a whole policy; absent fields take their defaults. */
+export interface PolicyRequest {
+  period?: Period
+  time_zone?: string
+  allowance_cents?: number
+  refill_rule?: RefillRule
+  rollover_cap_cents?: number
+  spend_cap_cents?: number
+  max_calls_in_flight?: number
+  max_calls_per_minute?: number
+  max_tokens_per_minute?: number
+  alert_threshold_percent?: number
+}
+
+export interface Policy {
+  user_id: string | null
+  period: Period
+  time_zone: string
+  allowance_micros: number | null
+  refill_rule: RefillRule
+  rollover_cap_micros: number | null
+  spend_cap_micros: number | null
+  max_calls_in_flight: number | null
+  max_calls_per_minute: number | null
+  max_tokens_per_minute: number | null
+  alert_threshold_percent: number
+  configured_by: string | null
+  updated_at: string
+}
+
+export interface UserBudget {
+  id: string
+  email: string
+  role: 'user' | 'admin'
+  created_at: string
+  balance_micros: number
+  balance_cents: number
+  open_holds: number
+  held_micros: number
+  period_spent_micros: number
+  period_spent_cents: number
+  policy_source: 'user' | 'default' | 'none'
+  period: Period
+  time_zone: string
+  allowance_micros: number | null
+  refill_rule: RefillRule | null
+  rollover_cap_micros: number | null
+  spend_cap_micros: number | null
+  max_calls_in_flight: number | null
+  max_calls_per_minute: number | null
+  max_tokens_per_minute: number | null
+}
+
+export interface UserBudgetPage {
+  users: UserBudget[]
+  next_cursor: string | null
+  default_policy: Policy | null
+}
+
+/** The most an allowance or cap may be, in cents ($1,000,000). */
+export const POLICY_MAX_CENTS = 100_000_000
 
 export interface BudgetQuery {
   limit?: number

@@ -1,4 +1,4 @@
-import { render, screen } from '@testing-library/react'
+import { render, screen, waitFor } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 import { App } from '../App'
@@ -86,5 +86,39 @@ describe('the budget banner and lockout', () => {
     expect(await screen.findByText('Budget left: $5.00')).toBeInTheDocument()
     expect(screen.queryByRole('heading', { name: 'Your budget is used up' })).not.toBeInTheDocument()
     expect(screen.getByLabelText('Message')).toBeEnabled()
+  })
+
+  it("locks on the period's spending cap with its own words, and lifts when an admin raises the cap", async () => {
+    signedIn()
+    let capMicros = 2_000_000
+    fakeFetch({
+      ...signedInRoutes(),
+      'GET /v1/budget': () =>
+        jsonResponse(200, budget({ spend_cap_cents: capMicros / 10_000, spend_cap_micros: capMicros, spent_micros_this_period: 2_000_000 })),
+      'POST /v1/turns': () =>
+        errorResponse(402, 'spend_cap_reached', 'the spending cap for this period is reached', {
+          cap_cents: 200,
+          spent_cents: 200,
+          held_cents: 0,
+        }),
+    })
+    render(<App />)
+    await screen.findByLabelText('Engine and model')
+
+    await userEvent.type(screen.getByLabelText('Message'), 'hi{Enter}')
+
+    const panel = await screen.findByRole('alert', { name: "This period's spending cap is reached" })
+    expect(panel).toHaveTextContent('The spending cap for this period is reached.')
+    expect(panel).toHaveTextContent('Calls resume when the next period starts')
+    expect(screen.getByLabelText('Message')).toBeDisabled()
+
+    capMicros = 5_000_000
+    await userEvent.click(screen.getByRole('button', { name: 'Check my budget again' }))
+
+    await waitFor(() => {
+      expect(screen.queryByRole('alert', { name: "This period's spending cap is reached" })).not.toBeInTheDocument()
+    })
+    // The refused message waits to be sent again.
+    expect(screen.getByRole('button', { name: 'Try again' })).toBeEnabled()
   })
 })

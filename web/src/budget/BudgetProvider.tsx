@@ -1,7 +1,7 @@
 // Loads the balance once (GET /v1/budget), follows each turn's remaining_cents, and locks on a 402.
 import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react'
 import { useApi } from '../api/context'
-import type { Budget } from '../api/types'
+import type { Budget, BudgetAlert } from '../api/types'
 import { errorText } from '../ui/errorText'
 import { BudgetContext, type BudgetExhaustion, type BudgetState } from './context'
 
@@ -10,16 +10,23 @@ export function BudgetProvider({ children }: { children: ReactNode }) {
   const [balanceCents, setBalanceCents] = useState<number | null>(null)
   const [loadError, setLoadError] = useState<string | null>(null)
   const [exhaustion, setExhaustion] = useState<BudgetExhaustion | null>(null)
+  const [alerts, setAlerts] = useState<BudgetAlert[]>([])
 
   const applyBudget = useCallback((budget: Budget) => {
     setLoadError(null)
     setBalanceCents(budget.balance_cents)
-    // A grant since the 402 lifts the lockout; the same balance keeps it.
-    setExhaustion((current) =>
-      current && (current.balanceCents === null || budget.balance_cents > current.balanceCents)
-        ? null
-        : current,
-    )
+    // An older API answers without alerts.
+    setAlerts(Array.isArray(budget.alerts) ? budget.alerts : [])
+    // A grant since the 402 lifts the lockout; the same balance keeps it. A spending cap's lockout
+    // lifts when the cap is raised or removed, or a new period starts (spend below the cap again).
+    setExhaustion((current) => {
+      if (!current) return current
+      if (current.code === 'spend_cap_reached') {
+        const cap = budget.spend_cap_micros
+        return cap === null || budget.spent_micros_this_period + budget.open_holds.micros < cap ? null : current
+      }
+      return current.balanceCents === null || budget.balance_cents > current.balanceCents ? null : current
+    })
   }, [])
 
   const refresh = useCallback(async () => {
@@ -52,6 +59,7 @@ export function BudgetProvider({ children }: { children: ReactNode }) {
         const { details } = event.error
         const balance = typeof details.balance_cents === 'number' ? details.balance_cents : null
         setExhaustion({
+          code: event.error.code,
           message: event.error.message,
           balanceCents: balance,
           requiredCents: typeof details.required_cents === 'number' ? details.required_cents : null,
@@ -67,10 +75,11 @@ export function BudgetProvider({ children }: { children: ReactNode }) {
       loadError,
       exhaustion,
       locked: exhaustion !== null || (balanceCents !== null && balanceCents <= 0),
+      alerts,
       recordRemaining: setBalanceCents,
       refresh,
     }),
-    [balanceCents, loadError, exhaustion, refresh],
+    [balanceCents, loadError, exhaustion, alerts, refresh],
   )
   return <BudgetContext value={state}>{children}</BudgetContext>
 }

@@ -9,6 +9,7 @@ export function LockoutPanel() {
   const [checking, setChecking] = useState(false)
   const balance = exhaustion?.balanceCents ?? balanceCents
   const required = exhaustion?.requiredCents ?? null
+  const capped = exhaustion?.code === 'spend_cap_reached'
 
   async function checkAgain() {
     setChecking(true)
@@ -26,7 +27,7 @@ export function LockoutPanel() {
       className="rounded-lg border border-red-300 bg-red-50 p-4 text-red-900"
     >
       <h2 id="lockout-title" className="font-semibold">
-        Your budget is used up
+        {capped ? "This period's spending cap is reached" : 'Your budget is used up'}
       </h2>
       <p className="mt-1 text-sm">
         {exhaustion ? asSentence(exhaustion.message) : 'There is no budget left to pay for another turn.'}
@@ -34,7 +35,9 @@ export function LockoutPanel() {
         {required !== null && ` This turn needed ${formatCents(required)}.`}
       </p>
       <p className="mt-1 text-sm">
-        To keep chatting, ask an admin for more budget, then check again.
+        {capped
+          ? 'Calls resume when the next period starts, or sooner if an admin raises your cap; then check again.'
+          : 'To keep chatting, ask an admin for more budget, then check again.'}
       </p>
       <button
         type="button"

@@ -1,6 +1,7 @@
 // The frame around every signed-in page: navigation, the budget, who is signed in, sign out.
 import type { ReactNode } from 'react'
 import { useIsAdmin } from '../admin/access'
+import { AlertBanner } from '../budget/AlertBanner'
 import { BudgetBanner } from '../budget/BudgetBanner'
 import { hrefFor, type Route } from '../router'
 import { useSession, useSignedInSession } from '../session/context'
@@ -11,6 +12,7 @@ const NAV: { route: Route; label: string; adminOnly?: boolean }[] = [
   { route: 'agents', label: 'Agents' },
   { route: 'personas', label: 'Personas' },
   { route: 'keys', label: 'Keys' },
+  { route: 'users', label: 'Users', adminOnly: true },
   { route: 'grants', label: 'Grants', adminOnly: true },
 ]
 
@@ -56,6 +58,7 @@ export function AppShell({ route, children }: { route: Route; children: ReactNod
           </div>
         </div>
       </header>
+      <AlertBanner />
       <main id="main" tabIndex={-1} className="mx-auto max-w-4xl px-3 py-4 sm:px-4">
         {children}
       </main>

@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 import { App } from '../App'
 import type { LedgerEntry, Persona } from '../api/types'
-import { agent, budget, errorResponse, fakeFetch, jsonResponse, signedIn, signedInRoutes } from '../test/fakeApi'
+import { agent, budget, errorResponse, fakeFetch, jsonResponse, signedIn, signedInRoutes, stubObjectUrls } from '../test/fakeApi'
 
 function ledgerRow(id: string, model: string): LedgerEntry {
   return {
@@ -34,16 +34,40 @@ function openPage(hash: string, routes: Parameters<typeof fakeFetch>[0]) {
   return fake
 }
 
+function summary(groupBy: string, groups: { key: string; stack?: string | null; cost_micros: number }[]) {
+  const full = groups.map((g) => ({ stack: null, calls: 1, input_tokens: 10, output_tokens: 5, cost_cents: 0, ...g }))
+  const cost = full.reduce((sum, g) => sum + g.cost_micros, 0)
+  return {
+    from: '2025-03-01T00:00:00Z',
+    to: '2025-04-01T00:00:00Z',
+    group_by: groupBy,
+    stack_by: groupBy === 'day' ? 'model' : null,
+    time_zone: 'UTC',
+    groups: full,
+    total: { calls: full.length, input_tokens: 10 * full.length, output_tokens: 5 * full.length, cost_micros: cost, cost_cents: 0 },
+  }
+}
+
+const summaryRoute = {
+  'GET /v1/budget/summary': (call: { path: string }) => {
+    const groupBy = new URL(call.path, 'http://x').searchParams.get('group_by') ?? 'day'
+    if (groupBy === 'day') return jsonResponse(200, summary('day', [{ key: '2025-03-02', stack: 'gpt-4o-mini', cost_micros: 1500 }]))
+    if (groupBy === 'personality') return jsonResponse(200, summary('personality', [{ key: 'pirate', cost_micros: 1500 }]))
+    return jsonResponse(200, summary('model', [{ key: 'gpt-4o-mini', cost_micros: 1000 }, { key: 'claude', cost_micros: 500 }]))
+  },
+}
+
 describe('the usage page', () => {
   it('shows the ledger as a table and pages through it with next_cursor', async () => {
     const fake = openPage('#/usage', {
+      ...summaryRoute,
       'GET /v1/budget': (call) =>
         call.path.includes('cursor=c2')
           ? jsonResponse(200, budget({ ledger: [ledgerRow('r2', 'gpt-4o')], next_cursor: null }))
           : jsonResponse(200, budget({ ledger: [ledgerRow('r1', 'gpt-4o-mini')], next_cursor: 'c2' })),
     })
 
-    const table = await screen.findByRole('table')
+    const table = await screen.findByRole('table', { name: 'Usage ledger, newest first' })
     expect(within(table).getByText('gpt-4o-mini')).toBeInTheDocument()
     expect(within(table).getByText('1,200 / 30')).toBeInTheDocument()
     expect(within(table).getByText('$0.00025')).toBeInTheDocument()
@@ -53,6 +77,86 @@ describe('the usage page', () => {
     expect(await within(table).findByText('gpt-4o')).toBeInTheDocument()
     expect(screen.queryByRole('button', { name: 'Show older usage' })).not.toBeInTheDocument()
     expect(fake.calls.some((call) => call.path === '/v1/budget?limit=20&cursor=c2')).toBe(true)
+  })
+
+  it('shows the period, allowance, cap and next refill, the daily chart and totals by model and personality', async () => {
+    const fake = openPage('#/usage', {
+      ...summaryRoute,
+      'GET /v1/budget': () =>
+        jsonResponse(
+          200,
+          budget({
+            spent_micros_this_period: 1500,
+            allowance: { amount_cents: 2000, amount_micros: 20_000_000, refill_rule: 'top_up', rollover_cap_cents: null, rollover_cap_micros: null },
+            spend_cap_cents: 3000,
+            spend_cap_micros: 30_000_000,
+            next_refill_at: '2025-04-01T00:00:00Z',
+          }),
+        ),
+    })
+
+    expect(await screen.findByText('$20.00')).toBeInTheDocument()
+    expect(screen.getByText('$30.00')).toBeInTheDocument()
+    expect(screen.getByText('Next refill')).toBeInTheDocument()
+    expect(await screen.findByRole('figure', { name: 'Spend per day' })).toBeInTheDocument()
+    const byModel = await screen.findByRole('table', { name: 'By model' })
+    expect(within(byModel).getByText('claude')).toBeInTheDocument()
+    expect(within(byModel).getByText('$0.0015')).toBeInTheDocument()
+    const byPersonality = await screen.findByRole('table', { name: 'By personality' })
+    expect(within(byPersonality).getByText('pirate')).toBeInTheDocument()
+    const daily = fake.callsTo('GET', '/v1/budget/summary').find((call) => call.path.includes('group_by=day'))
+    expect(daily?.path).toContain('stack_by=model')
+    expect(daily?.path).toContain('from=2025-03-01T00%3A00%3A00Z')
+  })
+
+  it('exports the filtered ledger as CSV', async () => {
+    const urls = stubObjectUrls()
+    const fake = openPage('#/usage', {
+      ...summaryRoute,
+      'GET /v1/budget': () => jsonResponse(200, budget({ ledger: [ledgerRow('r1', 'gpt-4o-mini')] })),
+      'GET /v1/budget/export.csv': () =>
+        new Response('id,created_at\nr1,2025-03-01\n', { status: 200, headers: { 'content-type': 'text/csv' } }),
+    })
+
+    await userEvent.type(await screen.findByLabelText('Agent id'), 'a-openai')
+    await userEvent.click(screen.getByRole('button', { name: 'Filter' }))
+    await userEvent.click(screen.getByRole('button', { name: 'Export CSV' }))
+
+    await waitFor(() => {
+      expect(fake.callsTo('GET', '/v1/budget/export.csv')).toHaveLength(1)
+    })
+    expect(fake.callsTo('GET', '/v1/budget/export.csv')[0]?.path).toBe('/v1/budget/export.csv?agent_id=a-openai')
+    expect(fake.calls.some((call) => call.path === '/v1/budget?limit=20&agent_id=a-openai')).toBe(true)
+    await waitFor(() => {
+      expect(urls.created).toHaveLength(1)
+    })
+    urls.restore()
+  })
+
+  it('shows a banner when this period\'s spend crossed the alert threshold', async () => {
+    openPage('#/usage', {
+      ...summaryRoute,
+      'GET /v1/budget': () =>
+        jsonResponse(
+          200,
+          budget({
+            alerts: [
+              {
+                id: 'al-1',
+                user_id: 'u-1',
+                kind: 'cap_threshold',
+                alert_key: 'monthly:2025-03-01',
+                spent_micros: 16_000_000,
+                limit_micros: 20_000_000,
+                details: {},
+                created_at: '2025-03-20T00:00:00Z',
+              },
+            ],
+          }),
+        ),
+    })
+
+    expect(await screen.findByText(/You have spent \$16\.00 of this period's \$20\.00 spending cap/)).toBeInTheDocument()
   })
 })
 

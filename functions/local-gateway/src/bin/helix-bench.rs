@@ -6,6 +6,9 @@
 //! straight to the database at the same rate, no HTTP), the floor under Helix's overhead that
 //! belongs to the disk rather than to Helix's code. A fourth times one `SELECT 1` through the same
 //! pool at the same rate: what each of the turn's four database round trips costs on this machine.
+//! A second pass through Helix runs with a budget policy on every bench user (an allowance, a
+//! spending cap and a tokens-per-minute limit, none of which refuses): the limits are checked in
+//! the reservation's own statement, so the report shows policies on vs off with no extra round trip.
 //! The streaming phases send streamed calls both ways (`"stream": true`) while the fake provider
 //! streams `--chunks N` pieces, each written on its own, then 4N: time to the first token and to the end, direct
 //! and through Helix, so the report shows the first-token overhead and whether the per-chunk cost
@@ -33,6 +36,7 @@ use axum::routing::post;
 use axum::serve::ListenerExt;
 use helix_shared::auth::jwt::TokenKeys;
 use helix_shared::budget::ledger;
+use helix_shared::budget::policy::{self, PolicyRequest, Scope};
 use helix_shared::budget::rules::CallLimits;
 use helix_shared::config::Config;
 use helix_shared::db::{self, MIGRATOR, users};
@@ -174,6 +178,8 @@ struct Report {
     fsync: String,
     direct: PhaseResult,
     helix: PhaseResult,
+    /// Through Helix again, every bench user under a budget policy (cap, tokens per minute).
+    helix_policies: PhaseResult,
     ledger: PhaseResult,
     round_trip: PhaseResult,
     /// Streamed answers of `chunks` and of 4 × `chunks` pieces.
@@ -228,7 +234,7 @@ async fn run(settings: &Settings) -> Result<Report, BoxError> {
 
     let direct = Arc::new(direct_target(provider)?);
     let input_bound = u64::try_from(direct.body.len())?;
-    let helix = Arc::new(helix_target(
+    let helix_turns = Arc::new(helix_target(
         api.address,
         users.iter().map(|user| user.token.clone()).collect(),
     ));
@@ -244,9 +250,19 @@ async fn run(settings: &Settings) -> Result<Report, BoxError> {
         "through Helix",
         settings,
         &mut warmup_errors,
-        http_job(&client, &helix),
+        http_job(&client, &helix_turns),
     )
     .await?;
+    set_bench_policies(&pool, &users, true).await?;
+    let helix_policies = measure(
+        "through Helix, policies on",
+        settings,
+        &mut warmup_errors,
+        http_job(&client, &helix_turns),
+    )
+    .await;
+    set_bench_policies(&pool, &users, false).await?;
+    let helix_policies = helix_policies?;
     let tokens: Vec<String> = users.iter().map(|user| user.token.clone()).collect();
     let mut streams = Vec::new();
     for chunks in [settings.chunks, settings.chunks * 4] {
@@ -303,12 +319,37 @@ async fn run(settings: &Settings) -> Result<Report, BoxError> {
         fsync,
         direct,
         helix,
+        helix_policies,
         ledger,
         round_trip,
         streams,
         warmup_errors,
         api_peak_rss_kib,
     })
+}
+
+/// Puts every bench user under a budget policy that never refuses (`on`), or removes it: a cap
+/// and tokens per minute far above what the bench spends, so only their checking is measured.
+async fn set_bench_policies(pool: &PgPool, users: &[BenchUser], on: bool) -> Result<(), BoxError> {
+    let ids: Vec<String> = users.iter().map(|user| user.id.clone()).collect();
+    if !on {
+        sqlx::query("DELETE FROM budget_policies WHERE user_id = ANY($1)")
+            .bind(&ids)
+            .execute(pool)
+            .await?;
+        return Ok(());
+    }
+    let request = PolicyRequest {
+        allowance_cents: Some(policy::MAX_AMOUNT_CENTS),
+        spend_cap_cents: Some(policy::MAX_AMOUNT_CENTS),
+        max_tokens_per_minute: Some(1 << 40),
+        ..PolicyRequest::default()
+    };
+    let parsed = request.parse().map_err(|e| e.to_string())?;
+    for id in &ids {
+        policy::put(pool, Scope::User(id), &parsed, id).await?;
+    }
+    Ok(())
 }
 
 /// Warms up, then measures one phase; warm-up failures are counted, not measured.
@@ -929,6 +970,7 @@ impl Report {
         self.warmup_errors
             + self.direct.errors
             + self.helix.errors
+            + self.helix_policies.errors
             + self.ledger.errors
             + self.round_trip.errors
             + self
@@ -959,6 +1001,7 @@ impl Report {
         for (label, phase) in [
             ("direct provider", &self.direct),
             ("through Helix", &self.helix),
+            ("Helix+policies", &self.helix_policies),
             ("ledger only", &self.ledger),
             ("db round trip", &self.round_trip),
         ] {
@@ -986,6 +1029,16 @@ impl Report {
             } else {
                 "missed"
             },
+        ));
+        let policies = |percent| {
+            ms_f64(self.helix_policies.percentile(percent)) - ms_f64(self.helix.percentile(percent))
+        };
+        out.push_str(&format!(
+            "budget policies (on - off): p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms \
+             (cap, allowance and tokens per minute checked in the reservation statement: no extra round trip)\n",
+            policies(50.0),
+            policies(90.0),
+            policies(99.0),
         ));
         out.push_str(
             "ledger only: the turn's reservation and settlement (two durable commits) sent straight \
@@ -1177,6 +1230,7 @@ mod tests {
             fsync: "on".to_owned(),
             direct: phase_of(1, 0),
             helix: phase_of(helix_ms, 0),
+            helix_policies: phase_of(helix_ms + 1, 0),
             ledger: phase_of(2, 0),
             round_trip: phase_of(1, 3),
             streams: [20, 80].map(|chunks| StreamPhases {
@@ -1206,6 +1260,7 @@ mod tests {
         for label in [
             "direct provider",
             "through Helix",
+            "Helix+policies",
             "ledger only",
             "db round trip",
         ] {
@@ -1216,6 +1271,10 @@ mod tests {
             "{met}"
         );
         assert!(met.contains("API peak RSS: 2.0 MB"), "{met}");
+        assert!(
+            met.contains("budget policies (on - off): p50 1.00 ms  p90 1.00 ms  p99 1.00 ms"),
+            "{met}"
+        );
         assert!(
             met.contains("first-token overhead (20 pieces): p50 1.00 ms  p90 1.00 ms  p99 1.00 ms (goal: p99 < 2 ms: met)"),
             "{met}"

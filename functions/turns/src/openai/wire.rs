@@ -613,6 +613,7 @@ mod tests {
             max_tokens_reduced: false,
             memory_doc_ids: vec![],
             stop: None,
+            conversation: None,
         }
     }
 

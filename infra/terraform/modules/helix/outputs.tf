@@ -15,6 +15,8 @@ output "sam_parameter_overrides" {
     "ReconcileRepair=${var.reconcile_repair}",
     "EmbeddingProvider=${var.embedding_provider}",
     "ReservedConcurrency=${var.reserved_concurrency}",
+    "BudgetAlertTopicArn=${module.observability.budget_alert_topic_arn}",
+    "BudgetAlertKeyArn=${module.observability.logs_kms_key_arn}",
   ])
 }
 

@@ -161,7 +161,7 @@ resource "aws_vpc_endpoint" "s3" {
 }
 
 # Secrets Manager (every cold start), X-Ray (provider-call subsegments), Bedrock runtime (turns' Converse
-# calls; Titan embeddings from memory and turns).
+# calls; Titan embeddings from memory and turns), SNS (budget-reconcile's budget alerts).
 resource "aws_vpc_endpoint" "interface" {
   for_each            = toset(var.interface_endpoints)
   vpc_id              = aws_vpc.this.id

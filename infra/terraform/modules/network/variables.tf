@@ -35,7 +35,7 @@ variable "single_nat_gateway" {
 variable "interface_endpoints" {
   description = "AWS services reached through interface endpoints instead of NAT."
   type        = list(string)
-  default     = ["secretsmanager", "xray", "bedrock-runtime"]
+  default     = ["secretsmanager", "xray", "bedrock-runtime", "sns"]
 }
 
 variable "logs_kms_key_arn" {

@@ -157,6 +157,21 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = var.alarm_email
 }
 
+# Budget alerts (a user's spend past the threshold of their allowance or cap, reconciliation drift,
+# repeated provider failures), published by budget-reconcile, one message per alert (attribute
+# `kind` for filter policies). Separate from the alarms topic: these go to whoever runs the budget.
+resource "aws_sns_topic" "budget_alerts" {
+  name              = "${var.name}-budget-alerts"
+  kms_master_key_id = module.key.key_arn
+}
+
+resource "aws_sns_topic_subscription" "budget_alerts_email" {
+  count     = var.alarm_email == null ? 0 : 1
+  topic_arn = aws_sns_topic.budget_alerts.arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
 resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
   alarm_name          = "${var.name}-api-5xx-rate"
   alarm_description   = "More than ${var.max_5xx_percent}% of API requests answered 5xx for 3 of the last 5 minutes (at least ${var.min_requests_for_rate} requests a minute)."

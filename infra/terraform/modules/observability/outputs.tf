@@ -12,3 +12,8 @@ output "logs_kms_key_arn" {
   description = "The key the log groups are encrypted with."
   value       = module.key.key_arn
 }
+
+output "budget_alert_topic_arn" {
+  description = "SAM parameter BudgetAlertTopicArn: the SNS topic budget-reconcile publishes budget alerts to."
+  value       = aws_sns_topic.budget_alerts.arn
+}
