@@ -1021,3 +1021,84 @@ async fn a_streamed_call_stores_its_answer_and_its_last_chunk_names_it(pool: PgP
     assert_eq!(open_holds(&pool).await, 0);
     assert_invariant(&pool).await;
 }
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn tool_results_continue_a_stored_conversation_and_a_keyed_retry_stores_nothing_twice(
+    pool: PgPool,
+) {
+    let world = world(pool.clone(), &[]).await;
+    world.fund(1_000_000).await;
+    let calls = json!([{"id": "call_1", "type": "function",
+        "function": {"name": "calculator", "arguments": "{\"expression\":\"6*7\"}"}}]);
+    Mock::given(method("POST"))
+        .and(path("/local/v1/chat/completions"))
+        .respond_with(OpenAiReply::text("", 20, 5).with_tool_calls(calls))
+        .up_to_n_times(1)
+        .mount(&world.provider)
+        .await;
+    answer(&world, OpenAiReply::text("It is 42.", 30, 4)).await;
+    let (key, _) = new_key(&world, json!({"name": "agent"})).await;
+    let calculator = json!([{"type": "function", "function": {"name": "calculator",
+        "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}}}}]);
+    let question = json!({"role": "user", "content": "What is 6*7?"});
+    let mut start = stored_chat(
+        json!([question]),
+        json!({"personality_id": "helix-assistant", "save": true}),
+    );
+    start["tools"] = calculator.clone();
+    let asked = complete(&world, &key, &start).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    let id = asked.body["helix"]["conversation_id"].as_str().unwrap();
+    let call = &asked.body["choices"][0]["message"];
+    assert_eq!(call["tool_calls"][0]["id"], "call_1");
+
+    let mut result = stored_chat(
+        json!([question, call, {"role": "tool", "tool_call_id": "call_1", "content": "42"}]),
+        json!({"conversation_id": id}),
+    );
+    result["tools"] = calculator;
+    let keyed = || {
+        let mut request = json_request("POST", "/v1/chat/completions", &result, &key);
+        request
+            .headers_mut()
+            .insert("idempotency-key", "tool-result-1".parse().unwrap());
+        request
+    };
+    let answered = send(&world.app, keyed()).await;
+    assert_eq!(answered.status, StatusCode::OK, "{}", answered.body);
+    assert_eq!(
+        answered.body["choices"][0]["message"]["content"],
+        "It is 42."
+    );
+    let sent = &provider_sent(&world).await[1]["messages"];
+    let tail: Vec<Value> = sent.as_array().unwrap()[1..]
+        .iter()
+        .map(|m| json!([m["role"], m["tool_calls"][0]["id"], m["tool_call_id"]]))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            json!(["user", null, null]),
+            json!(["assistant", "call_1", null]),
+            json!(["tool", null, "call_1"]),
+        ],
+        "the stored tool call, then its result: {sent}"
+    );
+
+    let again = send(&world.app, keyed()).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body["helix"], answered.body["helix"]);
+    assert_eq!(
+        stored_messages(&world, id).await,
+        pairs(&[
+            ("user", "What is 6*7?"),
+            ("assistant", ""),
+            ("tool", "42"),
+            ("assistant", "It is 42."),
+        ])
+    );
+    assert_eq!(key_ledger(&world).await.len(), 2, "charged once each");
+    assert_eq!(provider_sent(&world).await.len(), 2);
+    assert_invariant(&pool).await;
+}
