@@ -80,8 +80,8 @@ fuzz: db-start models build-deps
 
 ## The official OpenAI clients, unmodified — the openai Python package (.venv-openai) and the openai npm package
 ## (tests/openai-clients/node_modules), both pinned — against the real gateway with Helix API keys and a fake
-## provider on loopback: completions whole and streamed, tools, models, embeddings, 401/402/404/429 as the SDKs'
-## own errors, and the SDK's retries charged once. scripts/openai-clients stops everything it started.
+## provider on loopback: completions whole and streamed, tools, a stored conversation through extra_body, models,
+## embeddings, 401/402/404/429 as the SDKs' own errors, and the SDK's retries charged once. scripts/openai-clients stops everything it started.
 openai-clients: db-start models build-deps
 	scripts/openai-clients
 

@@ -61,6 +61,10 @@ pub enum ApiError {
     /// An OpenAI-compatible call named a model none of the caller's active agents serves.
     #[error("the model `{model}` does not exist or you have no active agent for it")]
     ModelNotFound { model: String },
+    /// An OpenAI-compatible call continued a conversation the caller does not have (unknown, or
+    /// another user's: never told apart). `/v1/turns` says `not_found`, as its other 404s do.
+    #[error("the conversation `{id}` does not exist")]
+    ConversationNotFound { id: String },
     #[error("this method is not allowed on this route")]
     MethodNotAllowed,
     #[error("{message}")]
@@ -111,7 +115,9 @@ impl ApiError {
             | ApiError::KeySpendLimitReached { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::SpendCapReached { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound { .. } | ApiError::ModelNotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. }
+            | ApiError::ModelNotFound { .. }
+            | ApiError::ConversationNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -142,6 +148,7 @@ impl ApiError {
             ApiError::SpendCapReached { .. } => "spend_cap_reached",
             ApiError::NotFound { .. } => "not_found",
             ApiError::ModelNotFound { .. } => "model_not_found",
+            ApiError::ConversationNotFound { .. } => "conversation_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -542,6 +549,11 @@ mod tests {
                 },
                 404,
                 "not_found",
+            ),
+            (
+                ApiError::ConversationNotFound { id: "c".into() },
+                404,
+                "conversation_not_found",
             ),
             (ApiError::MethodNotAllowed, 405, "method_not_allowed"),
             (

@@ -118,6 +118,54 @@ def embeddings_come_as_floats_either_way(embedding_model):
     assert floats.usage.prompt_tokens > 0
 
 
+def a_conversation_is_stored_and_continued_through_extra_body():
+    first = client.chat.completions.create(
+        model=MODEL,
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Remember the lighthouse"},
+        ],
+        extra_body={"helix": {"personality_id": "helix-assistant", "save": True}},
+    )
+    saved = first.model_extra["helix"]
+    conversation_id = saved["conversation_id"]
+    assert saved["message_id"] and saved["history_omitted"] == 0, saved
+    # Only the new question is sent, streamed: the history and the personality are the conversation's own.
+    chunks = list(
+        client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "What was it?"}],
+            extra_body={"helix": {"conversation_id": conversation_id}},
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.startswith("You said: **What was it?**. My instructions begin: “You are Helix"), text
+    continued = chunks[-1].model_extra["helix"]
+    assert continued["conversation_id"] == conversation_id, continued
+    stored = helix("GET", f"/v1/conversations/{conversation_id}")
+    assert stored["personality_id"] == "helix-assistant", stored
+    assert [(m["role"], m["content"]) for m in stored["messages"] if m["role"] == "user"] == [
+        ("user", "Remember the lighthouse"),
+        ("user", "What was it?"),
+    ], stored["messages"]
+    assert [m["id"] for m in stored["messages"] if m["role"] == "assistant"] == [
+        saved["message_id"],
+        continued["message_id"],
+    ], stored["messages"]
+    try:
+        client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "hi"}],
+            extra_body={"helix": {"conversation_id": "zzzzzzzzzzzz"}},
+        )
+    except openai.NotFoundError as error:
+        assert error.code == "conversation_not_found", error.body
+    else:
+        raise AssertionError("no 404")
+
+
 def an_exhausted_budget_is_the_sdks_402_with_budget_exhausted():
     poor = OpenAI(base_url=f"{API}/v1", api_key=POOR_KEY, max_retries=0)
     try:
@@ -202,6 +250,8 @@ tool_calls_come_back_and_the_conversation_goes_on()
 say("tool calls come back (whole and streamed) and the conversation goes on")
 embeddings_come_as_floats_either_way(embedding_model)
 say("embeddings come back as floats, base64 or not")
+a_conversation_is_stored_and_continued_through_extra_body()
+say("extra_body helix starts a stored conversation and continues it, streamed, from its history")
 an_exhausted_budget_is_the_sdks_402_with_budget_exhausted()
 say("an exhausted budget is an APIStatusError 402 budget_exhausted")
 a_revoked_key_is_the_sdks_authentication_error()

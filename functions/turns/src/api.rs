@@ -185,7 +185,7 @@ impl TurnRequest {
 }
 
 /// Ids Helix makes (CUID2): anything else names no conversation or message.
-fn is_id(id: &str) -> bool {
+pub(crate) fn is_id(id: &str) -> bool {
     (8..=64).contains(&id.len())
         && id
             .bytes()

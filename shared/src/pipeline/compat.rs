@@ -1,15 +1,19 @@
 //! OpenAI-compatible calls (`POST /v1/chat/completions`) through the turn pipeline: the model
 //! named `<engine>/<model>` (or a bare model one agent serves) against the caller's active
 //! agents; the client's own messages and tools as they are, a personality only when one is named
-//! (its system prompt first, its tool whitelist applied). Metering is the turn's own.
+//! (its system prompt first, its tool whitelist applied). Metering is the turn's own, and so is a
+//! stored conversation (`helix.conversation_id` / `helix.save`): history loaded, answer stored
+//! with its charge.
 
 use std::time::Instant;
 
+use super::conversation::{self, ConversationTurn, Plan};
 use super::turn::{
     Planned, TurnContext, TurnOutcome, abandon_unless_finished, model_price, read_deadline,
     resolve_agent, resolve_personality, run_planned,
 };
 use crate::chat::{CompletionInput, Message, Role, ToolDefinition};
+use crate::conversation::context::drop_unanswered_tool_calls;
 use crate::db::agents;
 use crate::orchestrator::{self, Overrides, PreparedTurn};
 use crate::personality::Personality;
@@ -21,8 +25,12 @@ use crate::{ApiError, AppState};
 pub struct CompletionTurn {
     /// As the client named it: `openai/gpt-4o-mini`, or a bare `gpt-4o-mini`.
     pub model: String,
+    /// Named by the client; for a stored conversation's call without one, the conversation's own.
     pub personality_id: Option<String>,
     pub messages: Vec<Message>,
+    /// A call of a stored conversation (`helix.conversation_id`, or `helix.save` to start one):
+    /// the stored history stands in for the client's copy of it (see [`conversation_messages`]).
+    pub conversation: Option<ConversationTurn>,
     /// The client's function tools; offered to the model, and the only calls passed back.
     pub tools: Vec<ToolDefinition>,
     pub temperature: Option<f32>,
@@ -98,15 +106,37 @@ pub async fn run_completion(
 async fn charged_completion(
     state: &AppState,
     context: &TurnContext,
-    turn: CompletionTurn,
+    mut turn: CompletionTurn,
 ) -> Result<TurnOutcome, ApiError> {
     let started = Instant::now();
     let deadline = read_deadline(state.config.engines.retry.deadline, context.must_end_by);
     let user = &context.user;
+    // Another user's conversation is a 404 before anything else is looked at, as for a turn.
+    let saving = match &turn.conversation {
+        Some(asked) => {
+            let messages = std::mem::take(&mut turn.messages);
+            let (plan, messages) = plan_conversation(state, &user.id, asked, messages).await?;
+            turn.messages = messages;
+            Some(plan)
+        }
+        None => None,
+    };
+    // A stored conversation always runs under a personality: the one named, else its own; one
+    // started without any is refused rather than given a system prompt the client never chose.
+    let personality_id = turn
+        .personality_id
+        .clone()
+        .or_else(|| saving.as_ref().and_then(|plan| plan.personality_id.clone()));
+    if saving.is_some() && personality_id.is_none() {
+        return Err(ApiError::bad_request(
+            "helix.personality_id: a stored conversation runs under a personality; name one \
+             (or send X-Helix-Personality) to start it",
+        ));
+    }
     let served = find_model(state, &user.id, &turn.model).await?;
     let agent = resolve_agent(state, user, served.provider, Some(&served.model)).await?;
     let price = model_price(state, served.provider, &agent.model)?;
-    let personality = match &turn.personality_id {
+    let personality = match &personality_id {
         Some(id) => Some(resolve_personality(state, user, id).await?),
         None => None,
     };
@@ -118,11 +148,73 @@ async fn charged_completion(
         price,
         personality,
         prepared,
-        saving: None,
+        saving,
         started,
         deadline,
     };
     run_planned(state, context, planned).await
+}
+
+/// The stored conversation's plan and what the model is sent: the request's system messages,
+/// the stored history, then the messages this call adds. An unknown conversation, or another
+/// user's, is `404 conversation_not_found` (OpenAI's way of naming what was not found).
+async fn plan_conversation(
+    state: &AppState,
+    user_id: &str,
+    asked: &ConversationTurn,
+    messages: Vec<Message>,
+) -> Result<(Plan, Vec<Message>), ApiError> {
+    let (instructions, new) = conversation_messages(messages, asked.id.is_some())?;
+    let plan = conversation::plan(state, user_id, asked, new)
+        .await
+        .map_err(|error| match (error, &asked.id) {
+            (ApiError::NotFound { .. }, Some(id)) => {
+                ApiError::ConversationNotFound { id: id.clone() }
+            }
+            (error, _) => error,
+        })?;
+    let mut sent = instructions;
+    sent.extend(plan.history.iter().cloned());
+    sent.extend(plan.new_messages.iter().map(|(_, m)| m.clone()));
+    drop_unanswered_tool_calls(&mut sent);
+    Ok((plan, sent))
+}
+
+/// A stored conversation's call, split: the request's system (and developer) messages, sent first
+/// on this call only and never stored; and the messages it adds to the conversation. Starting
+/// one, that is every other message; continuing one, those after the request's last assistant
+/// message (OpenAI clients send the whole chat each time: the stored history stands in for their
+/// copy of it). What is added ends in a user message or a tool result.
+pub fn conversation_messages(
+    messages: Vec<Message>,
+    continuing: bool,
+) -> Result<(Vec<Message>, Vec<Message>), ApiError> {
+    let after_last_answer = if continuing {
+        messages
+            .iter()
+            .rposition(|m| m.role == Role::Assistant)
+            .map_or(0, |at| at + 1)
+    } else {
+        0
+    };
+    let (instructions, rest): (Vec<Message>, Vec<Message>) = messages
+        .into_iter()
+        .enumerate()
+        .filter(|(at, m)| m.role == Role::System || *at >= after_last_answer)
+        .map(|(_, m)| m)
+        .partition(|m| m.role == Role::System);
+    if !rest
+        .last()
+        .is_some_and(|m| matches!(m.role, Role::User | Role::Tool))
+    {
+        return Err(ApiError::bad_request(if continuing {
+            "messages: to continue a stored conversation, end with a user message or tool results \
+             after the last assistant message"
+        } else {
+            "messages: a stored conversation's last message must be from the user or a tool result"
+        }));
+    }
+    Ok((instructions, rest))
 }
 
 /// The engine input: the personality's system prompt (if any) before the client's messages; the
@@ -199,6 +291,49 @@ mod tests {
             provider,
             model: model.to_owned(),
             created_at: chrono::Utc::now(),
+        }
+    }
+
+    fn m(role: Role, text: &str) -> Message {
+        Message::new(role, text)
+    }
+
+    #[test]
+    fn a_continued_conversation_adds_what_follows_the_last_answer_and_stores_no_system_message() {
+        let chat = vec![
+            m(Role::System, "Be brief."),
+            m(Role::User, "Hi"),
+            m(Role::Assistant, "Hello"),
+            m(Role::User, "And now?"),
+        ];
+        let (instructions, added) = conversation_messages(chat.clone(), true).unwrap();
+        assert_eq!(instructions, [m(Role::System, "Be brief.")]);
+        assert_eq!(added, [m(Role::User, "And now?")]);
+        // Starting one, the client's whole chat (its system message aside) is its beginning.
+        let (_, started) = conversation_messages(chat, false).unwrap();
+        assert_eq!(started.len(), 3);
+        let tool_result = Message {
+            tool_call_id: Some("call_1".into()),
+            ..m(Role::Tool, "sunny")
+        };
+        let (_, results) =
+            conversation_messages(vec![m(Role::Assistant, "…"), tool_result.clone()], true)
+                .unwrap();
+        assert_eq!(results, [tool_result]);
+    }
+
+    #[test]
+    fn a_stored_conversations_call_must_add_a_question_or_a_tool_result() {
+        for (chat, continuing) in [
+            (vec![m(Role::User, "Hi"), m(Role::Assistant, "Hello")], true),
+            (vec![m(Role::System, "Be brief.")], true),
+            (
+                vec![m(Role::User, "Hi"), m(Role::Assistant, "Hello")],
+                false,
+            ),
+        ] {
+            let error = conversation_messages(chat, continuing).unwrap_err();
+            assert!(error.to_string().starts_with("messages: "), "{error}");
         }
     }
 

@@ -37,6 +37,8 @@ pub struct Plan {
     /// The conversation is created when the answer is stored.
     pub is_new: bool,
     pub title: String,
+    /// The personality the stored conversation last ran under (`None` for a new one).
+    pub personality_id: Option<String>,
     /// The stored message the new ones follow (`None`: the first messages).
     pub parent_id: Option<String>,
     /// The stored history the model sees, oldest first.
@@ -80,6 +82,7 @@ pub async fn plan(
             conversation_id: new_id(),
             is_new: true,
             title: conversation::title_from(first_question, conversation::AUTO_TITLE_CHARS),
+            personality_id: None,
             parent_id: None,
             history: Vec::new(),
             new_messages: with_ids(messages),
@@ -143,6 +146,7 @@ pub async fn plan(
         conversation_id: found.id,
         is_new: false,
         title: found.title,
+        personality_id: Some(found.personality_id),
         parent_id,
         history,
         new_messages: with_ids(messages),

@@ -746,3 +746,359 @@ async fn max_tokens_are_lowered_to_what_the_balance_covers_and_the_answer_says_s
     assert_eq!(asked, max_tokens);
     assert_invariant(&pool).await;
 }
+
+/// A call of a stored conversation: `helix` as the SDKs send it with `extra_body`.
+fn stored_chat(messages: Value, helix: Value) -> Value {
+    json!({"model": "local/llama3.2", "messages": messages, "max_tokens": 20, "helix": helix})
+}
+
+async fn provider_sent(world: &World) -> Vec<Value> {
+    world
+        .provider
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+/// A stored conversation's messages as `GET /v1/conversations/{id}` shows them: role and text.
+async fn stored_messages(world: &World, id: &str) -> Vec<(String, String)> {
+    let page = send(
+        &world.app,
+        get_with_token(&format!("/v1/conversations/{id}"), &world.token),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    page.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_owned(),
+                m["content"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The ledger row that charged a stored answer: its cost, meta and key.
+async fn answer_charge(world: &World, message_id: &str) -> (i64, Value, Option<String>) {
+    sqlx::query_as(
+        "SELECT l.cost_micros, l.meta, l.api_key_id FROM usage_ledger l
+         JOIN conversation_messages m ON m.ledger_id = l.id WHERE m.id = $1",
+    )
+    .bind(message_id)
+    .fetch_one(&world.pool)
+    .await
+    .unwrap()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(role, text)| ((*role).to_owned(), (*text).to_owned()))
+        .collect()
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_conversation_started_with_save_is_continued_from_its_stored_history(pool: PgPool) {
+    let world = world(pool.clone(), &[]).await;
+    world.fund(1_000_000).await;
+    answer(&world, OpenAiReply::text("Hello!", 12, 3)).await;
+    let (key, key_id) = new_key(&world, json!({"name": "chat-ui"})).await;
+
+    let first = complete(
+        &world,
+        &key,
+        &stored_chat(
+            json!([{"role": "system", "content": "Be brief."},
+                   {"role": "user", "content": "Say hello."}]),
+            json!({"personality_id": "helix-assistant", "save": true}),
+        ),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let helix = &first.body["helix"];
+    let id = helix["conversation_id"].as_str().unwrap().to_owned();
+    let first_answer = helix["message_id"].as_str().unwrap().to_owned();
+    assert_eq!(helix["history_omitted"], 0);
+    assert_eq!(helix["personality_id"], "helix-assistant");
+
+    // The client's own copy of the chat is not what the model sees: the stored history is. No
+    // personality named: the conversation's own.
+    let second = complete(
+        &world,
+        &key,
+        &stored_chat(
+            json!([{"role": "system", "content": "Be brief."},
+                   {"role": "user", "content": "Something I never asked."},
+                   {"role": "assistant", "content": "Something never answered."},
+                   {"role": "user", "content": "Now in French."}]),
+            json!({"conversation_id": id}),
+        ),
+    )
+    .await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    let helix = &second.body["helix"];
+    assert_eq!(helix["conversation_id"], json!(id));
+    assert_eq!(helix["personality_id"], "helix-assistant");
+    let second_answer = helix["message_id"].as_str().unwrap().to_owned();
+    assert_ne!(second_answer, first_answer);
+
+    let sent = &provider_sent(&world).await[1]["messages"];
+    assert_eq!(sent[0]["role"], "system");
+    assert!(
+        sent[0]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("You are Helix"),
+        "the personality's system prompt first: {sent}"
+    );
+    let rest: Vec<Value> = sent.as_array().unwrap()[1..]
+        .iter()
+        .map(|m| json!([m["role"], m["content"]]))
+        .collect();
+    assert_eq!(
+        rest,
+        [
+            json!(["system", "Be brief."]),
+            json!(["user", "Say hello."]),
+            json!(["assistant", "Hello!"]),
+            json!(["user", "Now in French."]),
+        ]
+    );
+    // The system message is sent each call and never stored.
+    assert_eq!(
+        stored_messages(&world, &id).await,
+        pairs(&[
+            ("user", "Say hello."),
+            ("assistant", "Hello!"),
+            ("user", "Now in French."),
+            ("assistant", "Hello!"),
+        ])
+    );
+    for (answer_id, reply) in [(&first_answer, &first), (&second_answer, &second)] {
+        let (cost, meta, charged_key) = answer_charge(&world, answer_id).await;
+        assert_eq!(cost, reply.body["helix"]["cost_micros"].as_i64().unwrap());
+        assert_eq!(meta["conversation_id"], json!(id));
+        assert_eq!(meta["personality_id"], "helix-assistant");
+        assert_eq!(charged_key.as_deref(), Some(key_id.as_str()));
+    }
+    let page = send(
+        &world.app,
+        get_with_token(&format!("/v1/conversations/{id}"), &world.token),
+    )
+    .await;
+    assert_eq!(page.body["title"], "Say hello.");
+    assert_eq!(page.body["personality_id"], "helix-assistant");
+    assert_eq!(page.body["model"], "llama3.2");
+    assert_eq!(open_holds(&pool).await, 0);
+    assert_invariant(&pool).await;
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn another_users_conversation_is_404_and_a_bad_conversation_call_400(pool: PgPool) {
+    let world = world(pool.clone(), &[]).await;
+    world.fund(1_000_000).await;
+    answer(&world, OpenAiReply::text("Hello!", 12, 3)).await;
+    let hello = json!([{"role": "user", "content": "Say hello."}]);
+    let started = complete(
+        &world,
+        &world.token,
+        &stored_chat(
+            hello.clone(),
+            json!({"personality_id": "helix-assistant", "save": true}),
+        ),
+    )
+    .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let id = started.body["helix"]["conversation_id"].as_str().unwrap();
+    let (other, other_token) = signed_in_user(&world.state, "other@example.com").await;
+    add_agent(&pool, &other.id, "local", "llama3.2", "active").await;
+    let error = |reply: &Reply| reply.body["error"].clone();
+
+    let theirs = complete(
+        &world,
+        &other_token,
+        &stored_chat(hello.clone(), json!({"conversation_id": id})),
+    )
+    .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.body);
+    assert_eq!(error(&theirs)["code"], "conversation_not_found");
+    assert_eq!(error(&theirs)["type"], "invalid_request_error");
+    let unknown = complete(
+        &world,
+        &world.token,
+        &stored_chat(hello.clone(), json!({"conversation_id": "zzzzzzzzzzzz"})),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(error(&unknown)["code"], "conversation_not_found");
+
+    let cases = [
+        (
+            json!({"conversation_id": "Not-An-Id"}),
+            hello.clone(),
+            "helix.conversation_id",
+        ),
+        (
+            json!({"conversation_id": id, "save": false}),
+            hello.clone(),
+            "helix.save",
+        ),
+        // Starting one needs a personality: none is made up for the client.
+        (json!({"save": true}), hello.clone(), "helix.personality_id"),
+        // Nothing after the last answer: no question to add.
+        (
+            json!({"conversation_id": id}),
+            json!([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]),
+            "messages",
+        ),
+    ];
+    for (helix, messages, param) in cases {
+        let refused = complete(&world, &world.token, &stored_chat(messages, helix)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert_eq!(error(&refused)["param"], param, "{}", refused.body);
+    }
+    // Nothing refused reached the provider, was charged or was stored.
+    assert_eq!(provider_sent(&world).await.len(), 1);
+    assert_eq!(key_ledger(&world).await.len(), 1);
+    assert_eq!(stored_messages(&world, id).await.len(), 2);
+    assert_invariant(&pool).await;
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_streamed_call_stores_its_answer_and_its_last_chunk_names_it(pool: PgPool) {
+    let world = world(pool.clone(), &[]).await;
+    world.fund(1_000_000).await;
+    answer(
+        &world,
+        OpenAiReply::text("Hello!", 12, 3).in_pieces(&["Hel", "lo!"]),
+    )
+    .await;
+    let (key, key_id) = new_key(&world, json!({"name": "stream"})).await;
+    let mut body = stored_chat(
+        json!([{"role": "user", "content": "Say hello."}]),
+        json!({"save": true}),
+    );
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let personality = axum::http::HeaderValue::from_static("helix-assistant");
+    let mut request = json_request("POST", "/v1/chat/completions", &body, &key);
+    request
+        .headers_mut()
+        .insert("x-helix-personality", personality);
+    let response = {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let response = world.app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
+    let chunks: Vec<Value> = response
+        .split("\n\n")
+        .filter_map(|block| block.strip_prefix("data: "))
+        .filter(|data| *data != "[DONE]")
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect();
+    let helix = &chunks.last().unwrap()["helix"];
+    let id = helix["conversation_id"].as_str().unwrap();
+    let answer_id = helix["message_id"].as_str().unwrap();
+    assert_eq!(helix["personality_id"], "helix-assistant");
+
+    assert_eq!(
+        stored_messages(&world, id).await,
+        pairs(&[("user", "Say hello."), ("assistant", "Hello!")])
+    );
+    let (cost, meta, charged_key) = answer_charge(&world, answer_id).await;
+    assert_eq!(cost, helix["cost_micros"].as_i64().unwrap());
+    assert_eq!(meta["conversation_id"], json!(id));
+    assert_eq!(charged_key.as_deref(), Some(key_id.as_str()));
+    assert_eq!(open_holds(&pool).await, 0);
+    assert_invariant(&pool).await;
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn tool_results_continue_a_stored_conversation_and_a_keyed_retry_stores_nothing_twice(
+    pool: PgPool,
+) {
+    let world = world(pool.clone(), &[]).await;
+    world.fund(1_000_000).await;
+    let calls = json!([{"id": "call_1", "type": "function",
+        "function": {"name": "calculator", "arguments": "{\"expression\":\"6*7\"}"}}]);
+    Mock::given(method("POST"))
+        .and(path("/local/v1/chat/completions"))
+        .respond_with(OpenAiReply::text("", 20, 5).with_tool_calls(calls))
+        .up_to_n_times(1)
+        .mount(&world.provider)
+        .await;
+    answer(&world, OpenAiReply::text("It is 42.", 30, 4)).await;
+    let (key, _) = new_key(&world, json!({"name": "agent"})).await;
+    let calculator = json!([{"type": "function", "function": {"name": "calculator",
+        "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}}}}]);
+    let question = json!({"role": "user", "content": "What is 6*7?"});
+    let mut start = stored_chat(
+        json!([question]),
+        json!({"personality_id": "helix-assistant", "save": true}),
+    );
+    start["tools"] = calculator.clone();
+    let asked = complete(&world, &key, &start).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    let id = asked.body["helix"]["conversation_id"].as_str().unwrap();
+    let call = &asked.body["choices"][0]["message"];
+    assert_eq!(call["tool_calls"][0]["id"], "call_1");
+
+    let mut result = stored_chat(
+        json!([question, call, {"role": "tool", "tool_call_id": "call_1", "content": "42"}]),
+        json!({"conversation_id": id}),
+    );
+    result["tools"] = calculator;
+    let keyed = || {
+        let mut request = json_request("POST", "/v1/chat/completions", &result, &key);
+        request
+            .headers_mut()
+            .insert("idempotency-key", "tool-result-1".parse().unwrap());
+        request
+    };
+    let answered = send(&world.app, keyed()).await;
+    assert_eq!(answered.status, StatusCode::OK, "{}", answered.body);
+    assert_eq!(
+        answered.body["choices"][0]["message"]["content"],
+        "It is 42."
+    );
+    let sent = &provider_sent(&world).await[1]["messages"];
+    let tail: Vec<Value> = sent.as_array().unwrap()[1..]
+        .iter()
+        .map(|m| json!([m["role"], m["tool_calls"][0]["id"], m["tool_call_id"]]))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            json!(["user", null, null]),
+            json!(["assistant", "call_1", null]),
+            json!(["tool", null, "call_1"]),
+        ],
+        "the stored tool call, then its result: {sent}"
+    );
+
+    let again = send(&world.app, keyed()).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body["helix"], answered.body["helix"]);
+    assert_eq!(
+        stored_messages(&world, id).await,
+        pairs(&[
+            ("user", "What is 6*7?"),
+            ("assistant", ""),
+            ("tool", "42"),
+            ("assistant", "It is 42."),
+        ])
+    );
+    assert_eq!(key_ledger(&world).await.len(), 2, "charged once each");
+    assert_eq!(provider_sent(&world).await.len(), 2);
+    assert_invariant(&pool).await;
+}

@@ -5,11 +5,12 @@
 use helix_shared::ApiError;
 use helix_shared::chat::{FinishReason, Message, Role, ToolCall, ToolDefinition};
 use helix_shared::pipeline::compat::CompletionTurn;
+use helix_shared::pipeline::conversation::{Action, ConversationTurn};
 use helix_shared::pipeline::turn::TurnOutcome;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api::{MAX_MESSAGES, MAX_OUTPUT_TOKENS};
+use crate::api::{MAX_MESSAGES, MAX_OUTPUT_TOKENS, is_id};
 
 /// OpenAI's own limit on function tools per request.
 pub const MAX_TOOLS: usize = 128;
@@ -42,7 +43,7 @@ pub struct ChatRequest {
     pub stream_options: Option<StreamOptions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    /// Helix's extension: a personality for the call.
+    /// Helix's extension: a personality for the call, a stored conversation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub helix: Option<HelixIn>,
 }
@@ -72,9 +73,38 @@ pub struct StreamOptions {
 pub struct HelixIn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personality_id: Option<String>,
-    /// Accepted for clients that send it; Helix keeps no conversations on this route.
+    /// Continue this stored conversation: its history is loaded, the request's messages after
+    /// its last assistant message are added, and the answer is stored with its charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
+    /// Without `conversation_id`: store the call as a new conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save: Option<bool>,
+}
+
+impl HelixIn {
+    /// The stored conversation the call belongs to, if any.
+    fn conversation(&self) -> Result<Option<ConversationTurn>, ApiError> {
+        if let Some(id) = &self.conversation_id
+            && !is_id(id)
+        {
+            return bad("helix.conversation_id: not a conversation id".into());
+        }
+        match (&self.conversation_id, self.save) {
+            (Some(_), Some(false)) => {
+                bad("helix.save: a call of a stored conversation is always saved".into())
+            }
+            (Some(id), _) => Ok(Some(ConversationTurn {
+                id: Some(id.clone()),
+                action: Action::Continue,
+            })),
+            (None, Some(true)) => Ok(Some(ConversationTurn {
+                id: None,
+                action: Action::Continue,
+            })),
+            (None, _) => Ok(None),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -207,6 +237,7 @@ impl ChatRequest {
         };
         let tools = validate_tools(self.tools.unwrap_or_default())?;
         let helix = self.helix.unwrap_or_default();
+        let conversation = helix.conversation()?;
         let personality_id = helix.personality_id.or(personality_header);
         if let Some(id) = &personality_id
             && (id.trim().is_empty() || id.chars().count() > 100)
@@ -217,6 +248,7 @@ impl ChatRequest {
             model: self.model,
             personality_id,
             messages,
+            conversation,
             tools: if offer_tools { tools } else { Vec::new() },
             temperature: self.temperature,
             max_tokens: max_tokens.map(|(_, n)| n),
@@ -431,7 +463,8 @@ pub struct UsageOut {
     pub total_tokens: u64,
 }
 
-/// What Helix adds to OpenAI's answer: what the call cost and the balance after it.
+/// What Helix adds to OpenAI's answer: what the call cost and the balance after it, and where a
+/// stored conversation's answer went.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HelixOut {
     pub cost_micros: i64,
@@ -443,6 +476,15 @@ pub struct HelixOut {
     pub usage_estimated: bool,
     pub trace_id: String,
     pub personality_id: Option<String>,
+    /// A stored conversation's call: the conversation (absent for a stateless call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// The stored answer (absent when the conversation was deleted while the call ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// Stored messages left out of the call, oldest first, so the input fits the budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_omitted: Option<usize>,
 }
 
 impl From<&TurnOutcome> for HelixOut {
@@ -458,6 +500,15 @@ impl From<&TurnOutcome> for HelixOut {
             trace_id: outcome.trace_id.clone(),
             personality_id: (!outcome.personality_id.is_empty())
                 .then(|| outcome.personality_id.clone()),
+            conversation_id: outcome
+                .conversation
+                .as_ref()
+                .map(|c| c.conversation_id.clone()),
+            message_id: outcome
+                .conversation
+                .as_ref()
+                .and_then(|c| c.message_id.clone()),
+            history_omitted: outcome.conversation.as_ref().map(|c| c.history_omitted),
         }
     }
 }
@@ -628,6 +679,20 @@ mod tests {
             keys(&sent["helix"]),
             strings(&schema("ChatHelix")["required"])
         );
+        // A stored conversation's fields are documented but sent only for one.
+        let saved = TurnOutcome {
+            conversation: Some(helix_shared::pipeline::conversation::Saved {
+                conversation_id: "c".into(),
+                message_id: Some("m".into()),
+                history_omitted: 0,
+            }),
+            ..outcome()
+        };
+        let saved = serde_json::to_value(ChatCompletion::from(&saved)).unwrap();
+        assert_eq!(
+            keys(&saved["helix"]),
+            keys(&schema("ChatHelix")["properties"])
+        );
         assert_eq!(sent["id"], "chatcmpl-1-abc");
         assert_eq!(sent["model"], "local/llama3.2");
         assert_eq!(
@@ -714,6 +779,14 @@ mod tests {
             (
                 json!({"helix": {"personality_id": ""}}),
                 "helix.personality_id",
+            ),
+            (
+                json!({"helix": {"conversation_id": "../etc"}}),
+                "helix.conversation_id",
+            ),
+            (
+                json!({"helix": {"conversation_id": "abcdefgh1", "save": false}}),
+                "helix.save",
             ),
         ];
         for (patch, field) in cases {
