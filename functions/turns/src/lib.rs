@@ -25,6 +25,40 @@ use helix_shared::pipeline::turn::{Idempotent, TurnContext, TurnOutcome, run_tur
 
 use crate::api::{PersonalitiesResponse, PersonalityView, TurnRequest, TurnResponse};
 
+/// The request's trace id (an X-Ray link, possibly the caller's) and Helix's own request id.
+pub(crate) fn request_ids() -> (String, String) {
+    let trace_id = current_trace_id()
+        .map(|id| id.to_string())
+        .unwrap_or_default();
+    let request_id = current_request_id()
+        .unwrap_or_else(RequestId::generate)
+        .to_string();
+    (trace_id, request_id)
+}
+
+/// A turn's context from its request: who asks, its ids and X-Ray header, its claimed
+/// Idempotency-Key, and when the invocation ends. No live client yet: a streamed turn adds one.
+pub(crate) fn turn_context(
+    user: AuthUser,
+    (trace_id, request_id): (String, String),
+    headers: &HeaderMap,
+    idempotency: Option<Idempotent>,
+    must_end_by: Option<std::time::SystemTime>,
+) -> TurnContext {
+    TurnContext {
+        user,
+        trace_id,
+        request_id,
+        trace_header: headers
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        idempotency,
+        live: None,
+        must_end_by,
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/turns", post(post_turn))
@@ -57,32 +91,23 @@ async fn post_turn(
         .transpose()
         .map_err(ApiError::internal)?;
     let turn = request.validate()?;
-    let trace_id = current_trace_id()
-        .map(|id| id.to_string())
-        .unwrap_or_default();
-    let request_id = current_request_id()
-        .unwrap_or_else(RequestId::generate)
-        .to_string();
+    let (trace_id, request_id) = request_ids();
     if let (Some(key), Some(fingerprint)) = (&key, &fingerprint)
         && let Some(stored) = claim_key(&state.db, &user.id, key, fingerprint, &request_id).await?
     {
         return replay(stored, streamed, &state);
     }
-    let context = TurnContext {
+    let idempotency = key.map(|key| Idempotent {
+        key,
+        render: render_response,
+    });
+    let context = turn_context(
         user,
-        trace_id,
-        request_id,
-        trace_header: headers
-            .get("x-amzn-trace-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        idempotency: key.map(|key| Idempotent {
-            key,
-            render: render_response,
-        }),
-        live: None,
+        (trace_id, request_id),
+        &headers,
+        idempotency,
         must_end_by,
-    };
+    );
     if streamed {
         return stream::stream_turn(state, context, turn).await;
     }

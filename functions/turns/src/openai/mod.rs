@@ -19,7 +19,7 @@ use helix_shared::pipeline::claim_key;
 use helix_shared::pipeline::compat::{CompletionTurn, run_completion, served_models};
 use helix_shared::pipeline::embedding::{self, Payer, Purpose};
 use helix_shared::pipeline::turn::{Idempotent, TurnContext, TurnOutcome};
-use helix_shared::telemetry::{RequestId, current_request_id, current_trace_id, spawn_traced};
+use helix_shared::telemetry::spawn_traced;
 use helix_shared::{ApiError, AppState, http};
 use serde_json::json;
 
@@ -79,12 +79,7 @@ async fn post_chat_completion(
         })
         .transpose()?;
     let turn = request.validate(personality_header)?;
-    let trace_id = current_trace_id()
-        .map(|id| id.to_string())
-        .unwrap_or_default();
-    let request_id = current_request_id()
-        .unwrap_or_else(RequestId::generate)
-        .to_string();
+    let (trace_id, request_id) = crate::request_ids();
     if let (Some(key), Some(fingerprint)) = (&key, &fingerprint)
         && let Some(stored) = claim_key(&state.db, &user.id, key, fingerprint, &request_id).await?
     {
@@ -104,21 +99,17 @@ async fn post_chat_completion(
             response
         });
     }
-    let context = TurnContext {
+    let idempotency = key.map(|key| Idempotent {
+        key,
+        render: render_completion,
+    });
+    let context = crate::turn_context(
         user,
-        trace_id,
-        request_id,
-        trace_header: headers
-            .get("x-amzn-trace-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        idempotency: key.map(|key| Idempotent {
-            key,
-            render: render_completion,
-        }),
-        live: None,
+        (trace_id, request_id),
+        &headers,
+        idempotency,
         must_end_by,
-    };
+    );
     if streamed {
         return stream::stream_completion(state, context, turn, include_usage).await;
     }
@@ -241,12 +232,7 @@ async fn post_embeddings(
             embedder.dimensions()
         )));
     }
-    let trace_id = current_trace_id()
-        .map(|id| id.to_string())
-        .unwrap_or_default();
-    let request_id = current_request_id()
-        .unwrap_or_else(RequestId::generate)
-        .to_string();
+    let (trace_id, request_id) = crate::request_ids();
     let payer = Payer {
         user_id: &user.id,
         trace_id: &trace_id,
