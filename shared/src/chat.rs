@@ -106,6 +106,25 @@ pub struct CompletionInput {
     pub tools: Vec<ToolDefinition>,
     pub temperature: Option<f32>,
     pub max_tokens: Option<u32>,
+    /// Nucleus sampling; `None` leaves it to the provider.
+    pub top_p: Option<f32>,
+    /// Text that ends the answer where the model writes it (not included in it).
+    pub stop: Vec<String>,
+    /// Whether the model must call one of `tools` (ignored when there are none: offering no
+    /// tools is how "none" is said).
+    pub tool_choice: ToolChoice,
+}
+
+/// How the model may use the tools it is offered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ToolChoice {
+    /// The model decides whether to call a tool or to answer.
+    #[default]
+    Auto,
+    /// The model must call at least one tool.
+    Required,
+    /// The model must call this tool.
+    Function(String),
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -445,6 +445,11 @@ impl From<EngineError> for ApiError {
                 code: "model_not_available",
                 message: format!("the local engine serves model {served}, not {requested}"),
             },
+            // Helix's own words, naming the field (OpenAI's `param`).
+            EngineError::Unsupported { .. } => ApiError::BadRequest {
+                code: "unsupported_parameter",
+                message: error.to_string(),
+            },
             EngineError::StreamCut => ApiError::BadGateway {
                 code: "provider_stream_cut",
                 message: "the provider's stream ended before the answer was complete".into(),

@@ -2,7 +2,7 @@
 //! defaults under the caller's overrides, and the tools it may offer (the whitelist's other half,
 //! dropping calls to tools it does not allow, is in `pipeline::generation`). No HTTP here.
 
-use crate::chat::{CompletionInput, Message, Role};
+use crate::chat::{CompletionInput, Message, Role, ToolChoice};
 use crate::personality::Personality;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -61,6 +61,10 @@ pub fn prepare_turn(
                     .or(personality.defaults.max_tokens)
                     .unwrap_or(default_max_tokens),
             ),
+            // A turn samples as the provider does by default and lets the model choose its tools.
+            top_p: None,
+            stop: Vec::new(),
+            tool_choice: ToolChoice::Auto,
         },
         allowed_tools,
     })

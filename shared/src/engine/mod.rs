@@ -170,6 +170,13 @@ pub enum EngineError {
     LocalModelFailed { reason: String },
     #[error("the local engine serves model {served}, not {requested}")]
     ModelNotServed { requested: String, served: String },
+    /// The request asks for something this engine cannot do (`param` names the request field),
+    /// refused before anything is sent rather than silently ignored.
+    #[error("{param}: {reason}")]
+    Unsupported {
+        param: &'static str,
+        reason: &'static str,
+    },
 }
 
 impl EngineError {

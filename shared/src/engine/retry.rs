@@ -138,7 +138,7 @@ fn error_status(error: &EngineError) -> String {
         EngineError::NotConfigured { .. } => "not_configured".into(),
         EngineError::LocalModelUnavailable { .. } => "local_model_unavailable".into(),
         EngineError::LocalModelFailed { .. } => "local_model_failed".into(),
-        EngineError::ModelNotServed { .. } => "400".into(),
+        EngineError::ModelNotServed { .. } | EngineError::Unsupported { .. } => "400".into(),
     }
 }
 

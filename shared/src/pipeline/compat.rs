@@ -12,7 +12,7 @@ use super::turn::{
     Planned, TurnContext, TurnOutcome, abandon_unless_finished, model_price, read_deadline,
     resolve_agent, resolve_personality, run_planned,
 };
-use crate::chat::{CompletionInput, Message, Role, ToolDefinition};
+use crate::chat::{CompletionInput, Message, Role, ToolChoice, ToolDefinition};
 use crate::conversation::context::drop_unanswered_tool_calls;
 use crate::db::agents;
 use crate::orchestrator::{self, Overrides, PreparedTurn};
@@ -35,6 +35,13 @@ pub struct CompletionTurn {
     pub tools: Vec<ToolDefinition>,
     pub temperature: Option<f32>,
     pub max_tokens: Option<u32>,
+    pub top_p: Option<f32>,
+    /// Up to four sequences that end the answer.
+    pub stop: Vec<String>,
+    /// How the model must use `tools` (a named one is among them: the HTTP layer checks).
+    pub tool_choice: ToolChoice,
+    /// False for `tool_choice: "none"`: no tools at all, not even a personality's own.
+    pub offer_tools: bool,
 }
 
 /// An active agent's model, as OpenAI clients name it.
@@ -219,7 +226,8 @@ pub fn conversation_messages(
 
 /// The engine input: the personality's system prompt (if any) before the client's messages; the
 /// client's tools (within the personality's whitelist, when there is one), or with none given
-/// and a personality named, the personality's own tools.
+/// and a personality named, the personality's own tools (none at all for `tool_choice: "none"`).
+/// The client's sampling (`top_p`, `stop`) and `tool_choice` reach the engine either way.
 fn prepare(
     personality: Option<&Personality>,
     turn: CompletionTurn,
@@ -232,8 +240,9 @@ fn prepare(
     };
     if let Some(personality) = personality
         && turn.tools.is_empty()
+        && turn.offer_tools
     {
-        return orchestrator::prepare_turn(
+        let mut prepared = orchestrator::prepare_turn(
             personality,
             turn.messages,
             overrides,
@@ -244,7 +253,11 @@ fn prepare(
         .map_err(|error| ApiError::BadRequest {
             code: "tool_not_allowed",
             message: error.to_string(),
-        });
+        })?;
+        prepared.input.top_p = turn.top_p;
+        prepared.input.stop = turn.stop;
+        prepared.input.tool_choice = turn.tool_choice;
+        return Ok(prepared);
     }
     if let Some(personality) = personality
         && let Some(index) = turn
@@ -278,6 +291,9 @@ fn prepare(
                     .or(defaults.max_tokens)
                     .unwrap_or(default_max_tokens),
             ),
+            top_p: turn.top_p,
+            stop: turn.stop,
+            tool_choice: turn.tool_choice,
         },
     })
 }

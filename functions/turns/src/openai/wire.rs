@@ -3,7 +3,7 @@
 //! a wrong type or value is a 400 naming the field.
 
 use helix_shared::ApiError;
-use helix_shared::chat::{FinishReason, Message, Role, ToolCall, ToolDefinition};
+use helix_shared::chat::{FinishReason, Message, Role, ToolCall, ToolChoice, ToolDefinition};
 use helix_shared::pipeline::compat::CompletionTurn;
 use helix_shared::pipeline::conversation::{Action, ConversationTurn};
 use helix_shared::pipeline::turn::TurnOutcome;
@@ -16,6 +16,8 @@ use crate::api::{MAX_MESSAGES, MAX_OUTPUT_TOKENS, is_id};
 pub const MAX_TOOLS: usize = 128;
 pub const MAX_TOOL_NAME_CHARS: usize = 64;
 pub const MAX_STOP_SEQUENCES: usize = 4;
+/// Long enough for any delimiter a client ends an answer with; short enough to cost nothing.
+pub const MAX_STOP_CHARS: usize = 256;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatRequest {
@@ -209,33 +211,12 @@ impl ChatRequest {
         if self.n.is_some_and(|n| n != 1) {
             return bad("n: Helix answers with one choice; must be 1".into());
         }
-        if let Some(StopIn::Many(stops)) = &self.stop
-            && stops.len() > MAX_STOP_SEQUENCES
-        {
-            return bad(format!("stop: at most {MAX_STOP_SEQUENCES} sequences"));
-        }
+        let stop = validate_stop(self.stop)?;
         if self.user.as_ref().is_some_and(|u| u.chars().count() > 256) {
             return bad("user: must be at most 256 characters".into());
         }
-        let offer_tools = match &self.tool_choice {
-            None => true,
-            Some(ToolChoiceIn::Mode(mode)) => match mode.as_str() {
-                "none" => false,
-                "auto" | "required" => true,
-                _ => {
-                    return bad(
-                        "tool_choice: must be none, auto, required or a named function".into(),
-                    );
-                }
-            },
-            Some(ToolChoiceIn::Named(value)) => {
-                if value.get("type").and_then(Value::as_str) != Some("function") {
-                    return bad("tool_choice.type: must be function".into());
-                }
-                true
-            }
-        };
         let tools = validate_tools(self.tools.unwrap_or_default())?;
+        let (offer_tools, tool_choice) = validate_tool_choice(self.tool_choice, &tools)?;
         let helix = self.helix.unwrap_or_default();
         let conversation = helix.conversation()?;
         let personality_id = helix.personality_id.or(personality_header);
@@ -252,8 +233,70 @@ impl ChatRequest {
             tools: if offer_tools { tools } else { Vec::new() },
             temperature: self.temperature,
             max_tokens: max_tokens.map(|(_, n)| n),
+            top_p: self.top_p,
+            stop,
+            tool_choice,
+            offer_tools,
         })
     }
+}
+
+/// `stop` as a string or up to four, each non-empty and at most [`MAX_STOP_CHARS`].
+fn validate_stop(stop: Option<StopIn>) -> Result<Vec<String>, ApiError> {
+    let stops = match stop {
+        None => Vec::new(),
+        Some(StopIn::One(one)) => vec![one],
+        Some(StopIn::Many(many)) => many,
+    };
+    if stops.len() > MAX_STOP_SEQUENCES {
+        return bad(format!("stop: at most {MAX_STOP_SEQUENCES} sequences"));
+    }
+    if stops
+        .iter()
+        .any(|s| s.is_empty() || s.chars().count() > MAX_STOP_CHARS)
+    {
+        return bad(format!(
+            "stop: each sequence must be 1 to {MAX_STOP_CHARS} characters"
+        ));
+    }
+    Ok(stops)
+}
+
+/// Whether tools are offered at all (`none` offers none), and how the model must use them:
+/// `required` and a named function need tools, and the function must be one of them.
+fn validate_tool_choice(
+    choice: Option<ToolChoiceIn>,
+    tools: &[ToolDefinition],
+) -> Result<(bool, ToolChoice), ApiError> {
+    let choice = match choice {
+        None => return Ok((true, ToolChoice::Auto)),
+        Some(ToolChoiceIn::Mode(mode)) => match mode.as_str() {
+            "none" => return Ok((false, ToolChoice::Auto)),
+            "auto" => return Ok((true, ToolChoice::Auto)),
+            "required" => ToolChoice::Required,
+            _ => {
+                return bad("tool_choice: must be none, auto, required or a named function".into());
+            }
+        },
+        Some(ToolChoiceIn::Named(value)) => {
+            if value.get("type").and_then(Value::as_str) != Some("function") {
+                return bad("tool_choice.type: must be function".into());
+            }
+            let Some(name) = value.pointer("/function/name").and_then(Value::as_str) else {
+                return bad("tool_choice.function.name: must name one of the request's tools".into());
+            };
+            if !tools.iter().any(|tool| tool.name == name) {
+                return bad(format!(
+                    "tool_choice: function {name} is not among the request's tools"
+                ));
+            }
+            ToolChoice::Function(name.to_owned())
+        }
+    };
+    if tools.is_empty() {
+        return bad("tool_choice: required needs tools; send tools or use auto".into());
+    }
+    Ok((true, choice))
 }
 
 fn validate_tools(tools: Vec<ToolIn>) -> Result<Vec<ToolDefinition>, ApiError> {
@@ -764,6 +807,15 @@ mod tests {
             (json!({"top_p": 1.5}), "top_p"),
             (json!({"n": 2}), "n"),
             (json!({"tool_choice": "sometimes"}), "tool_choice"),
+            (json!({"tool_choice": "required"}), "tool_choice"),
+            (
+                json!({"tool_choice": {"type": "function", "function": {"name": "clock"}}}),
+                "tool_choice",
+            ),
+            (json!({"stop": ""}), "stop"),
+            (json!({"stop": ["a", "b", "c", "d", "e"]}), "stop"),
+            (json!({"stop": ["ok", ""]}), "stop"),
+            (json!({"stop": "x".repeat(257)}), "stop"),
             (
                 json!({"tools": [{"type": "retrieval", "function": {"name": "f"}}]}),
                 "tools[0].type",
@@ -812,6 +864,32 @@ mod tests {
         .validate(Some("helix-assistant".into()))
         .unwrap();
         assert!(turn.tools.is_empty());
+        assert!(!turn.offer_tools);
         assert_eq!(turn.personality_id.as_deref(), Some("helix-assistant"));
+    }
+
+    #[test]
+    fn sampling_stop_sequences_and_a_named_tool_reach_the_turn() {
+        let turn = request(json!({
+            "model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "clock"}}],
+            "tool_choice": {"type": "function", "function": {"name": "clock"}},
+            "top_p": 0.5, "stop": "END"
+        }))
+        .validate(None)
+        .unwrap();
+        assert_eq!(turn.tool_choice, ToolChoice::Function("clock".into()));
+        assert!(turn.offer_tools);
+        assert_eq!(turn.top_p, Some(0.5));
+        assert_eq!(turn.stop, ["END"]);
+        let required = request(json!({
+            "model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "clock"}}],
+            "tool_choice": "required", "stop": ["a", "b"]
+        }))
+        .validate(None)
+        .unwrap();
+        assert_eq!(required.tool_choice, ToolChoice::Required);
+        assert_eq!(required.stop, ["a", "b"]);
     }
 }

@@ -13,7 +13,7 @@ use super::http::{self, ErrorReply};
 use super::retry::{CallSite, RetryPolicy, call_with_retries};
 use super::settings::DEFAULT_ANTHROPIC_BASE_URL;
 use super::{ChunkStream, Engine, EngineError};
-use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall};
+use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall, ToolChoice};
 use crate::usage::Usage;
 
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -122,8 +122,16 @@ struct MessagesRequest<'a> {
     messages: Vec<WireMessage<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tools: Vec<WireTool<'a>>,
+    /// `{"type": "any"}` or `{"type": "tool", "name"}`; left out for `auto` (Anthropic's default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f32>,
+    /// A stop sequence ends the answer with `stop_reason: "stop_sequence"`.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    stop_sequences: &'a [String],
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
 }
@@ -150,9 +158,23 @@ impl<'a> MessagesRequest<'a> {
                     input_schema: &tool.parameters,
                 })
                 .collect(),
+            tool_choice: tool_choice(input),
             temperature: input.temperature,
+            top_p: input.top_p,
+            stop_sequences: &input.stop,
             stream: false,
         }
+    }
+}
+
+fn tool_choice(input: &CompletionInput) -> Option<Value> {
+    if input.tools.is_empty() {
+        return None;
+    }
+    match &input.tool_choice {
+        ToolChoice::Auto => None,
+        ToolChoice::Required => Some(serde_json::json!({"type": "any"})),
+        ToolChoice::Function(name) => Some(serde_json::json!({"type": "tool", "name": name})),
     }
 }
 

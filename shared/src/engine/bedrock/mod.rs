@@ -11,8 +11,9 @@ use aws_sdk_bedrockruntime::config::http::HttpResponse;
 use aws_sdk_bedrockruntime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_bedrockruntime::operation::converse::ConverseOutput as ConverseResponse;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, ConverseOutput, InferenceConfiguration, Message as WireMessage,
-    SystemContentBlock, TokenUsage, Tool, ToolConfiguration, ToolInputSchema, ToolResultBlock,
+    AnyToolChoice, ContentBlock, ConversationRole, ConverseOutput, InferenceConfiguration,
+    Message as WireMessage, SpecificToolChoice, SystemContentBlock, TokenUsage, Tool,
+    ToolChoice as WireToolChoice, ToolConfiguration, ToolInputSchema, ToolResultBlock,
     ToolResultContentBlock, ToolSpecification, ToolUseBlock,
 };
 use aws_smithy_types::{Document, Number};
@@ -22,7 +23,7 @@ use stream::BedrockStream;
 
 use super::retry::{CallSite, RetryPolicy, call_with_retries};
 use super::{ChunkStream, Engine, EngineError};
-use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall};
+use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall, ToolChoice};
 use crate::usage::Usage;
 
 pub struct BedrockEngine {
@@ -134,7 +135,11 @@ impl TryFrom<&CompletionInput> for ConverseRequest {
             .filter(|m| m.role == Role::System)
             .map(|m| SystemContentBlock::Text(m.content.clone()))
             .collect();
-        let inference = (input.max_tokens.is_some() || input.temperature.is_some()).then(|| {
+        let sampled = input.max_tokens.is_some()
+            || input.temperature.is_some()
+            || input.top_p.is_some()
+            || !input.stop.is_empty();
+        let inference = sampled.then(|| {
             InferenceConfiguration::builder()
                 .set_max_tokens(
                     input
@@ -142,6 +147,8 @@ impl TryFrom<&CompletionInput> for ConverseRequest {
                         .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
                 )
                 .set_temperature(input.temperature)
+                .set_top_p(input.top_p)
+                .set_stop_sequences((!input.stop.is_empty()).then(|| input.stop.clone()))
                 .build()
         });
         Ok(ConverseRequest {
@@ -229,8 +236,20 @@ fn tool_config(input: &CompletionInput) -> Result<Option<ToolConfiguration>, Eng
                 .map_err(invalid_request)
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // Left out for auto, Converse's default.
+    let choice = match &input.tool_choice {
+        ToolChoice::Auto => None,
+        ToolChoice::Required => Some(WireToolChoice::Any(AnyToolChoice::builder().build())),
+        ToolChoice::Function(name) => Some(WireToolChoice::Tool(
+            SpecificToolChoice::builder()
+                .name(name)
+                .build()
+                .map_err(invalid_request)?,
+        )),
+    };
     ToolConfiguration::builder()
         .set_tools(Some(tools))
+        .set_tool_choice(choice)
         .build()
         .map(Some)
         .map_err(invalid_request)

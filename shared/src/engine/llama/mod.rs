@@ -23,10 +23,10 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::{mpsc, oneshot};
 
-use stream::{Generated, LlamaStream, Sender, Utf8Pieces};
+use stream::{Generated, LlamaStream, Sender, StopScan, Utf8Pieces};
 
 use super::{ChunkStream, Engine, EngineError};
-use crate::chat::{Completion, CompletionInput, FinishReason, Message, Role};
+use crate::chat::{Completion, CompletionInput, FinishReason, Message, Role, ToolChoice};
 
 /// How the in-process chat model runs.
 #[derive(Debug, Clone)]
@@ -112,6 +112,7 @@ impl LlamaEngine {
 
     /// Queues the turn (429 when the queue is full) and waits until the worker has read its prompt.
     async fn open_stream(&self, input: &CompletionInput) -> Result<LlamaStream, EngineError> {
+        refuse_forced_tools(input)?;
         let (events, receiver) = mpsc::channel(PIECES_AHEAD);
         let generated = Arc::new(AtomicU64::new(0));
         let job = Job {
@@ -272,8 +273,10 @@ fn generate(loaded: &Loaded, job: &Job, generated_tokens: &AtomicU64) -> Result<
         },
     )?;
     let vocab = loaded.model.vocab();
-    let mut sampler = sampler(job.input.temperature);
+    let mut sampler = sampler(job.input.temperature, job.input.top_p);
     let mut pieces = Utf8Pieces::default();
+    let mut stops = StopScan::new(&job.input.stop);
+    let mut stopped_by_sequence = false;
     let mut batch = LlamaBatch::new(1, 1);
     let mut tokens: u64 = 0;
     let room = u64::from(room);
@@ -292,7 +295,14 @@ fn generate(loaded: &Loaded, job: &Job, generated_tokens: &AtomicU64) -> Result<
         generated_tokens.fetch_add(1, Ordering::Relaxed);
         job.generated.store(tokens, Ordering::Relaxed);
         if let Some(text) = pieces.push(&vocab.token_to_piece(token, false, None)) {
-            send(&job.events, Generated::Piece { text, tokens })?;
+            let (text, stopped) = stops.push(&text);
+            if !text.is_empty() {
+                send(&job.events, Generated::Piece { text, tokens })?;
+            }
+            if stopped {
+                stopped_by_sequence = true;
+                break FinishReason::Stop;
+            }
         }
         // The last token allowed needs no decoding: nothing will be sampled after it.
         if tokens < room {
@@ -300,10 +310,29 @@ fn generate(loaded: &Loaded, job: &Job, generated_tokens: &AtomicU64) -> Result<
             decode_one(&mut context, &mut batch, token, position)?;
         }
     };
-    if let Some(text) = pieces.finish() {
-        send(&job.events, Generated::Piece { text, tokens })?;
+    if !stopped_by_sequence {
+        let (mut text, stopped) = stops.push(&pieces.finish().unwrap_or_default());
+        if !stopped {
+            text.push_str(&stops.finish());
+        }
+        if !text.is_empty() {
+            send(&job.events, Generated::Piece { text, tokens })?;
+        }
     }
     send(&job.events, Generated::Finished { reason, tokens })
+}
+
+/// The in-process model is offered no tools (its prompt is the messages alone), so a request
+/// that must call one is refused rather than answered with text.
+fn refuse_forced_tools(input: &CompletionInput) -> Result<(), EngineError> {
+    match input.tool_choice {
+        ToolChoice::Auto => Ok(()),
+        _ if input.tools.is_empty() => Ok(()),
+        ToolChoice::Required | ToolChoice::Function(_) => Err(EngineError::Unsupported {
+            param: "tool_choice",
+            reason: "the in-process local model cannot call tools; use auto or none",
+        }),
+    }
 }
 
 /// The conversation in the model's own chat template, ending where the assistant speaks next.
@@ -384,15 +413,16 @@ fn to_pos(position: impl TryInto<i32>) -> Result<i32, EngineError> {
     position.try_into().map_err(|_| EngineError::ContextLength)
 }
 
-/// Temperature 0 is greedy (repeatable); otherwise the usual top-k / top-p / min-p chain.
-fn sampler(temperature: Option<f32>) -> LlamaSampler {
+/// Temperature 0 is greedy (repeatable, so `top_p` has nothing to cut); otherwise the usual
+/// top-k / top-p / min-p chain, with the caller's `top_p` when it names one.
+fn sampler(temperature: Option<f32>, top_p: Option<f32>) -> LlamaSampler {
     let temperature = temperature.unwrap_or(DEFAULT_TEMPERATURE);
     if temperature <= 0.0 {
         return LlamaSampler::greedy();
     }
     LlamaSampler::chain_simple([
         LlamaSampler::top_k(40),
-        LlamaSampler::top_p(0.95, 1),
+        LlamaSampler::top_p(top_p.unwrap_or(DEFAULT_TOP_P), 1),
         LlamaSampler::min_p(0.05, 1),
         LlamaSampler::temp(temperature),
         LlamaSampler::dist(fastrand::u32(..)),
@@ -401,6 +431,7 @@ fn sampler(temperature: Option<f32>) -> LlamaSampler {
 
 /// Small models ramble when sampled hot; SmolLM2's authors suggest a low temperature.
 const DEFAULT_TEMPERATURE: f32 = 0.2;
+const DEFAULT_TOP_P: f32 = 0.95;
 
 fn failed(reason: String) -> EngineError {
     EngineError::LocalModelFailed { reason }

@@ -193,6 +193,59 @@ impl Utf8Pieces {
     }
 }
 
+/// Stop sequences over streamed text: text that may be the start of a stop sequence is held back
+/// until the next piece shows whether it is one; the answer ends just before the first that
+/// appears (the sequence itself is not part of it, as with every provider).
+#[derive(Debug, Default)]
+pub(super) struct StopScan<'a> {
+    stops: &'a [String],
+    held: String,
+}
+
+impl<'a> StopScan<'a> {
+    pub(super) fn new(stops: &'a [String]) -> Self {
+        StopScan {
+            stops,
+            held: String::new(),
+        }
+    }
+
+    /// The text that can be given out now, and whether a stop sequence ended the answer.
+    pub(super) fn push(&mut self, text: &str) -> (String, bool) {
+        if self.stops.is_empty() {
+            return (text.to_owned(), false);
+        }
+        self.held.push_str(text);
+        let first_stop = self
+            .stops
+            .iter()
+            .filter(|stop| !stop.is_empty())
+            .filter_map(|stop| self.held.find(stop.as_str()))
+            .min();
+        if let Some(at) = first_stop {
+            self.held.truncate(at);
+            return (std::mem::take(&mut self.held), true);
+        }
+        // The longest end of the held text that begins some stop sequence waits for more.
+        let keep_from = self
+            .held
+            .char_indices()
+            .map(|(at, _)| at)
+            .find(|&at| {
+                let tail = &self.held[at..];
+                self.stops.iter().any(|stop| stop.starts_with(tail))
+            })
+            .unwrap_or(self.held.len());
+        let rest = self.held.split_off(keep_from);
+        (std::mem::replace(&mut self.held, rest), false)
+    }
+
+    /// What was held back when the answer ended without a stop sequence.
+    pub(super) fn finish(&mut self) -> String {
+        std::mem::take(&mut self.held)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +266,23 @@ mod tests {
         let mut pieces = Utf8Pieces::default();
         assert_eq!(pieces.push(b"a\xffb\xe2\x82"), Some("a\u{fffd}b".into()));
         assert_eq!(pieces.finish(), Some("\u{fffd}".into()));
+    }
+
+    #[test]
+    fn a_stop_sequence_split_across_pieces_ends_the_text_just_before_it() {
+        let stops = ["END".to_owned(), "\n\n".to_owned()];
+        let mut scan = StopScan::new(&stops);
+        assert_eq!(scan.push("Hello E"), ("Hello ".into(), false));
+        assert_eq!(scan.push("N"), (String::new(), false));
+        assert_eq!(scan.push("Dx"), (String::new(), true));
+        let mut scan = StopScan::new(&stops);
+        assert_eq!(scan.push("a E"), ("a ".into(), false));
+        // Not a stop after all: the held text comes out with what follows.
+        assert_eq!(scan.push("Nd €"), ("ENd €".into(), false));
+        assert_eq!(scan.push("\n"), (String::new(), false));
+        assert_eq!(scan.finish(), "\n");
+        let mut none = StopScan::new(&[]);
+        assert_eq!(none.push("END"), ("END".into(), false));
     }
 
     fn events(sent: Vec<Result<Generated, EngineError>>) -> Receiver {

@@ -12,7 +12,7 @@ use super::http::{self, ErrorReply};
 use super::retry::{CallSite, RetryPolicy, call_with_retries};
 use super::settings::DEFAULT_OPENAI_BASE_URL;
 use super::{ChunkStream, Engine, EngineError};
-use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall};
+use crate::chat::{Completion, CompletionInput, Message, Role, ToolCall, ToolChoice};
 use crate::provider::Provider;
 use crate::usage::Usage;
 
@@ -134,8 +134,15 @@ struct ChatRequest<'a> {
     messages: Vec<WireMessage<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tools: Vec<WireTool<'a>>,
+    /// `required` or `{"type": "function", "function": {"name"}}`; left out for `auto`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f32>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    stop: &'a [String],
     /// OpenAI's current name; its reasoning models refuse the older `max_tokens`.
     #[serde(skip_serializing_if = "Option::is_none")]
     max_completion_tokens: Option<u32>,
@@ -175,12 +182,30 @@ impl<'a> ChatRequest<'a> {
                     },
                 })
                 .collect(),
+            tool_choice: tool_choice(input),
             temperature: input.temperature,
+            top_p: input.top_p,
+            stop: &input.stop,
             max_completion_tokens,
             max_tokens,
             stream: false,
             stream_options: None,
         }
+    }
+}
+
+/// OpenAI's `tool_choice`, sent only when tools are and the model may not simply choose.
+fn tool_choice(input: &CompletionInput) -> Option<serde_json::Value> {
+    if input.tools.is_empty() {
+        return None;
+    }
+    match &input.tool_choice {
+        ToolChoice::Auto => None,
+        ToolChoice::Required => Some(serde_json::json!("required")),
+        ToolChoice::Function(name) => Some(serde_json::json!({
+            "type": "function",
+            "function": {"name": name},
+        })),
     }
 }
 
