@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use helix_shared::chat::{CompletionInput, Message, Role, ToolCall, ToolDefinition};
+use helix_shared::chat::{CompletionInput, Message, Role, ToolCall, ToolChoice, ToolDefinition};
 use helix_shared::engine::anthropic::AnthropicEngine;
 use helix_shared::engine::bedrock::BedrockEngine;
 use helix_shared::engine::openai::OpenAiEngine;
@@ -322,6 +322,7 @@ fn standard_input() -> CompletionInput {
         }],
         temperature: Some(0.5),
         max_tokens: Some(100),
+        ..CompletionInput::default()
     }
 }
 
@@ -451,6 +452,96 @@ async fn tool_calls_and_results_travel_in_each_providers_shape() {
             provider.tool_round_trip_messages(),
             "{provider:?}"
         );
+    }
+}
+
+/// [`standard_input`]'s exact body with `top_p` 0.25, stop sequences `END` and a blank line,
+/// and `choice` in the provider's shape.
+fn sampled_request(provider: Provider, choice: &ToolChoice) -> Value {
+    let mut sent = provider.standard_request();
+    let stops = json!(["END", "\n\n"]);
+    match provider {
+        Provider::OpenAi | Provider::Local => {
+            sent["top_p"] = json!(0.25);
+            sent["stop"] = stops;
+            sent["tool_choice"] = match choice {
+                ToolChoice::Auto => unreachable!("auto sends no tool_choice"),
+                ToolChoice::Required => json!("required"),
+                ToolChoice::Function(name) => json!({"type": "function", "function": {"name": name}}),
+            };
+        }
+        Provider::Anthropic => {
+            sent["top_p"] = json!(0.25);
+            sent["stop_sequences"] = stops;
+            sent["tool_choice"] = match choice {
+                ToolChoice::Auto => unreachable!("auto sends no tool_choice"),
+                ToolChoice::Required => json!({"type": "any"}),
+                ToolChoice::Function(name) => json!({"type": "tool", "name": name}),
+            };
+        }
+        Provider::Bedrock => {
+            sent["inferenceConfig"]["topP"] = json!(0.25);
+            sent["inferenceConfig"]["stopSequences"] = stops;
+            sent["toolConfig"]["toolChoice"] = match choice {
+                ToolChoice::Auto => unreachable!("auto sends no toolChoice"),
+                ToolChoice::Required => json!({"any": {}}),
+                ToolChoice::Function(name) => json!({"tool": {"name": name}}),
+            };
+        }
+    }
+    sent
+}
+
+#[tokio::test]
+async fn top_p_stop_sequences_and_a_forced_tool_travel_in_each_providers_shape() {
+    for choice in [
+        ToolChoice::Required,
+        ToolChoice::Function("get_weather".into()),
+    ] {
+        for provider in PROVIDERS {
+            let server = server_answering(
+                provider,
+                vec![ResponseTemplate::new(200).set_body_json(provider.tool_call_answer())],
+            )
+            .await;
+            let input = CompletionInput {
+                top_p: Some(0.25),
+                stop: vec!["END".into(), "\n\n".into()],
+                tool_choice: choice.clone(),
+                ..standard_input()
+            };
+            complete(provider, &server, test_policy(), &input)
+                .await
+                .unwrap();
+            assert_eq!(
+                body(&server.received_requests().await.unwrap()[0]),
+                sampled_request(provider, &choice),
+                "{provider:?} {choice:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_tool_choice_without_tools_sends_neither() {
+    for provider in PROVIDERS {
+        let server = server_answering(
+            provider,
+            vec![ResponseTemplate::new(200).set_body_json(provider.text_answer())],
+        )
+        .await;
+        let input = CompletionInput {
+            tools: Vec::new(),
+            tool_choice: ToolChoice::Required,
+            ..standard_input()
+        };
+        complete(provider, &server, test_policy(), &input)
+            .await
+            .unwrap();
+        let sent = body(&server.received_requests().await.unwrap()[0]);
+        for field in ["tools", "tool_choice", "toolConfig"] {
+            assert!(sent.get(field).is_none(), "{provider:?} sent {field}");
+        }
     }
 }
 

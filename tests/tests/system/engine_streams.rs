@@ -316,6 +316,33 @@ async fn an_anthropic_stream_yields_its_text_then_the_usage_and_the_stop() {
 }
 
 #[tokio::test]
+async fn an_anthropic_stream_ended_by_a_stop_sequence_finishes_as_stop_and_was_asked_for_it() {
+    let server = MockServer::start().await;
+    let body = anthropic_events(&["Bon"], true).replace(
+        r#"{"stop_reason":"end_turn","stop_sequence":null}"#,
+        r#"{"stop_reason":"stop_sequence","stop_sequence":"END"}"#,
+    );
+    assert!(body.contains("\"stop_sequence\":\"END\""));
+    serve(&server, "/v1/messages", body).await;
+    let input = CompletionInput {
+        stop: vec!["END".into()],
+        top_p: Some(0.5),
+        ..input()
+    };
+
+    let (chunks, error, _) = drain(anthropic(&server).stream(&input).await.unwrap()).await;
+
+    assert_eq!(error, None);
+    assert_eq!(chunks.last(), Some(&Chunk::Finished(FinishReason::Stop)));
+    let sent: Value = server.received_requests().await.unwrap()[0]
+        .body_json()
+        .unwrap();
+    assert_eq!(sent["stop_sequences"], json!(["END"]));
+    assert_eq!(sent["top_p"], json!(0.5));
+    assert_eq!(sent["stream"], json!(true));
+}
+
+#[tokio::test]
 async fn a_cut_anthropic_stream_still_reports_its_input_usage_and_the_bytes_generated() {
     let server = MockServer::start().await;
     serve(&server, "/v1/messages", anthropic_events(&["abc"], false)).await;
@@ -515,6 +542,67 @@ async fn a_bedrock_stream_yields_its_text_then_the_usage_and_the_stop_from_a_sig
         json!([{"role": "user", "content": [{"text": "Hi"}]}])
     );
     assert_eq!(sent["inferenceConfig"], json!({"maxTokens": 50}));
+}
+
+#[tokio::test]
+async fn a_bedrock_stream_ended_by_a_stop_sequence_finishes_as_stop_and_was_asked_for_it() {
+    let server = MockServer::start().await;
+    let frames = [
+        message_start(),
+        text_delta("Hel"),
+        block_stop(0),
+        message_stop("stop_sequence"),
+        metadata(12, 2),
+    ];
+    bedrock_answers(&server, vec![event_stream(&frames)]).await;
+    let input = CompletionInput {
+        stop: vec!["END".into()],
+        top_p: Some(0.5),
+        ..input()
+    };
+
+    let (chunks, error, _) = drain(bedrock(&server).await.stream(&input).await.unwrap()).await;
+
+    assert_eq!(error, None);
+    assert_eq!(chunks.last(), Some(&Chunk::Finished(FinishReason::Stop)));
+    let sent: Value = server.received_requests().await.unwrap()[0]
+        .body_json()
+        .unwrap();
+    assert_eq!(
+        sent["inferenceConfig"],
+        json!({"maxTokens": 50, "topP": 0.5, "stopSequences": ["END"]})
+    );
+}
+
+#[tokio::test]
+async fn an_openai_stream_sends_top_p_stop_and_tool_choice() {
+    let server = MockServer::start().await;
+    let mut body = sse(&[openai_text("Hi"), openai_finish("stop")]);
+    body.push_str("data: [DONE]\n\n");
+    serve(&server, "/v1/chat/completions", body).await;
+    let input = CompletionInput {
+        stop: vec!["END".into()],
+        top_p: Some(0.5),
+        tools: vec![helix_shared::chat::ToolDefinition {
+            name: "clock".into(),
+            description: "The time".into(),
+            parameters: json!({"type": "object", "properties": {}}),
+        }],
+        tool_choice: helix_shared::chat::ToolChoice::Required,
+        ..input()
+    };
+
+    let (chunks, error, _) = drain(openai(&server).stream(&input).await.unwrap()).await;
+
+    assert_eq!(error, None);
+    assert_eq!(chunks.last(), Some(&Chunk::Finished(FinishReason::Stop)));
+    let sent: Value = server.received_requests().await.unwrap()[0]
+        .body_json()
+        .unwrap();
+    assert_eq!(sent["stop"], json!(["END"]));
+    assert_eq!(sent["top_p"], json!(0.5));
+    assert_eq!(sent["tool_choice"], json!("required"));
+    assert_eq!(sent["stream"], json!(true));
 }
 
 #[tokio::test]

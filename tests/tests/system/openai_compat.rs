@@ -1102,3 +1102,91 @@ async fn tool_results_continue_a_stored_conversation_and_a_keyed_retry_stores_no
     assert_eq!(provider_sent(&world).await.len(), 2);
     assert_invariant(&pool).await;
 }
+
+fn with_weather_tool(mut body: Value) -> Value {
+    body["tools"] = json!([{"type": "function", "function": {
+        "name": "get_weather", "description": "Weather by city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
+    body
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn top_p_stop_and_tool_choice_reach_the_provider_as_the_client_sent_them(pool: PgPool) {
+    let world = world(pool.clone(), &[]).await;
+    world.fund(1_000_000).await;
+    answer(&world, OpenAiReply::text("Hello", 12, 3)).await;
+    let (key, _) = new_key(&world, json!({"name": "sampling"})).await;
+    let mut named = with_weather_tool(chat("local/llama3.2"));
+    named["top_p"] = json!(0.25);
+    named["stop"] = json!("END");
+    named["tool_choice"] = json!({"type": "function", "function": {"name": "get_weather"}});
+    let mut required = with_weather_tool(chat("local/llama3.2"));
+    required["stop"] = json!(["END", "\n\n"]);
+    required["tool_choice"] = json!("required");
+    let mut none = with_weather_tool(chat("local/llama3.2"));
+    none["tool_choice"] = json!("none");
+
+    for body in [&named, &required, &none] {
+        let reply = complete(&world, &key, body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.body["choices"][0]["finish_reason"], "stop");
+    }
+
+    let sent = provider_sent(&world).await;
+    assert_eq!(sent[0]["top_p"], json!(0.25));
+    assert_eq!(sent[0]["stop"], json!(["END"]));
+    assert_eq!(
+        sent[0]["tool_choice"],
+        json!({"type": "function", "function": {"name": "get_weather"}})
+    );
+    assert_eq!(sent[1]["stop"], json!(["END", "\n\n"]));
+    assert_eq!(sent[1]["tool_choice"], json!("required"));
+    assert!(sent[1].get("top_p").is_none(), "{}", sent[1]);
+    // `none` offers no tools at all, so there is no choice to send.
+    assert!(sent[2].get("tools").is_none(), "{}", sent[2]);
+    assert!(sent[2].get("tool_choice").is_none(), "{}", sent[2]);
+    assert!(sent[2].get("stop").is_none(), "{}", sent[2]);
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn bad_stop_sequences_and_tool_choices_are_400s_naming_their_param(pool: PgPool) {
+    let world = world(pool.clone(), &[]).await;
+    world.fund(1_000_000).await;
+    answer(&world, OpenAiReply::text("Hello", 12, 3)).await;
+    let (key, _) = new_key(&world, json!({"name": "bad sampling"})).await;
+    let patched = |field: &str, value: Value, tools: bool| {
+        let mut body = chat("local/llama3.2");
+        if tools {
+            body = with_weather_tool(body);
+        }
+        body[field] = value;
+        body
+    };
+    let cases = [
+        (patched("stop", json!(["a", "b", "c", "d", "e"]), false), "stop"),
+        (patched("stop", json!(""), false), "stop"),
+        (patched("stop", json!(["ok", ""]), false), "stop"),
+        (patched("stop", json!("x".repeat(257)), false), "stop"),
+        (patched("stop", json!(7), false), "stop"),
+        (patched("top_p", json!(1.5), false), "top_p"),
+        (
+            patched(
+                "tool_choice",
+                json!({"type": "function", "function": {"name": "get_time"}}),
+                true,
+            ),
+            "tool_choice",
+        ),
+        (patched("tool_choice", json!("required"), false), "tool_choice"),
+        (patched("tool_choice", json!("always"), true), "tool_choice"),
+    ];
+
+    for (body, param) in &cases {
+        let reply = complete(&world, &key, body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {}", reply.body);
+        assert_eq!(reply.body["error"]["type"], "invalid_request_error");
+        assert_eq!(reply.body["error"]["param"], *param, "{body}: {}", reply.body);
+    }
+    assert!(provider_sent(&world).await.is_empty());
+    assert_invariant(&pool).await;
+}
