@@ -467,7 +467,9 @@ fn sampled_request(provider: Provider, choice: &ToolChoice) -> Value {
             sent["tool_choice"] = match choice {
                 ToolChoice::Auto => unreachable!("auto sends no tool_choice"),
                 ToolChoice::Required => json!("required"),
-                ToolChoice::Function(name) => json!({"type": "function", "function": {"name": name}}),
+                ToolChoice::Function(name) => {
+                    json!({"type": "function", "function": {"name": name}})
+                }
             };
         }
         Provider::Anthropic => {

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use helix_shared::chat::{Chunk, CompletionInput, FinishReason, Message, Role};
+use helix_shared::chat::{
+    Chunk, CompletionInput, FinishReason, Message, Role, ToolChoice, ToolDefinition,
+};
 use helix_shared::embedding::local::MiniLmEmbedder;
 use helix_shared::embedding::{Embedder, cosine};
 use helix_shared::engine::llama::{LlamaEngine, LlamaSettings};
@@ -87,6 +89,65 @@ async fn greedy_decoding_repeats_itself_and_max_tokens_is_a_hard_limit() {
         .unwrap();
     assert_eq!(first.text, second.text, "temperature 0 is deterministic");
     assert_eq!(first.usage.unwrap().output_tokens, 6);
+}
+
+#[tokio::test]
+async fn a_stop_sequence_ends_the_answer_just_before_it_with_a_stop_finish() {
+    let engine = chat_model().await;
+    let whole = engine
+        .complete(&ask("Name three colours.", 20))
+        .await
+        .unwrap();
+    // A piece from the middle of the greedy (repeatable) answer, as the stop sequence.
+    let chars: Vec<char> = whole.text.chars().collect();
+    assert!(chars.len() > 8, "{:?}", whole.text);
+    let stop: String = chars[chars.len() / 2..chars.len() / 2 + 3].iter().collect();
+    let before = &whole.text[..whole.text.find(&stop).unwrap()];
+    let input = CompletionInput {
+        stop: vec![stop.clone()],
+        top_p: Some(0.5),
+        ..ask("Name three colours.", 20)
+    };
+
+    let mut stream = engine.stream(&input).await.unwrap();
+    let mut text = String::new();
+    let mut finish = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk.unwrap() {
+            Chunk::Text(piece) => text.push_str(&piece),
+            Chunk::Finished(reason) => finish = Some(reason),
+            _ => {}
+        }
+    }
+
+    assert_eq!(text.trim(), before.trim(), "stopped at {stop:?}");
+    assert!(!text.contains(&stop));
+    assert_eq!(finish, Some(FinishReason::Stop));
+}
+
+#[tokio::test]
+async fn a_forced_tool_call_is_refused_naming_tool_choice() {
+    let engine = chat_model().await;
+    let input = CompletionInput {
+        tools: vec![ToolDefinition {
+            name: "clock".into(),
+            description: "The time".into(),
+            parameters: serde_json::json!({"type": "object", "properties": {}}),
+        }],
+        tool_choice: ToolChoice::Required,
+        ..ask("What time is it?", 5)
+    };
+    let error = engine.complete(&input).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            EngineError::Unsupported {
+                param: "tool_choice",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]

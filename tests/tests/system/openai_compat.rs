@@ -1163,7 +1163,10 @@ async fn bad_stop_sequences_and_tool_choices_are_400s_naming_their_param(pool: P
         body
     };
     let cases = [
-        (patched("stop", json!(["a", "b", "c", "d", "e"]), false), "stop"),
+        (
+            patched("stop", json!(["a", "b", "c", "d", "e"]), false),
+            "stop",
+        ),
         (patched("stop", json!(""), false), "stop"),
         (patched("stop", json!(["ok", ""]), false), "stop"),
         (patched("stop", json!("x".repeat(257)), false), "stop"),
@@ -1177,15 +1180,27 @@ async fn bad_stop_sequences_and_tool_choices_are_400s_naming_their_param(pool: P
             ),
             "tool_choice",
         ),
-        (patched("tool_choice", json!("required"), false), "tool_choice"),
+        (
+            patched("tool_choice", json!("required"), false),
+            "tool_choice",
+        ),
         (patched("tool_choice", json!("always"), true), "tool_choice"),
     ];
 
     for (body, param) in &cases {
         let reply = complete(&world, &key, body).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            reply.body
+        );
         assert_eq!(reply.body["error"]["type"], "invalid_request_error");
-        assert_eq!(reply.body["error"]["param"], *param, "{body}: {}", reply.body);
+        assert_eq!(
+            reply.body["error"]["param"], *param,
+            "{body}: {}",
+            reply.body
+        );
     }
     assert!(provider_sent(&world).await.is_empty());
     assert_invariant(&pool).await;

@@ -283,7 +283,9 @@ fn validate_tool_choice(
                 return bad("tool_choice.type: must be function".into());
             }
             let Some(name) = value.pointer("/function/name").and_then(Value::as_str) else {
-                return bad("tool_choice.function.name: must name one of the request's tools".into());
+                return bad(
+                    "tool_choice.function.name: must name one of the request's tools".into(),
+                );
             };
             if !tools.iter().any(|tool| tool.name == name) {
                 return bad(format!(
