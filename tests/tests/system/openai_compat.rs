@@ -1205,3 +1205,36 @@ async fn bad_stop_sequences_and_tool_choices_are_400s_naming_their_param(pool: P
     assert!(provider_sent(&world).await.is_empty());
     assert_invariant(&pool).await;
 }
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn tool_choice_none_offers_not_even_the_personalitys_tools(pool: PgPool) {
+    let world = world(pool.clone(), &[]).await;
+    world.fund(1_000_000).await;
+    answer(&world, OpenAiReply::text("Hello", 12, 3)).await;
+    let (key, _) = new_key(&world, json!({"name": "persona"})).await;
+    let mut own_tools = chat("local/llama3.2");
+    own_tools["helix"] = json!({"personality_id": "helix-assistant"});
+    own_tools["top_p"] = json!(0.5);
+    own_tools["stop"] = json!(["END"]);
+    let mut none = own_tools.clone();
+    none["tool_choice"] = json!("none");
+
+    for body in [&own_tools, &none] {
+        let reply = complete(&world, &key, body).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+
+    let sent = provider_sent(&world).await;
+    // The personality's own tools, with the client's sampling.
+    let offered: Vec<&str> = sent[0]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, ["get_current_time", "calculator"]);
+    assert_eq!(sent[0]["top_p"], json!(0.5));
+    assert_eq!(sent[0]["stop"], json!(["END"]));
+    assert!(sent[1].get("tools").is_none(), "{}", sent[1]);
+    assert_eq!(sent[1]["stop"], json!(["END"]));
+}
