@@ -207,7 +207,21 @@ impl Presets {
     pub fn all(&self) -> impl Iterator<Item = &Personality> {
         self.by_id.values()
     }
+
+    /// What a personality id is called where usage lists it: a preset's label (presets win, as
+    /// when a turn resolves the id), else `persona_name`, the user's persona's name looked up
+    /// with the rows; an id that is neither was a persona since deleted, and keeps its id.
+    pub fn display_name(&self, id: &str, persona_name: Option<String>) -> String {
+        match (self.get(id), persona_name) {
+            (Some(preset), _) => preset.label.clone(),
+            (None, Some(name)) => name,
+            (None, None) => format!("{DELETED_PERSONA} ({id})"),
+        }
+    }
 }
+
+/// How usage names a persona that no longer exists (followed by its id).
+pub const DELETED_PERSONA: &str = "Deleted persona";
 
 /// The file's shape. Strict, so a misspelt key fails loudly instead of silently meaning "absent".
 #[derive(Deserialize)]
@@ -485,6 +499,17 @@ mod tests {
             assert!(preset.avatar.is_some(), "{} has no avatar", preset.id);
             assert!(!preset.label.is_empty(), "{} has no label", preset.id);
         }
+    }
+
+    #[test]
+    fn a_display_name_is_the_preset_label_then_the_persona_name_then_a_deleted_persona() {
+        let presets = builtin();
+        assert_eq!(
+            presets.display_name("helix-assistant", Some("shadowed".into())),
+            "Helix assistant"
+        );
+        assert_eq!(presets.display_name("p1", Some("Pirate".into())), "Pirate");
+        assert_eq!(presets.display_name("p2", None), "Deleted persona (p2)");
     }
 
     #[test]

@@ -271,10 +271,16 @@ describe('Helix in a browser', () => {
     expect(await rows.count()).toBe(4) // hello, the persona, the tool call, the tool result
     expect(await text(rows.first())).toContain('smollm2-135m-instruct')
     expect(await text(rows.first())).toContain(TURN_COST)
+    // Each row names its personality, a persona by its own name: never a raw id.
+    expect(await text(rows.first())).toContain('Helix assistant')
+    expect(await text(rows.nth(2))).toContain('Captain Hook')
     // The summary's totals equal the ledger's four turns.
     const byModel = await shown(master.getByRole('table', { name: 'By model' }))
     await shown(byModel.getByText('smollm2-135m-instruct'))
     expect(await text(byModel.locator('tr', { hasText: 'Total' }))).toContain(dollars(4 * TURN_COST_CENTS))
+    const byPersonality = await shown(master.getByRole('table', { name: 'By personality' }))
+    await shown(byPersonality.getByText('Captain Hook'))
+    await shown(byPersonality.getByText('Helix assistant'))
     await shown(master.getByRole('figure', { name: 'Spend per day' }).locator('.recharts-bar-rectangle').first())
     const [download] = await Promise.all([
       master.waitForEvent('download'),
@@ -282,9 +288,12 @@ describe('Helix in a browser', () => {
     ])
     const csv = await readFile(await download.path(), 'utf8')
     const lines = csv.trim().split('\n')
-    expect(lines[0]).toBe('id,created_at,kind,provider,model,agent_id,input_tokens,output_tokens,cost_micros,cost_usd,trace_id')
+    expect(lines[0]).toBe(
+      'id,created_at,kind,provider,model,agent_id,input_tokens,output_tokens,cost_micros,cost_usd,trace_id,personality_id,personality_name',
+    )
     expect(lines).toHaveLength(1 + 4)
     expect(lines[1]).toContain(',60000,0.060000,')
+    expect(lines[1]).toMatch(/,helix-assistant,Helix assistant$/)
     await screenshot(master, stack, 'usage')
   })
 

@@ -181,8 +181,15 @@ pub async fn budget_of(
     let spent_micros_this_period =
         usage_rows::spent_since(&state.db, user_id, window.start).await?;
     let alerts = alerts::for_user(&state.db, user_id, window.start).await?;
-    let rows =
-        account::ledger_page(&state.db, user_id, &filter, cursor.as_ref(), limit + 1).await?;
+    let rows = account::ledger_page(
+        &state.db,
+        &state.presets,
+        user_id,
+        &filter,
+        cursor.as_ref(),
+        limit + 1,
+    )
+    .await?;
     let (ledger, next_cursor) = pagination::page(rows, limit, |entry| Cursor {
         created_at: entry.created_at,
         id: entry.id.clone(),

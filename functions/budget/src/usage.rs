@@ -93,9 +93,9 @@ pub async fn get_summary(
     let time_zone = policy.map_or_else(|| "UTC".to_owned(), |p| p.time_zone);
     let groups = usage::summarise(
         &state.db,
+        &state.presets,
         &user.id,
-        from,
-        to,
+        from..to,
         query.group_by,
         query.stack_by,
         &time_zone,
@@ -143,7 +143,7 @@ pub async fn export_csv(
         ));
     }
     let filter = ledger_filter(&query)?;
-    let (csv, truncated) = usage::export_csv(&state.db, &user.id, &filter).await?;
+    let (csv, truncated) = usage::export_csv(&state.db, &state.presets, &user.id, &filter).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

@@ -1,11 +1,12 @@
 //! The read side of a user's budget: balance, this month's spend, open holds and ledger pages
-//! (newest first, filterable by agent and time).
+//! (newest first, filterable by agent and time, each row's personality named).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgExecutor};
 
 use crate::pagination::Cursor;
+use crate::personality::Presets;
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct Summary {
@@ -50,6 +51,11 @@ pub struct LedgerEntry {
     pub trace_id: Option<String>,
     /// The personal API key that made the call, if one did.
     pub api_key_id: Option<String>,
+    /// The preset or persona the call ran under; `None` for a call made without one (such as an
+    /// OpenAI-compatible call that names none).
+    pub personality_id: Option<String>,
+    /// Its display name ([`Presets::display_name`]); `None` exactly when `personality_id` is.
+    pub personality_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -60,26 +66,30 @@ pub struct LedgerFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// Up to `limit` entries after `cursor`, newest first.
+/// Up to `limit` entries after `cursor`, newest first. Personas are named in the same statement
+/// (a join on the user's own, by primary key), presets from `presets`.
 pub async fn ledger_page(
     db: impl PgExecutor<'_>,
+    presets: &Presets,
     user_id: &str,
     filter: &LedgerFilter,
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> Result<Vec<LedgerEntry>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, created_at, agent_id, kind, meta->>'provider' AS provider, meta->>'model' AS model,
-                input_tokens, output_tokens, cost_micros, cost_cents, meta->>'trace_id' AS trace_id,
-                api_key_id
-         FROM usage_ledger
-         WHERE user_id = $1
-           AND ($2::text IS NULL OR agent_id = $2)
-           AND ($3::timestamptz IS NULL OR created_at >= $3)
-           AND ($4::timestamptz IS NULL OR created_at < $4)
-           AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6))
-           AND ($8::text IS NULL OR api_key_id = $8)
-         ORDER BY created_at DESC, id DESC
+    let mut entries: Vec<LedgerEntry> = sqlx::query_as(
+        "SELECT l.id, l.created_at, l.agent_id, l.kind, l.meta->>'provider' AS provider,
+                l.meta->>'model' AS model, l.input_tokens, l.output_tokens, l.cost_micros,
+                l.cost_cents, l.meta->>'trace_id' AS trace_id, l.api_key_id, l.personality_id,
+                p.name AS personality_name
+         FROM usage_ledger l
+         LEFT JOIN personas p ON p.id = l.personality_id AND p.user_id = l.user_id
+         WHERE l.user_id = $1
+           AND ($2::text IS NULL OR l.agent_id = $2)
+           AND ($3::timestamptz IS NULL OR l.created_at >= $3)
+           AND ($4::timestamptz IS NULL OR l.created_at < $4)
+           AND ($5::timestamptz IS NULL OR (l.created_at, l.id) < ($5, $6))
+           AND ($8::text IS NULL OR l.api_key_id = $8)
+         ORDER BY l.created_at DESC, l.id DESC
          LIMIT $7",
     )
     .bind(user_id)
@@ -91,5 +101,14 @@ pub async fn ledger_page(
     .bind(limit)
     .bind(&filter.api_key_id)
     .fetch_all(db)
-    .await
+    .await?;
+    // The query fills `personality_name` with the persona's name; presets and deleted ones are named here.
+    for entry in &mut entries {
+        let persona_name = entry.personality_name.take();
+        entry.personality_name = entry
+            .personality_id
+            .as_deref()
+            .map(|id| presets.display_name(id, persona_name));
+    }
+    Ok(entries)
 }

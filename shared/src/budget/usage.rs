@@ -2,6 +2,7 @@
 //! (index-only over `usage_ledger_summary_idx`), and the ledger as CSV.
 
 use std::fmt::Write;
+use std::ops::Range;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use sqlx::{FromRow, PgExecutor, PgPool};
 use super::account::{self, LedgerEntry, LedgerFilter};
 use crate::money::cost_cents;
 use crate::pagination::Cursor;
+use crate::personality::Presets;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -35,6 +37,9 @@ pub struct Group {
     pub key: String,
     /// The model or engine within the day, with `stack_by`.
     pub stack: Option<String>,
+    /// With `group_by=personality`: its display name (a preset's label, the persona's name,
+    /// "Deleted persona (id)", or [`NO_PERSONALITY`] for the `""` key); `None` otherwise.
+    pub name: Option<String>,
     pub calls: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
@@ -52,13 +57,18 @@ fn column(group: GroupBy) -> &'static str {
     }
 }
 
-/// The user's ledger in [from, to) grouped by `group_by` (and `stack_by` under it): sums in exact
-/// micros, ordered by key. `time_zone` names the days.
+/// How usage names the calls made without a personality.
+pub const NO_PERSONALITY: &str = "No personality";
+
+/// The user's ledger in `window` (from inclusive, to exclusive) grouped by `group_by` (and
+/// `stack_by` under it): sums in exact micros, ordered by key. `time_zone` names the days.
+/// Personality groups are named in the same statement (the user's personas joined to the summed
+/// groups, so the scan stays index-only) and from `presets`.
 pub async fn summarise(
     db: impl PgExecutor<'_>,
+    presets: &Presets,
     user_id: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    window: Range<DateTime<Utc>>,
     group_by: GroupBy,
     stack_by: Option<StackBy>,
     time_zone: &str,
@@ -68,24 +78,44 @@ pub async fn summarise(
         Some(StackBy::Model) => column(GroupBy::Model),
         Some(StackBy::Engine) => column(GroupBy::Engine),
     };
+    let (name, personas) = match group_by {
+        GroupBy::Personality => (
+            "p.name",
+            "LEFT JOIN personas p ON p.id = g.key AND p.user_id = $1",
+        ),
+        _ => ("NULL::text", ""),
+    };
     let mut groups: Vec<Group> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} AS key, {stack} AS stack, count(*) AS calls,
-                COALESCE(sum(input_tokens), 0)::bigint AS input_tokens,
-                COALESCE(sum(output_tokens), 0)::bigint AS output_tokens,
-                COALESCE(sum(cost_micros), 0)::bigint AS cost_micros
-         FROM usage_ledger
-         WHERE user_id = $1 AND created_at >= $2 AND created_at < $3 AND $4::text IS NOT NULL
-         GROUP BY 1, 2 ORDER BY 1, 2",
+        "SELECT g.key, g.stack, {name} AS name, g.calls, g.input_tokens, g.output_tokens,
+                g.cost_micros
+         FROM (SELECT {} AS key, {stack} AS stack, count(*) AS calls,
+                      COALESCE(sum(input_tokens), 0)::bigint AS input_tokens,
+                      COALESCE(sum(output_tokens), 0)::bigint AS output_tokens,
+                      COALESCE(sum(cost_micros), 0)::bigint AS cost_micros
+               FROM usage_ledger
+               WHERE user_id = $1 AND created_at >= $2 AND created_at < $3 AND $4::text IS NOT NULL
+               GROUP BY 1, 2) g
+         {personas}
+         ORDER BY g.key, g.stack",
         column(group_by)
     )))
     .bind(user_id)
-    .bind(from)
-    .bind(to)
+    .bind(window.start)
+    .bind(window.end)
     .bind(time_zone)
     .fetch_all(db)
     .await?;
+    // The query fills `name` with the persona's name; presets, deleted personas and none are named here.
     for group in &mut groups {
         group.cost_cents = cost_cents(group.cost_micros);
+        if group_by == GroupBy::Personality {
+            let persona_name = group.name.take();
+            group.name = Some(if group.key.is_empty() {
+                NO_PERSONALITY.to_owned()
+            } else {
+                presets.display_name(&group.key, persona_name)
+            });
+        }
     }
     Ok(groups)
 }
@@ -110,11 +140,12 @@ pub async fn spent_since(
 pub const MAX_EXPORT_ROWS: usize = 20_000;
 const EXPORT_PAGE: i64 = 2_000;
 
-pub const CSV_HEADER: &str = "id,created_at,kind,provider,model,agent_id,input_tokens,output_tokens,cost_micros,cost_usd,trace_id\n";
+pub const CSV_HEADER: &str = "id,created_at,kind,provider,model,agent_id,input_tokens,output_tokens,cost_micros,cost_usd,trace_id,personality_id,personality_name\n";
 
 /// The filtered ledger as CSV, newest first; `true` when it stopped at [`MAX_EXPORT_ROWS`].
 pub async fn export_csv(
     pool: &PgPool,
+    presets: &Presets,
     user_id: &str,
     filter: &LedgerFilter,
 ) -> Result<(String, bool), sqlx::Error> {
@@ -123,7 +154,8 @@ pub async fn export_csv(
     let mut rows = 0;
     loop {
         let page =
-            account::ledger_page(pool, user_id, filter, cursor.as_ref(), EXPORT_PAGE).await?;
+            account::ledger_page(pool, presets, user_id, filter, cursor.as_ref(), EXPORT_PAGE)
+                .await?;
         let full = i64::try_from(page.len()).unwrap_or(i64::MAX) == EXPORT_PAGE;
         for entry in &page {
             if rows == MAX_EXPORT_ROWS {
@@ -160,6 +192,8 @@ fn write_row(csv: &mut String, entry: &LedgerEntry) {
         entry.cost_micros.to_string(),
         usd,
         field(entry.trace_id.as_deref().unwrap_or("")),
+        field(entry.personality_id.as_deref().unwrap_or("")),
+        field(entry.personality_name.as_deref().unwrap_or("")),
     ];
     let _ = writeln!(csv, "{}", fields.join(","));
 }

@@ -14,6 +14,7 @@ use helix_shared::budget::ledger::{self, CallLimit, Hold, HoldRequest, ReserveOu
 use helix_shared::budget::policy::{self, PolicyRequest, Scope};
 use helix_shared::budget::refill::refill_due;
 use helix_shared::budget::rules::CallLimits;
+use helix_shared::db::personas;
 use helix_shared::db::users::ensure_user;
 use helix_shared::ids::new_id;
 use helix_shared::pricing::Price;
@@ -762,6 +763,8 @@ async fn repeated_provider_failures_raise_one_alert_per_window(pool: PgPool) {
 
 // ---------------------------------------------------------------- usage views
 
+/// Ledger rows of `(model, engine, personality, cost_micros, created_at)`; an empty personality
+/// is a call made without one.
 async fn insert_usage(
     pool: &PgPool,
     user_id: &str,
@@ -773,7 +776,7 @@ async fn insert_usage(
             "INSERT INTO usage_ledger (id, user_id, agent_id, input_tokens, output_tokens, cost_micros, meta, created_at)
              VALUES ($1, $2, $3, 7, 3, $4,
                      jsonb_build_object('model', $5::text, 'engine', $6::text, 'provider', $6::text,
-                                        'personality_id', $7::text, 'trace_id', 't'),
+                                        'personality_id', NULLIF($7::text, ''), 'trace_id', 't'),
                      $8::timestamptz)",
         )
         .bind(new_id())
@@ -860,10 +863,10 @@ async fn the_summary_groups_equal_the_ledger_exactly(pool: PgPool) {
     assert_eq!(
         by_model.body["groups"],
         json!([
-            {"key": "claude", "stack": null, "calls": 2, "input_tokens": 14, "output_tokens": 6,
-             "cost_micros": 1_005_000, "cost_cents": 101},
-            {"key": "gpt-4o-mini", "stack": null, "calls": 2, "input_tokens": 14, "output_tokens": 6,
-             "cost_micros": 1_234_570, "cost_cents": 123},
+            {"key": "claude", "stack": null, "name": null, "calls": 2, "input_tokens": 14,
+             "output_tokens": 6, "cost_micros": 1_005_000, "cost_cents": 101},
+            {"key": "gpt-4o-mini", "stack": null, "name": null, "calls": 2, "input_tokens": 14,
+             "output_tokens": 6, "cost_micros": 1_234_570, "cost_cents": 123},
         ])
     );
     let stacked = send(
@@ -918,6 +921,106 @@ async fn the_summary_groups_equal_the_ledger_exactly(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn the_summary_and_the_ledger_name_presets_personas_deleted_personas_and_none(pool: PgPool) {
+    let state = state(pool.clone());
+    let (payer, token) = signed_in_user(&state, "named@example.com").await;
+    let (_, admin_token) = admin(&state).await;
+    let someone_else = user(&pool, "someone-else@example.com").await;
+    let persona = |owner: String, name: &'static str| {
+        let pool = pool.clone();
+        async move {
+            personas::create(&pool, &owner, name, "Be brief.", None, 200)
+                .await
+                .unwrap()
+                .unwrap()
+                .id
+        }
+    };
+    let pirate = persona(payer.id.clone(), "Pirate").await;
+    let gone = persona(payer.id.clone(), "Gone").await;
+    personas::delete(&pool, &payer.id, &gone).await.unwrap();
+    let theirs = persona(someone_else, "Theirs").await;
+    insert_usage(
+        &pool,
+        &payer.id,
+        None,
+        &[
+            ("m", "openai", "helix-assistant", 1, "2026-11-02T10:00:01Z"),
+            ("m", "openai", &pirate, 20, "2026-11-02T10:00:02Z"),
+            ("m", "openai", &pirate, 300, "2026-11-02T10:00:03Z"),
+            ("m", "openai", &gone, 4_000, "2026-11-02T10:00:04Z"),
+            ("m", "openai", &theirs, 50_000, "2026-11-02T10:00:05Z"),
+            ("m", "openai", "", 600_000, "2026-11-02T10:00:06Z"),
+        ],
+    )
+    .await;
+    let app = local_gateway::app(state);
+
+    let summary = send(
+        &app,
+        authorised(
+            get("/v1/budget/summary?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z&group_by=personality"),
+            &token,
+        ),
+    )
+    .await;
+    assert_eq!(summary.status, StatusCode::OK, "{}", summary.body);
+    let mut named: Vec<(String, String, i64)> = summary.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["key"].as_str().unwrap().to_owned(),
+                g["name"].as_str().unwrap().to_owned(),
+                g["cost_micros"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    named.sort();
+    let mut expected = vec![
+        ("".to_owned(), "No personality".to_owned(), 600_000),
+        ("helix-assistant".into(), "Helix assistant".into(), 1),
+        (pirate.clone(), "Pirate".into(), 320),
+        (gone.clone(), format!("Deleted persona ({gone})"), 4_000),
+        // Another user's persona is never named to this one.
+        (
+            theirs.clone(),
+            format!("Deleted persona ({theirs})"),
+            50_000,
+        ),
+    ];
+    expected.sort();
+    assert_eq!(named, expected);
+
+    let expected_ledger = json!([
+        [null, null],
+        [theirs, format!("Deleted persona ({theirs})")],
+        [gone, format!("Deleted persona ({gone})")],
+        [pirate, "Pirate"],
+        [pirate, "Pirate"],
+        ["helix-assistant", "Helix assistant"],
+    ]);
+    for (route, token) in [
+        ("/v1/budget?limit=10".to_owned(), &token),
+        (
+            format!("/v1/admin/users/{}/budget?limit=10", payer.id),
+            &admin_token,
+        ),
+    ] {
+        let budget = send(&app, authorised(get(&route), token)).await;
+        assert_eq!(budget.status, StatusCode::OK, "{route}: {}", budget.body);
+        let ledger: Vec<Value> = budget.body["ledger"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| json!([entry["personality_id"], entry["personality_name"]]))
+            .collect();
+        assert_eq!(Value::from(ledger), expected_ledger, "{route}");
+    }
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn the_csv_export_holds_exactly_the_filtered_ledger(pool: PgPool) {
     let state = state(pool.clone());
     let (payer, token) = signed_in_user(&state, "exporter@example.com").await;
@@ -964,6 +1067,7 @@ async fn the_csv_export_holds_exactly_the_filtered_ledger(pool: PgPool) {
         assert!(line.contains(&wanted), "{line}");
         assert!(line.contains(",'=cmd(),"), "formulas are defused: {line}");
         assert!(line.contains(",1500000,1.500000,"), "{line}");
+        assert!(line.ends_with(",p,Deleted persona (p)"), "{line}");
     }
     let bad = Request::get("/v1/budget/export.csv?limit=5")
         .body(Body::empty())

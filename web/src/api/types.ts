@@ -181,6 +181,10 @@ export interface LedgerEntry {
   trace_id: string | null
   /** The personal API key that made the call, if one did. */
   api_key_id: string | null
+  /** The preset or persona the call ran under; null for a call made without one. */
+  personality_id: string | null
+  /** Its display name (a preset's label, the persona's name, "Deleted persona (id)"); null with no personality. */
+  personality_name: string | null
 }
 
 export type Period = 'daily' | 'weekly' | 'monthly'
@@ -237,6 +241,8 @@ export type StackBy = 'model' | 'engine'
 export interface UsageGroup {
   key: string
   stack: string | null
+  /** With group_by=personality: the display name ("No personality" for the empty key); null otherwise. */
+  name: string | null
   calls: number
   input_tokens: number
   output_tokens: number

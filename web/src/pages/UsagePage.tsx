@@ -7,7 +7,7 @@ import { ErrorMessage } from '../ui/ErrorMessage'
 import { formatCents, formatCount, formatDateTime, formatMicros } from '../ui/format'
 import { useLoad } from '../ui/useLoad'
 import { LedgerTable } from '../usage/LedgerTable'
-import { NO_FILTERS, daysBetween, ledgerQuery, pivotDays, type Filters } from '../usage/usageData'
+import { NO_FILTERS, daysBetween, groupLabel, ledgerQuery, pivotDays, type Filters } from '../usage/usageData'
 
 const PAGE_SIZE = 20
 
@@ -115,7 +115,7 @@ function Totals({ title, summary, error }: { title: string; summary: UsageSummar
         <tbody>
           {summary?.groups.map((group) => (
             <tr key={group.key} className="border-b border-slate-100 last:border-0">
-              <td className="break-all p-2">{group.key || '—'}</td>
+              <td className="break-all p-2">{groupLabel(group)}</td>
               <td className="p-2 text-right">{formatCount(group.calls)}</td>
               <td className="whitespace-nowrap p-2 text-right">{formatMicros(group.cost_micros)}</td>
             </tr>

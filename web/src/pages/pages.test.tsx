@@ -19,6 +19,8 @@ function ledgerRow(id: string, model: string): LedgerEntry {
     cost_cents: 0,
     trace_id: `1-${id}`,
     api_key_id: null,
+    personality_id: 'p-pirate',
+    personality_name: 'Pirate',
   }
 }
 
@@ -34,8 +36,8 @@ function openPage(hash: string, routes: Parameters<typeof fakeFetch>[0]) {
   return fake
 }
 
-function summary(groupBy: string, groups: { key: string; stack?: string | null; cost_micros: number }[]) {
-  const full = groups.map((g) => ({ stack: null, calls: 1, input_tokens: 10, output_tokens: 5, cost_cents: 0, ...g }))
+function summary(groupBy: string, groups: { key: string; stack?: string | null; name?: string | null; cost_micros: number }[]) {
+  const full = groups.map((g) => ({ stack: null, name: null, calls: 1, input_tokens: 10, output_tokens: 5, cost_cents: 0, ...g }))
   const cost = full.reduce((sum, g) => sum + g.cost_micros, 0)
   return {
     from: '2025-03-01T00:00:00Z',
@@ -52,7 +54,15 @@ const summaryRoute = {
   'GET /v1/budget/summary': (call: { path: string }) => {
     const groupBy = new URL(call.path, 'http://x').searchParams.get('group_by') ?? 'day'
     if (groupBy === 'day') return jsonResponse(200, summary('day', [{ key: '2025-03-02', stack: 'gpt-4o-mini', cost_micros: 1500 }]))
-    if (groupBy === 'personality') return jsonResponse(200, summary('personality', [{ key: 'pirate', cost_micros: 1500 }]))
+    if (groupBy === 'personality') {
+      return jsonResponse(
+        200,
+        summary('personality', [
+          { key: 'p-pirate', name: 'Pirate', cost_micros: 1000 },
+          { key: '', name: 'No personality', cost_micros: 500 },
+        ]),
+      )
+    }
     return jsonResponse(200, summary('model', [{ key: 'gpt-4o-mini', cost_micros: 1000 }, { key: 'claude', cost_micros: 500 }]))
   },
 }
@@ -70,6 +80,7 @@ describe('the usage page', () => {
     const table = await screen.findByRole('table', { name: 'Usage ledger, newest first' })
     expect(within(table).getByText('gpt-4o-mini')).toBeInTheDocument()
     expect(within(table).getByText('1,200 / 30')).toBeInTheDocument()
+    expect(within(table).getByText('Pirate')).toBeInTheDocument()
     expect(within(table).getByText('$0.00025')).toBeInTheDocument()
 
     await userEvent.click(screen.getByRole('button', { name: 'Show older usage' }))
@@ -103,7 +114,9 @@ describe('the usage page', () => {
     expect(within(byModel).getByText('claude')).toBeInTheDocument()
     expect(within(byModel).getByText('$0.0015')).toBeInTheDocument()
     const byPersonality = await screen.findByRole('table', { name: 'By personality' })
-    expect(within(byPersonality).getByText('pirate')).toBeInTheDocument()
+    expect(within(byPersonality).getByText('Pirate')).toBeInTheDocument()
+    expect(within(byPersonality).getByText('No personality')).toBeInTheDocument()
+    expect(within(byPersonality).queryByText('p-pirate')).not.toBeInTheDocument()
     const daily = fake.callsTo('GET', '/v1/budget/summary').find((call) => call.path.includes('group_by=day'))
     expect(daily?.path).toContain('stack_by=model')
     expect(daily?.path).toContain('from=2025-03-01T00%3A00%3A00Z')

@@ -249,6 +249,8 @@ export function ledgerEntry(overrides: Partial<LedgerEntry> = {}): LedgerEntry {
     cost_cents: 0,
     trace_id: '1-abc-def',
     api_key_id: null,
+    personality_id: 'helix-assistant',
+    personality_name: 'Helix assistant',
     ...overrides,
   }
 }

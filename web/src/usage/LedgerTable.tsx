@@ -11,6 +11,7 @@ export function LedgerTable({ rows }: { rows: LedgerEntry[] }) {
           <th scope="col" className="p-2">Date</th>
           <th scope="col" className="p-2">Engine</th>
           <th scope="col" className="p-2">Model</th>
+          <th scope="col" className="p-2">Personality</th>
           <th scope="col" className="p-2 text-right">Tokens (in / out)</th>
           <th scope="col" className="p-2 text-right">Cost</th>
         </tr>
@@ -21,6 +22,7 @@ export function LedgerTable({ rows }: { rows: LedgerEntry[] }) {
             <td className="whitespace-nowrap p-2">{formatDateTime(row.created_at)}</td>
             <td className="p-2">{row.provider ?? '—'}</td>
             <td className="break-all p-2">{row.model ?? '—'}</td>
+            <td className="break-all p-2">{row.personality_name ?? '—'}</td>
             <td className="whitespace-nowrap p-2 text-right">
               {formatCount(row.input_tokens)} / {formatCount(row.output_tokens)}
             </td>

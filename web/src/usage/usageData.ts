@@ -1,4 +1,4 @@
-// The Usage page's pure data shaping: ledger filters → API query, summary groups → chart rows.
+// The Usage page's pure data shaping: ledger filters → API query, summary groups → labels and chart rows.
 import type { BudgetQuery, UsageGroup } from '../api/types'
 
 /** The ledger filters as the form holds them: dates (YYYY-MM-DD, UTC) and an agent id. */
@@ -21,6 +21,11 @@ export function ledgerQuery(filters: Filters): Omit<BudgetQuery, 'limit' | 'curs
   }
   if (filters.agentId.trim()) query.agent_id = filters.agentId.trim()
   return query
+}
+
+/** What a summary group is called: its display name (personalities), else its key; `—` for none. */
+export function groupLabel(group: Pick<UsageGroup, 'key' | 'name'>): string {
+  return group.name ?? (group.key || '—')
 }
 
 export interface DayRow {
