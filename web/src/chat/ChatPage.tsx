@@ -48,6 +48,16 @@ export function ChatPage() {
   const conversation = useConversation({ onSaved })
   const [chosenPersonalityId, setPersonalityId] = useState<string | null>(null)
   const [chosenAgentId, setAgentId] = useState<string | null>(null)
+  // What the person picked while a stored conversation was loading wins over what it last used.
+  const pickedWhileOpening = useRef({ personality: false, agent: false })
+  const choosePersonality = useCallback((id: string) => {
+    pickedWhileOpening.current.personality = true
+    setPersonalityId(id)
+  }, [])
+  const chooseAgent = useCallback((id: string) => {
+    pickedWhileOpening.current.agent = true
+    setAgentId(id)
+  }, [])
   const [draft, setDraft] = useState('')
   // The results typed for the last answer's tool calls, by call id.
   const [toolDraft, setToolDraft] = useState<Record<string, string>>({})
@@ -70,11 +80,15 @@ export function ChatPage() {
 
   const { busy } = conversation
   const unsent = conversation.pending?.status === 'failed'
+  // The URL names a stored conversation that has not loaded (nor failed to) yet.
+  const opening = pathId !== null && pathId !== conversation.conversationId && openError === null
   let disabledReason: string | null = null
   if (locked) disabledReason = 'Your budget is used up.'
   else if (!agent) disabledReason = 'No active engine: add or enable one on the Agents page.'
   else if (!personality) disabledReason = 'No personality to talk to yet.'
   else if (unsent) disabledReason = 'Try the unsent message again, or discard it first.'
+  // Until the conversation the URL names has loaded, a message would go to the wrong one.
+  else if (opening) disabledReason = 'Opening the conversation…'
   const controlsDisabled = locked || busy
 
   const toolCalls = unansweredToolCalls(conversation.entries)
@@ -89,13 +103,15 @@ export function ChatPage() {
       return
     }
     let current = true
+    pickedWhileOpening.current = { personality: false, agent: false }
     api.getConversation(pathId).then(
       (stored) => {
         if (!current) return
         load(stored)
-        // It continues with the personality, engine and model it last used (when the person has them).
-        setPersonalityId(stored.personality_id)
-        setAgentId(null)
+        // It continues with the personality, engine and model it last used (when the person has
+        // them), unless the person picked another while it loaded.
+        if (!pickedWhileOpening.current.personality) setPersonalityId(stored.personality_id)
+        if (!pickedWhileOpening.current.agent) setAgentId(null)
       },
       (error: unknown) => {
         if (current) setOpenError(error)
@@ -213,14 +229,14 @@ export function ChatPage() {
             <PersonalityPicker
               personalities={personalityList}
               selectedId={personality?.id ?? null}
-              onSelect={setPersonalityId}
+              onSelect={choosePersonality}
               disabled={controlsDisabled}
             />
             {agentList.length > 0 ? (
               <EnginePicker
                 agents={agentList}
                 selectedId={agent?.id ?? null}
-                onSelect={setAgentId}
+                onSelect={chooseAgent}
                 disabled={controlsDisabled}
               />
             ) : (

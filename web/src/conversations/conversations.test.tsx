@@ -130,6 +130,26 @@ describe('stored conversations', () => {
     expect(link).toHaveAttribute('aria-current', 'page')
   })
 
+  it('waits for the conversation its URL names, and keeps a personality picked meanwhile', async () => {
+    window.history.replaceState(null, '', `/c/${ID}`)
+    let arrive: (response: Response) => void = () => undefined
+    await openApp({
+      [`GET /v1/conversations/${ID}`]: () =>
+        new Promise<Response>((resolve) => {
+          arrive = resolve
+        }),
+    })
+
+    expect(await screen.findByText('Opening the conversation…')).toBeInTheDocument()
+    expect(screen.getByRole('button', { name: 'Send' })).toBeDisabled()
+    await userEvent.click(screen.getByRole('radio', { name: /Pirate/ }))
+    arrive(jsonResponse(200, conversation([QUESTION, ANSWER])))
+
+    expect(await screen.findByText('Try the pastéis de nata.')).toBeInTheDocument()
+    expect(screen.getByRole('radio', { name: /Pirate/ })).toBeChecked()
+    expect(screen.queryByText('Opening the conversation…')).not.toBeInTheDocument()
+  })
+
   it('regenerates the last answer, then switches back to the earlier version', async () => {
     window.history.replaceState(null, '', `/c/${ID}`)
     const second = message({ id: 'a2', role: 'assistant', content: 'Eat at Time Out Market.', parent_id: 'q1', versions: ['a1', 'a2'], version: 2 })
