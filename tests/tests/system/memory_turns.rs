@@ -212,22 +212,8 @@ async fn a_persona_sees_its_own_documents_and_the_shared_ones_presets_only_the_s
     );
 }
 
-/// A keyed turn's request, as a client would retry it.
-fn keyed_turn(world: &World, key: &str) -> axum::http::Request<axum::body::Body> {
-    let body = json!({
-        "engine": "openai",
-        "personalityId": "research-helper",
-        "messages": [{"role": "user", "content": "How much vacation time do I get annually?"}]
-    });
-    let mut request = json_request("POST", "/v1/turns", &body, &world.token);
-    request
-        .headers_mut()
-        .insert("idempotency-key", key.parse().unwrap());
-    request
-}
-
-#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
-async fn a_keyed_retry_after_a_provider_failure_reuses_the_recall_it_paid_for(pool: PgPool) {
+/// A world with a document to recall, whose provider refuses the next completion (a 429).
+async fn world_whose_next_answer_is_refused(pool: PgPool) -> World {
     let world = world(pool).await;
     world
         .store(json!({"doc_id": "leave-policy", "text": "Employees receive twenty-five days of paid holiday each year."}))
@@ -239,9 +225,31 @@ async fn a_keyed_retry_after_a_provider_failure_reuses_the_recall_it_paid_for(po
         .with_priority(1)
         .mount(&world.provider)
         .await;
+    world
+}
 
-    let refused = send(&world.app, keyed_turn(&world, "retry-1")).await;
-    let retried = send(&world.app, keyed_turn(&world, "retry-1")).await;
+const VACATION: &str = "How much vacation time do I get annually?";
+
+/// A keyed turn's request asking `question`, as a client would retry it.
+fn keyed_turn(world: &World, key: &str, question: &str) -> axum::http::Request<axum::body::Body> {
+    let body = json!({
+        "engine": "openai",
+        "personalityId": "research-helper",
+        "messages": [{"role": "user", "content": question}]
+    });
+    let mut request = json_request("POST", "/v1/turns", &body, &world.token);
+    request
+        .headers_mut()
+        .insert("idempotency-key", key.parse().unwrap());
+    request
+}
+
+#[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
+async fn a_keyed_retry_after_a_provider_failure_reuses_the_recall_it_paid_for(pool: PgPool) {
+    let world = world_whose_next_answer_is_refused(pool).await;
+
+    let refused = send(&world.app, keyed_turn(&world, "retry-1", VACATION)).await;
+    let retried = send(&world.app, keyed_turn(&world, "retry-1", VACATION)).await;
 
     assert_eq!(
         refused.status,
@@ -260,7 +268,7 @@ async fn a_keyed_retry_after_a_provider_failure_reuses_the_recall_it_paid_for(po
         ],
         "the query was embedded and charged once, for both attempts"
     );
-    let replay = send(&world.app, keyed_turn(&world, "retry-1")).await;
+    let replay = send(&world.app, keyed_turn(&world, "retry-1", VACATION)).await;
     assert_eq!(replay.headers["idempotent-replayed"], "true");
     assert_eq!(world.ledger_kinds().await.len(), kinds.len());
     helix_tests::assert_invariant(&world.pool).await;
@@ -268,29 +276,11 @@ async fn a_keyed_retry_after_a_provider_failure_reuses_the_recall_it_paid_for(po
 
 #[sqlx::test(migrator = "helix_shared::db::MIGRATOR")]
 async fn a_released_key_reused_for_another_question_embeds_that_question(pool: PgPool) {
-    let world = world(pool).await;
-    world
-        .store(json!({"doc_id": "leave-policy", "text": "Employees receive twenty-five days of paid holiday each year."}))
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .respond_with(wiremock::ResponseTemplate::new(429))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&world.provider)
-        .await;
-    let refused = send(&world.app, keyed_turn(&world, "retry-2")).await;
+    let world = world_whose_next_answer_is_refused(pool).await;
+    let refused = send(&world.app, keyed_turn(&world, "retry-2", VACATION)).await;
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
 
-    let body = json!({
-        "engine": "openai",
-        "personalityId": "research-helper",
-        "messages": [{"role": "user", "content": "What is the pension match?"}]
-    });
-    let mut other = json_request("POST", "/v1/turns", &body, &world.token);
-    other
-        .headers_mut()
-        .insert("idempotency-key", "retry-2".parse().unwrap());
+    let other = keyed_turn(&world, "retry-2", "What is the pension match?");
     let answered = send(&world.app, other).await;
 
     assert_eq!(answered.status, StatusCode::OK, "{}", answered.body);
