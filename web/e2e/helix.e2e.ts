@@ -86,6 +86,13 @@ async function answerTo(page: Page, act: () => Promise<void>): Promise<Locator> 
   return ended.last()
 }
 
+/** Starts a new chat and waits until the page has left the stored one (its URL and its answers). */
+async function newConversation(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'New conversation' }).click()
+  await expect.poll(() => new URL(page.url()).pathname).toBe('/')
+  await expect.poll(() => answers(page, 'ended').count()).toBe(0)
+}
+
 /** Sends a message and waits for its whole answer. */
 async function ask(page: Page, message: string): Promise<Locator> {
   return answerTo(page, () => say(page, message))
@@ -181,9 +188,7 @@ describe('Helix in a browser', () => {
     await screenshot(master, stack, 'chat-reloaded')
 
     // A new chat, then Back: the stored conversation again.
-    await master.getByRole('button', { name: 'New conversation' }).click()
-    await expect.poll(() => new URL(master.url()).pathname).toBe('/')
-    await expect.poll(() => answers(master, 'ended').count()).toBe(0)
+    await newConversation(master)
     await master.goBack()
     await expect.poll(() => master.url()).toBe(url)
     await expect.poll(() => answers(master, 'ended').count()).toBe(1)
@@ -230,7 +235,7 @@ describe('Helix in a browser', () => {
 
   it("shows the model's tool call and sends the typed result back as a tool message", async () => {
     await master.locator('label', { has: master.getByRole('radio', { name: /Helix assistant/ }) }).click()
-    await master.getByRole('button', { name: 'New conversation' }).click()
+    await newConversation(master)
     await ask(master, 'Please use the calculator for 6*7')
 
     const form = await shown(master.getByRole('form', { name: 'The model asked to use a tool' }))
